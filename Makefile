@@ -1,0 +1,33 @@
+# make demo | make test | make ui -- each sets up .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+UI_PORT ?= 3000
+export DAGSTER_HOME := $(CURDIR)/data/dagster_home
+export GX_ANALYTICS_ENABLED := False
+export DAGSTER_DISABLE_TELEMETRY := 1
+
+.PHONY: install demo test ui instance clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+instance: $(STAMP)
+	$(BIN)/python -c "from dominance_pipeline.instance import ensure_dagster_home; print('DAGSTER_HOME', ensure_dagster_home())"
+
+demo: instance
+	$(BIN)/dominance-pipeline materialize --month 2026-05
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+ui: instance
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+
+clean:
+	rm -rf data/warehouse data/dagster_home

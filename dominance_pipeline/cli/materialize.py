@@ -1,0 +1,114 @@
+"""`dominance-pipeline materialize --month YYYY-MM`: the whole chain for one month, through Dagster.
+
+The run goes into the persistent instance (data/dagster_home), so it shows in `make ui` afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+
+from dominance_pipeline.cli.errors import UserError
+
+SOURCES = ("local",)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("materialize", help="materialize the asset chain for one month and print its indices")
+    p.add_argument("--month", required=True, help="the month, YYYY-MM (for example 2026-05)")
+    p.add_argument("--source", default="local", choices=SOURCES, help="where the month-end listing comes from")
+    p.add_argument("--snapshot", help="a hub-stats Parquet file standing for the month-end listing (local source)")
+    p.add_argument("--quiet", action="store_true", help="only warnings and the result")
+    p.set_defaults(func=run)
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    step: str
+    reason: str
+
+
+def month_key(text: str) -> str:
+    from dominance_pipeline.defs.partitions import partition_key, require_partition
+
+    try:
+        return require_partition(partition_key(text))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def raw_config(args: argparse.Namespace) -> dict[str, object]:
+    config: dict[str, object] = {"source": args.source}
+    if args.snapshot:
+        config["snapshot"] = args.snapshot
+    return config
+
+
+def run(args: argparse.Namespace) -> int:
+    key = month_key(args.month)
+    from dominance_pipeline.instance import ensure_dagster_home
+
+    ensure_dagster_home()
+    result = execute(key, raw_config(args), log_level="WARNING" if args.quiet else "INFO")
+    return report(result, key)
+
+
+def execute(key: str, raw: dict[str, object], log_level: str = "INFO"):  # -> dg.ExecuteInProcessResult
+    """Run monthly_job for partition `key` in the persistent instance; never raises on a step failure."""
+    import dagster as dg
+
+    from dominance_pipeline.definitions import defs
+
+    job = defs.resolve_job_def("monthly_job")
+    run_config = {
+        "ops": {"raw_hub_listings": {"config": raw}},
+        "loggers": {"concise_console": {"config": {"log_level": log_level}}},
+    }
+    with dg.DagsterInstance.get() as instance:
+        return job.execute_in_process(partition_key=key, instance=instance, run_config=run_config, raise_on_error=False)
+
+
+def failures(result) -> list[StepFailure]:
+    """What went wrong, in the user's terms: the failing step (asset or check) and the innermost reason."""
+    out: list[StepFailure] = []
+    for ev in result.get_asset_check_evaluations():
+        if not ev.passed:
+            name = f"check {ev.asset_check_key.name} on {ev.asset_key.to_user_string()}"
+            out.append(StepFailure(name, ev.description or "failed"))
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        reason = (error.message.strip() if error else "unknown error").splitlines()[0]
+        if error is not None and f"{error.cls_name}: " in reason:
+            reason = reason.split(f"{error.cls_name}: ", 1)[1]
+        if "blocking asset check" in reason and out:
+            continue
+        out.append(StepFailure(event.step_key, reason))
+    return out
+
+
+def report(result, key: str) -> int:
+    if not result.success:
+        for f in failures(result):
+            print(f"FAILED {f.step}: {f.reason}", file=sys.stderr)
+        from dominance_pipeline.defs.assets import ASSETS
+
+        done = {e.asset_key for e in result.get_asset_materialization_events() if e.asset_key}
+        missing = [a.key.to_user_string() for a in ASSETS if a.key not in done]
+        if missing:
+            print(f"not materialized for {key[:7]}: {', '.join(missing)}", file=sys.stderr)
+        print(f"run {result.run_id} failed; details: make ui, then Runs", file=sys.stderr)
+        return 1
+    from dominance_pipeline.cli.render import indices_table, print_table
+    from dominance_pipeline.definitions import defs
+    from dominance_pipeline.storage import parquet
+
+    root = defs.resources["warehouse"].path  # type: ignore[attr-defined]
+    ix = parquet.read_partition(root, "dominance_indices", key)
+    print_table(indices_table(ix), f"\nDominance indices for {key[:7]} (run {result.run_id})")
+    print(f"\nOutputs: {root}/<asset>/month={key}/data.parquet; SQL views in {root / 'dominance.duckdb'}")
+    return 0

@@ -1,0 +1,15 @@
+"""The partitioned job that materializes the whole chain (with its checks) for one month."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from dominance_pipeline.defs.assets import ASSETS
+
+monthly_job = dg.define_asset_job(
+    "monthly_job",
+    selection=dg.AssetSelection.assets(*ASSETS),
+    description="raw_hub_listings -> origin_tagged_models -> monthly_aggregates -> dominance_indices, gated by checks.",
+)
+
+JOBS = [monthly_job]

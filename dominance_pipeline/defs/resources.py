@@ -1,0 +1,83 @@
+"""Resources: where the warehouse is, where local snapshots are, which registry to use, the DuckDB file."""
+
+
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from dominance_pipeline.origin.registry import REGISTRY_PATH, Registry, load_registry
+from dominance_pipeline.schemas import BY_ASSET, conform
+from dominance_pipeline.settings import Paths
+from dominance_pipeline.storage import parquet
+from dominance_pipeline.storage.duckdb_views import ensure_views
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The Parquet warehouse root (Hive layout) and its quarantine area."""
+
+    root: str
+
+    @property
+    def path(self) -> Path:
+        return Path(self.root)
+
+    @property
+    def quarantine(self) -> Path:
+        return self.path / "quarantine"
+
+
+class LocalSnapshotsResource(dg.ConfigurableResource):
+    """The folder of local month-end snapshots named hub_stats_YYYY-MM.parquet."""
+
+    snapshot_dir: str
+
+
+class RegistryResource(dg.ConfigurableResource):
+    """The org registry file (defaults to the reviewed one shipped in the package)."""
+
+    path: str = str(REGISTRY_PATH)
+
+    def load(self) -> Registry:
+        return load_registry(self.path)
+
+
+class WarehouseIOManager(dg.ConfigurableIOManager):
+    """Stores each asset partition at <root>/<asset>/month=<key>/data.parquet, checked against its schema.
+
+    The write is atomic (see storage.parquet), so a failed run leaves the previous partition readable.
+    After publishing, it makes sure the asset has a view in the DuckDB file; a locked DuckDB file (an
+    analyst holding it open) is logged, not fatal, since the Parquet files are the source of truth.
+    """
+
+    root: str
+    duckdb: DuckDBResource
+
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
+        table = context.asset_key.path[-1]
+        df = conform(obj, BY_ASSET[table])
+        path = parquet.write_partition(df, Path(self.root), table, context.partition_key)
+        try:
+            with self.duckdb.get_connection() as conn:
+                ensure_views(conn, Path(self.root), [table])
+        except Exception as exc:  # noqa: BLE001 - the view is a convenience; the data is published
+            context.log.warning(f"DuckDB view for {table} not refreshed ({exc}); the Parquet partition is published")
+        context.add_output_metadata(
+            {"dagster/row_count": df.height, "path": dg.MetadataValue.path(str(path)), "bytes": path.stat().st_size}
+        )
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+        table = context.upstream_output.asset_key.path[-1] if context.upstream_output else context.asset_key.path[-1]
+        return parquet.read_partition(Path(self.root), table, context.asset_partition_key)
+
+
+def build_resources(p: Paths) -> dict[str, object]:
+    duck = DuckDBResource(database=str(p.duckdb))
+    return {
+        "warehouse": WarehouseResource(root=str(p.warehouse)),
+        "local_snapshots": LocalSnapshotsResource(snapshot_dir=str(p.sample)),
+        "registry": RegistryResource(),
+        "duckdb": duck,
+        "io_manager": WarehouseIOManager(root=str(p.warehouse), duckdb=duck),
+    }

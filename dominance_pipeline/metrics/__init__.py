@@ -1,0 +1,1 @@
+"""Monthly aggregates and the dominance indices computed from them."""

@@ -1,0 +1,1 @@
+"""Where outputs land: Hive-partitioned Parquet (atomically published) and DuckDB views over it."""

@@ -1,0 +1,29 @@
+"""A DuckDB file with one view per table over its Parquet partitions, for analysts who think in SQL.
+
+Views are lazy globs, so a newly published partition shows up without touching the database; a view is
+(re)created only when its table gains its first partition. Paths are absolute: DuckDB resolves relative
+paths against the reader's working directory, not the database file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from dominance_pipeline.storage.parquet import table_glob
+
+
+def view_sql(root: Path, table: str) -> str:
+    glob = table_glob(root, table).replace("'", "''")
+    return f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet('{glob}', hive_partitioning = false, union_by_name = true)"
+
+
+def ensure_views(conn: duckdb.DuckDBPyConnection, root: Path, tables: list[str]) -> list[str]:
+    """Create or refresh the view of each table that has at least one partition; return the views made."""
+    made = []
+    for table in tables:
+        if any((Path(root) / table).glob("month=*/data.parquet")):
+            conn.execute(view_sql(root, table))
+            made.append(table)
+    return made

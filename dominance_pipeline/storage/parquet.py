@@ -1,0 +1,95 @@
+"""Hive-partitioned Parquet with atomic publish.
+
+Layout: <root>/<table>/month=YYYY-MM-01/data.parquet, one file per partition, so that a partition is
+replaced by a single `os.replace`: readers see the old file or the new one, never half of either, and a
+run killed mid-write leaves the previous partition intact (its temporary file is not a `.parquet`, so no
+reader globbing `*.parquet` ever picks it up).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+FILE_NAME = "data.parquet"
+ROW_GROUP_SIZE = 256 * 1024
+COMPRESSION = "zstd"
+
+
+def partition_dir(root: Path, table: str, month: dt.date | str) -> Path:
+    key = month.isoformat() if isinstance(month, dt.date) else month
+    return Path(root) / table / f"month={key}"
+
+
+def partition_file(root: Path, table: str, month: dt.date | str) -> Path:
+    return partition_dir(root, table, month) / FILE_NAME
+
+
+def table_glob(root: Path, table: str) -> str:
+    return str(Path(root).resolve() / table / "month=*" / FILE_NAME)
+
+
+@contextmanager
+def publishing(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success fsync and atomically rename it onto `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        yield tmp
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_partition(df: pl.DataFrame, root: Path, table: str, month: dt.date | str) -> Path:
+    """Write (or replace) one partition atomically; return the published file."""
+    path = partition_file(root, table, month)
+    with publishing(path) as tmp:
+        df.write_parquet(tmp, compression=COMPRESSION, statistics=True, row_group_size=ROW_GROUP_SIZE)
+    return path
+
+
+@contextmanager
+def partition_writer(root: Path, table: str, month: dt.date | str, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
+    """Stream record batches into one partition, published atomically when the block exits cleanly."""
+    path = partition_file(root, table, month)
+    with publishing(path) as tmp:
+        writer = pq.ParquetWriter(tmp, schema, compression=COMPRESSION, write_statistics=True)
+        try:
+            yield writer
+        finally:
+            writer.close()
+
+
+def read_partition(root: Path, table: str, month: dt.date | str) -> pl.DataFrame:
+    path = partition_file(root, table, month)
+    if not path.exists():
+        raise FileNotFoundError(f"partition {table} month={month} has not been materialized: {path} is missing")
+    return pl.read_parquet(path)
+
+
+def scan_table(root: Path, table: str) -> pl.LazyFrame:
+    """Every materialized partition of a table (the `month` column is stored in each file)."""
+    return pl.scan_parquet(table_glob(root, table), hive_partitioning=False)
+
+
+def materialized_months(root: Path, table: str) -> list[str]:
+    base = Path(root) / table
+    if not base.exists():
+        return []
+    return sorted(p.parent.name.removeprefix("month=") for p in base.glob(f"month=*/{FILE_NAME}"))

@@ -1,0 +1,68 @@
+"""The command a user types, run as a subprocess against a persistent instance in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from dominance_pipeline.settings import PROJECT_ROOT
+
+CLI = [sys.executable, "-m", "dominance_pipeline.cli"]
+
+
+def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DOMINANCE_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path / "home")}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    return tmp, run_cli(tmp, "materialize", "--month", "2026-05")
+
+
+def test_materialize_prints_the_month_and_exits_zero(demo):
+    tmp, proc = demo
+    assert proc.returncode == 0, proc.stderr
+    assert "Dominance indices for 2026-05" in proc.stdout
+    table = [line for line in proc.stdout.splitlines() if "download_share" in line]
+    assert {"CN", "US", "UNATTRIBUTED"} <= {cell.strip() for line in table for cell in line.split("┆")}
+    assert (tmp / "data" / "warehouse" / "dominance_indices" / "month=2026-05-01" / "data.parquet").is_file()
+
+
+def test_the_run_is_kept_in_the_persistent_instance(demo):
+    tmp, _ = demo
+    with dg.DagsterInstance.from_config(str(tmp / "home")) as instance:
+        runs = instance.get_runs()
+        assert len(runs) == 1
+        assert runs[0].job_name == "monthly_job" and runs[0].tags["dagster/partition"] == "2026-05-01"
+    assert (tmp / "home" / "dagster.yaml").is_file()
+
+
+def test_missing_snapshot_names_step_and_file(tmp_path):
+    proc = run_cli(tmp_path, "materialize", "--month", "2026-04", "--quiet")
+    assert proc.returncode == 1
+    assert "FAILED raw_hub_listings: no local snapshot for 2026-04" in proc.stderr
+    assert "hub_stats_2026-04.parquet" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(("month", "message"), [("2026-13", "must look like YYYY-MM"), ("May 2026", "must look like YYYY-MM"), ("2023-01", "is not a partition")])
+def test_bad_month_is_one_line_exit_two(tmp_path, month, message):
+    proc = run_cli(tmp_path, "materialize", "--month", month)
+    assert proc.returncode == 2
+    assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_definitions_validate():
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w", "workspace.yaml"],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "All code locations passed validation" in proc.stderr + proc.stdout

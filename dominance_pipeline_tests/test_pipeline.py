@@ -1,0 +1,184 @@
+"""The real chain through Dagster on the real 2026-05 sample, checked against independent computations."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from dominance_pipeline.origin.registry import REGISTRY_PATH
+from dominance_pipeline.schemas import BY_ASSET
+from dominance_pipeline_tests.conftest import SAMPLE, SAMPLE_KEY, run_month
+
+ASSET_NAMES = ["raw_hub_listings", "origin_tagged_models", "monthly_aggregates", "dominance_indices"]
+
+
+def shares(data_dir: Path, view: str, denominator: str) -> dict[str, float]:
+    ix = pl.read_parquet(data_dir / "warehouse" / "dominance_indices" / f"month={SAMPLE_KEY}" / "data.parquet")
+    rows = ix.filter((pl.col("index") == "download_share") & (pl.col("view") == view) & (pl.col("denominator") == denominator))
+    return dict(rows.select("country", "value").iter_rows())
+
+
+def test_run_succeeds_and_every_check_passes(sample_run):
+    result, _ = sample_run
+    assert result.success
+    evals = result.get_asset_check_evaluations()
+    assert len(evals) == 4 and all(e.passed for e in evals)
+    assert {e.partition for e in evals} == {SAMPLE_KEY}
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == set(ASSET_NAMES)
+
+
+def test_outputs_are_hive_partitioned_with_declared_schemas(sample_run):
+    _, data_dir = sample_run
+    for name in ASSET_NAMES:
+        path = data_dir / "warehouse" / name / f"month={SAMPLE_KEY}" / "data.parquet"
+        df = pl.read_parquet(path)
+        assert df.schema == pl.Schema(BY_ASSET[name].columns)
+        assert df.get_column("month").cast(pl.String).unique().to_list() == [SAMPLE_KEY]
+    quarantine = data_dir / "warehouse" / "quarantine" / "raw_hub_listings" / f"month={SAMPLE_KEY}" / "data.parquet"
+    assert pl.read_parquet(quarantine).is_empty()
+
+
+DIRECT_SQL = """
+with reg as (
+    select lower(r.namespace) as ns, coalesce(t.country, r.country) as country
+    from read_csv(?, all_varchar = true) r
+    left join read_csv(?, all_varchar = true) t on lower(r.renamed_to) = lower(t.namespace)
+),
+models as (
+    select coalesce(reg.country, 'UNATTRIBUTED') as country, coalesce(m.downloads, 0) as downloads
+    from read_parquet(?) m left join reg on lower(split_part(m.id, '/', 1)) = reg.ns
+)
+select country, sum(downloads) / (select sum(downloads) from models) as share_all,
+       sum(downloads) / (select sum(downloads) from models where country <> 'UNATTRIBUTED') as share_attributed
+from models group by country
+"""
+
+
+def test_direct_download_share_matches_sql_over_the_sample(sample_run):
+    _, data_dir = sample_run
+    reg = str(REGISTRY_PATH)
+    expected = {c: (a, b) for c, a, b in duckdb.execute(DIRECT_SQL, [reg, reg, str(SAMPLE)]).fetchall()}
+    got_all, got_attr = shares(data_dir, "direct", "all"), shares(data_dir, "direct", "attributed")
+    for country in ("CN", "US"):
+        assert got_all[country] == pytest.approx(expected[country][0], abs=1e-12)
+        assert got_attr[country] == pytest.approx(expected[country][1], abs=1e-12)
+    assert got_all["UNATTRIBUTED"] == pytest.approx(expected["UNATTRIBUTED"][0], abs=1e-12)
+    assert got_all["CN"] > got_all["US"] > 0.3
+
+
+def _independent_lineage_shares() -> dict[str, float]:
+    """A plain recursive walk (dicts and memoisation), sharing no code with origin.lineage."""
+    import csv
+    import json
+
+    raw = pl.read_parquet(SAMPLE).select("id", "downloads", "tags", "baseModels", "cardData").to_dicts()
+    country = {}
+    rows = list(csv.DictReader(REGISTRY_PATH.open()))
+    by_ns = {r["namespace"].lower(): r for r in rows}
+    for r in rows:
+        target = by_ns.get(r["renamed_to"].lower()) if r["renamed_to"] else None
+        country[r["namespace"].lower()] = (target or r)["country"]
+    parents: dict[str, list[str]] = {}
+    for r in raw:
+        ps: list[str] = []
+        if r["baseModels"]:
+            ps += [m["id"] for m in r["baseModels"]["models"]]
+        for t in r["tags"] or []:
+            if t.startswith("base_model:"):
+                parts = t.split(":")
+                ps.append(parts[-1] if len(parts) == 2 else ":".join(parts[2:]))
+        if r["cardData"]:
+            b = json.loads(r["cardData"]).get("base_model")
+            ps += [b] if isinstance(b, str) else list(b or [])
+        seen: list[str] = []
+        for p in (x.strip() for x in ps):
+            if p and p != r["id"] and p not in seen:
+                seen.append(p)
+        parents[r["id"]] = seen
+    memo: dict[str, dict[str, float]] = {}
+
+    def roots(m: str) -> dict[str, float]:
+        if m not in memo:
+            ps = parents.get(m, [])
+            out: dict[str, float] = {}
+            if not ps:
+                out[m] = 1.0
+            for p in ps:
+                for root, w in roots(p).items():
+                    out[root] = out.get(root, 0.0) + w / len(ps)
+            memo[m] = out
+        return memo[m]
+
+    totals: dict[str, float] = {}
+    for r in raw:
+        for root, w in roots(r["id"]).items():
+            c = country.get(root.split("/")[0].lower(), "UNATTRIBUTED")
+            totals[c] = totals.get(c, 0.0) + w * (r["downloads"] or 0)
+    grand = sum(totals.values())
+    return {c: v / grand for c, v in totals.items()}
+
+
+def test_lineage_download_share_matches_an_independent_walk(sample_run):
+    import sys
+
+    _, data_dir = sample_run
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(10_000)
+    try:
+        expected = _independent_lineage_shares()
+    finally:
+        sys.setrecursionlimit(limit)
+    got = shares(data_dir, "lineage", "all")
+    for country in ("CN", "US", "UNATTRIBUTED"):
+        assert got[country] == pytest.approx(expected[country], abs=1e-9)
+
+
+def test_rematerializing_replaces_the_partition(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    first = run_month(tmp_path, instance=instance)
+    second = run_month(tmp_path, instance=instance)
+    assert first.success and second.success
+    raw = pl.read_parquet(tmp_path / "warehouse" / "raw_hub_listings" / f"month={SAMPLE_KEY}" / "data.parquet")
+    assert raw.height == pl.read_parquet(SAMPLE).height
+    con = duckdb.connect(str(tmp_path / "warehouse" / "dominance.duckdb"), read_only=True)
+    assert con.execute("select count(*) from raw_hub_listings").fetchone() == (raw.height,)
+
+
+def test_missing_month_fails_with_where_it_looked(tmp_path):
+    result = run_month(tmp_path, key="2026-04-01")
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert failure.step_key == "raw_hub_listings"
+    err = failure.step_failure_data.error
+    text = err.cause.message if err.cause else err.message
+    assert "hub_stats_2026-04.parquet" in text and "--snapshot" in text
+    assert not (tmp_path / "warehouse" / "dominance_indices").exists()
+
+
+def test_a_broken_registry_stops_the_month_before_the_indices(tmp_path):
+    bad_registry = tmp_path / "registry.csv"
+    shutil.copy(REGISTRY_PATH, bad_registry)
+    bad_registry.write_text(bad_registry.read_text().replace("Qwen,Qwen (Alibaba Cloud),CN", "Qwen,Qwen (Alibaba Cloud),ZZ"))
+    from dominance_pipeline.definitions import build_definitions
+    from dominance_pipeline.defs.resources import RegistryResource
+
+    defs = build_definitions(tmp_path)
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
+        partition_key=SAMPLE_KEY,
+        resources={**defs.resources, "registry": RegistryResource(path=str(bad_registry))},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        run_config={"ops": {"raw_hub_listings": {"config": {"source": "local"}}}},
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert failure.step_key == "origin_tagged_models"
+    assert "country 'ZZ'" in str(failure.step_failure_data.error.cause.message)
+    assert not (tmp_path / "warehouse" / "dominance_indices").exists()

@@ -1,0 +1,51 @@
+"""Hive-layout Parquet with atomic publish, and the DuckDB views over it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import polars as pl
+import pytest
+
+from dominance_pipeline.storage import parquet
+from dominance_pipeline.storage.duckdb_views import ensure_views
+
+
+def frame(month: str, n: int) -> pl.DataFrame:
+    return pl.DataFrame({"month": [dt.date.fromisoformat(month)] * n, "x": list(range(n))})
+
+
+def test_layout_and_replace(tmp_path):
+    path = parquet.write_partition(frame("2026-05-01", 3), tmp_path, "t", "2026-05-01")
+    assert path == tmp_path / "t" / "month=2026-05-01" / "data.parquet"
+    parquet.write_partition(frame("2026-05-01", 2), tmp_path, "t", "2026-05-01")
+    assert parquet.read_partition(tmp_path, "t", "2026-05-01").height == 2
+    assert [p.name for p in path.parent.iterdir()] == ["data.parquet"]
+
+
+def test_failed_write_leaves_previous_partition(tmp_path):
+    parquet.write_partition(frame("2026-05-01", 3), tmp_path, "t", "2026-05-01")
+    with pytest.raises(RuntimeError):
+        with parquet.publishing(parquet.partition_file(tmp_path, "t", "2026-05-01")) as tmp:
+            tmp.write_bytes(b"half a file")
+            raise RuntimeError("killed mid-write")
+    assert parquet.read_partition(tmp_path, "t", "2026-05-01").height == 3
+    assert [p.name for p in (tmp_path / "t" / "month=2026-05-01").iterdir()] == ["data.parquet"]
+
+
+def test_readers_see_all_months(tmp_path):
+    for m, n in (("2026-04-01", 1), ("2026-05-01", 2)):
+        parquet.write_partition(frame(m, n), tmp_path, "t", m)
+    # a stray temporary file from a killed writer is never read
+    (tmp_path / "t" / "month=2026-05-01" / ".data.parquet.dead.tmp").write_bytes(b"junk")
+    assert parquet.scan_table(tmp_path, "t").collect().height == 3
+    assert parquet.materialized_months(tmp_path, "t") == ["2026-04-01", "2026-05-01"]
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    assert ensure_views(con, tmp_path, ["t", "absent"]) == ["t"]
+    assert con.sql("select month, count(*) from t group by month order by month").fetchall() == [
+        (dt.date(2026, 4, 1), 1),
+        (dt.date(2026, 5, 1), 2),
+    ]
+    parquet.write_partition(frame("2026-06-01", 4), tmp_path, "t", "2026-06-01")
+    assert con.execute("select count(*) from t").fetchone() == (7,)
