@@ -59,10 +59,11 @@ def test_bad_month_is_one_line_exit_two(tmp_path, month, message):
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_definitions_validate():
+def test_definitions_validate(tmp_path):
     proc = subprocess.run(
         [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-w", "workspace.yaml"],
         capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300,
+        env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "All code locations passed validation" in proc.stderr + proc.stdout
