@@ -7,6 +7,7 @@ import datetime as dt
 import dagster as dg
 
 FIRST_MONTH = "2024-07-01"
+GROUP = "dominance"
 
 monthly = dg.MonthlyPartitionsDefinition(start_date=FIRST_MONTH, end_offset=0)
 

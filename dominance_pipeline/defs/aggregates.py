@@ -1,0 +1,18 @@
+"""monthly_aggregates: per view and country, models, new models, downloads, likes."""
+
+import dagster as dg
+import polars as pl
+
+from dominance_pipeline.defs.partitions import GROUP, month_of, monthly
+from dominance_pipeline.metrics import aggregates
+
+
+@dg.asset(
+    partitions_def=monthly,
+    group_name=GROUP,
+    kinds={"polars", "parquet"},
+    description="Per view and country: models, new models, 30-day and all-time downloads, likes.",
+)
+def monthly_aggregates(context: dg.AssetExecutionContext, origin_tagged_models: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    out = aggregates.aggregate(origin_tagged_models, month_of(context.partition_key))
+    return dg.Output(out, metadata={"countries_direct": out.filter(pl.col("view") == "direct").height})
