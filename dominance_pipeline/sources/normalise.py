@@ -184,18 +184,26 @@ Batches = Callable[[], Iterable[pl.DataFrame]]
 """A re-readable listing: each call yields the listing again, batch by batch, in the same order."""
 
 
-def _duplicate_losers(batches: Batches, keys: list[pl.DataFrame], snapshot_at: dt.datetime) -> pl.Series:
-    """`_row` of every good row whose id occurs earlier-kept elsewhere: the most recently modified copy is
-    kept (the first seen on a tie). Ids are compared by hash first, so only candidates are held as text."""
-    hashed = pl.concat(keys) if keys else pl.DataFrame(schema={"_h": pl.UInt64, "_row": pl.Int64})
-    candidates = hashed.filter(pl.col("_h").is_duplicated()).get_column("_row")
-    if candidates.is_empty():
-        return candidates
+def _duplicate_losers(batches: Batches, hashes: list[pl.Series], snapshot_at: dt.datetime) -> pl.Series:
+    """`_row` of every good row that loses to another copy of its id: the most recently modified copy is
+    kept (the first seen on a tie).
+
+    Pass 1 kept only a 64-bit hash per good row (8 bytes a row; a sort, not a hash table, finds repeats);
+    only rows whose hash repeats are read again with their ids, so a collision costs a re-read, never a row.
+    """
+    ordered = pl.concat(hashes).sort() if hashes else pl.Series(dtype=pl.UInt64)
+    repeated = ordered.filter(ordered == ordered.shift(1)).unique()
+    del ordered
+    if repeated.is_empty():
+        return pl.Series("_row", [], dtype=pl.Int64)
+    wanted = repeated.implode()
     offset, found = 0, []
     for batch in batches():
         staged, _, _ = _stage(batch.lazy(), snapshot_at, offset)
         found.append(
-            staged.filter(pl.col("_row").is_in(candidates.implode())).select("model_id", "lastModified", "_row").collect()
+            staged.filter(pl.col("reason").is_null() & pl.col("model_id").hash().is_in(wanted))
+            .select("model_id", "lastModified", "_row")
+            .collect()
         )
         offset += batch.height
     ranked = pl.concat(found).sort(["lastModified", "_row"], descending=[True, False], nulls_last=True)
@@ -244,18 +252,14 @@ def normalise_batches(
 
     Two passes over `batches`: the first finds duplicated ids across the whole listing (a model on two
     pages must be kept once, whichever batches hold it), the second maps each batch and hands it on.
-    Memory holds one batch plus 16 bytes per row for the duplicate search. Returns the notes for metadata.
+    Memory holds one batch plus 8 bytes per row for the duplicate search. Returns the notes for metadata.
     """
-    keys: list[pl.DataFrame] = []
-    offset = 0
+    hashes: list[pl.Series] = []
     for batch in batches():
-        staged, _, _ = _stage(batch.lazy(), snapshot_at, offset)
-        keys.append(
-            staged.filter(pl.col("reason").is_null()).select(pl.col("model_id").hash().alias("_h"), "_row").collect()
-        )
-        offset += batch.height
-    losers = _duplicate_losers(batches, keys, snapshot_at).implode()
-    del keys
+        staged, _, _ = _stage(batch.lazy(), snapshot_at, 0)
+        hashes.append(staged.filter(pl.col("reason").is_null()).select(pl.col("model_id").hash()).collect().to_series())
+    losers = _duplicate_losers(batches, hashes, snapshot_at).implode()
+    del hashes
 
     totals: Counter[str] = Counter()
     reasons: Counter[str] = Counter()

@@ -25,16 +25,21 @@ TABLE = "raw_hub_listings"
 
 
 def parquet_batches(path: Path, batch_rows: int = BATCH_ROWS) -> Batches:
-    """The hub columns of a Parquet file, `batch_rows` at a time (at least one batch, maybe empty)."""
+    """The hub columns of a Parquet file, `batch_rows` at a time (at least one batch, maybe empty).
+
+    Read one row group at a time: a single `iter_batches` over the whole file keeps memory that grows with
+    the file (pyarrow 26: +137 MB still allocated after reading 3 million rows, none per row group).
+    """
 
     def read() -> Iterator[pl.DataFrame]:
         pf = pq.ParquetFile(path)
         names = pf.schema_arrow.names
         columns = [c for c in (*HUB_COLUMNS, *SOURCE_COLUMNS) if c in names]
         empty = True
-        for batch in pf.iter_batches(batch_size=batch_rows, columns=columns):
-            empty = False
-            yield pl.from_arrow(batch)  # type: ignore[misc]
+        for group in range(pf.num_row_groups):
+            for batch in pf.iter_batches(batch_size=batch_rows, row_groups=[group], columns=columns):
+                empty = False
+                yield pl.from_arrow(batch)  # type: ignore[misc]
         if empty:
             yield pl.from_arrow(pf.schema_arrow.empty_table().select(columns))  # type: ignore[misc]
 
