@@ -101,7 +101,8 @@ class ModelCorpus:
         fixes = [_as_utc(c, schema[c]).alias(c) for c in TIMESTAMP_KEYS if c in schema]
         if "_id" not in schema:
             fixes.append(pl.int_range(pl.len(), dtype=pl.UInt32).cast(pl.String).str.zfill(24).alias("_id"))
-        self.frame = frame.with_columns(fixes)
+        # One chunk per column: gathering a page from a frame read in many row groups costs time in N.
+        self.frame = frame.with_columns(fixes).rechunk()
         self.keys = frozenset(self.frame.columns) & (EXPAND_VALUES | {"id", "_id"})
         self._orders: OrderedDict[Query, pl.Series] = OrderedDict()
         self._lock = threading.Lock()
