@@ -35,7 +35,7 @@ demo-live: instance
 	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -f $$ready' EXIT; \
 	for i in $$(seq 100); do [ -s $$ready ] && break; kill -0 $$pid 2>/dev/null || exit 1; sleep 0.1; done; \
 	[ -s $$ready ] || { echo "hub-server did not start" >&2; exit 1; }; \
-	$(BIN)/dominance-pipeline materialize --month 2026-05 --source live --endpoint $$(cat $$ready)
+	NO_PROXY=127.0.0.1,localhost,$$NO_PROXY $(BIN)/dominance-pipeline materialize --month 2026-05 --source live --endpoint $$(cat $$ready)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

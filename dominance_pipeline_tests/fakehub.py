@@ -10,7 +10,6 @@ import polars as pl
 
 os.environ["NO_PROXY"] = ",".join(filter(None, ["127.0.0.1,localhost", os.environ.get("NO_PROXY")]))
 
-UTC = dt.UTC
 
 
 def synthetic_models(n: int, ties: int = 7) -> pl.DataFrame:

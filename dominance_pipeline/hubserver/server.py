@@ -193,6 +193,11 @@ class _HubHandler(BaseHTTPRequestHandler):
                 return True
         return False
 
+    def _base_url(self) -> str:
+        """This server as the client addressed it: Link headers must be absolute URLs back to it."""
+        host = self.headers.get("Host")
+        return f"http://{host}" if host else self.server_hub.url
+
     def _body_params(self) -> list[tuple[str, str]]:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode() if length else ""
@@ -258,14 +263,16 @@ class _HubHandler(BaseHTTPRequestHandler):
         if page.next_start is not None:
             kept = [(k, v) for k, v in params if k != "cursor"]
             link_query = urlencode([*kept, ("cursor", encode_cursor(page.next_start, query))])
-            host = self.headers.get("Host") or hub.url.removeprefix("http://")
-            headers["Link"] = f'<http://{host}/api/models?{link_query}>; rel="next"'
+            headers["Link"] = f'<{self._base_url()}/api/models?{link_query}>; rel="next"'
         hub.stats.add_page(len(chosen))
         self._send(route, Reply(200, body, headers))
 
     # -- dataset repos ------------------------------------------------------------------------------------
 
-    def _repo(self, repo_id: str, revision: str, route: str) -> tuple[DatasetRepo, Commit] | None:
+    def _open(self, repo_id: str, revision: str, route: str) -> tuple[DatasetRepo, Commit] | None:
+        """Faults first, then the repo at `revision`; None once an answer (a fault, a 404) has been sent."""
+        if self._pre(route):
+            return None
         repo = self.server_hub.repos.get(repo_id)
         if repo is None:
             self._not_found(route, "RepoNotFound", f"Repository Not Found for url: {self.path}.")
@@ -280,10 +287,8 @@ class _HubHandler(BaseHTTPRequestHandler):
         repo_id, tail = f"{rest[0]}/{rest[1]}", rest[2:]
         kind = tail[0] if tail else "info"
         route = {"revision": "info", "tree": "tree", "commits": "commits"}.get(kind, "info")
-        if self._pre(route):
-            return
         revision = tail[1] if len(tail) > 1 else "main"
-        found = self._repo(repo_id, revision, route)
+        found = self._open(repo_id, revision, route)
         if found is None:
             return
         repo, commit = found
@@ -307,16 +312,13 @@ class _HubHandler(BaseHTTPRequestHandler):
         chunk = history[page_no * COMMITS_PAGE_SIZE:(page_no + 1) * COMMITS_PAGE_SIZE]
         headers = {}
         if (page_no + 1) * COMMITS_PAGE_SIZE < len(history):
-            host = self.headers.get("Host") or self.server_hub.url.removeprefix("http://")
             kept = urlencode([*[(k, v) for k, v in params if k != "p"], ("p", str(page_no + 1))])
-            headers["Link"] = f'<http://{host}/api/datasets/{repo.repo_id}/commits/{quote(revision, safe="")}?{kept}>; rel="next"'
+            headers["Link"] = f'<{self._base_url()}/api/datasets/{repo.repo_id}/commits/{quote(revision, safe="")}?{kept}>; rel="next"'
         self._json("commits", 200, [c.as_json() for c in chunk], headers)
 
     def _paths_info(self, repo_id: str, revision: str, params: list[tuple[str, str]]) -> None:
         route = "paths-info"
-        if self._pre(route):
-            return
-        found = self._repo(repo_id, revision, route)
+        found = self._open(repo_id, revision, route)
         if found is None:
             return
         repo, commit = found
@@ -325,9 +327,7 @@ class _HubHandler(BaseHTTPRequestHandler):
 
     def _resolve(self, repo_id: str, revision: str, path: str) -> None:
         route = "resolve"
-        if self._pre(route):
-            return
-        found = self._repo(repo_id, revision, route)
+        found = self._open(repo_id, revision, route)
         if found is None:
             return
         repo, commit = found

@@ -318,7 +318,7 @@ def stage_listing(
                         "refusing to date a snapshot by it"
                     )
                 check_listing_time(month, taken, max_lag_days)
-                log(f"live listing from {endpoint} started {taken:%Y-%m-%d %H:%M:%S} UTC ({clock} clock), {page_size} models per page")
+                log(f"live listing from {endpoint} started {taken:%Y-%m-%d %H:%M:%S} UTC ({clock} clock), asking for {page_size} models per page")
             finished_at = taken
             progress.pages += 1
             progress.models += len(page.items)
