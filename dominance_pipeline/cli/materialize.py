@@ -69,13 +69,19 @@ def execute(key: str, raw: dict[str, object], log_level: str = "INFO"):  # -> dg
         return job.execute_in_process(partition_key=key, instance=instance, run_config=run_config, raise_on_error=False)
 
 
-def failures(result) -> list[StepFailure]:
-    """What went wrong, in the user's terms: the failing step (asset or check) and the innermost reason."""
+def failed_checks(result, severity: str) -> list[StepFailure]:
+    """Checks that failed at `severity` (ERROR or WARN), each with its description: which expectations failed."""
     out: list[StepFailure] = []
     for ev in result.get_asset_check_evaluations():
-        if not ev.passed:
+        if not ev.passed and ev.severity.value == severity:
             name = f"check {ev.asset_check_key.name} on {ev.asset_key.to_user_string()}"
             out.append(StepFailure(name, ev.description or "failed"))
+    return out
+
+
+def failures(result) -> list[StepFailure]:
+    """What went wrong, in the user's terms: the failing step (asset or check) and the innermost reason."""
+    out = failed_checks(result, "ERROR")
     for event in result.all_events:
         if event.event_type_value != "STEP_FAILURE":
             continue
@@ -91,10 +97,20 @@ def failures(result) -> list[StepFailure]:
     return out
 
 
+def print_step(label: str, f: StepFailure) -> None:
+    """`label step: first line of the reason`, then its other lines (one per failed expectation) indented."""
+    first, *rest = f.reason.splitlines() or [""]
+    print(f"{label} {f.step}: {first}", file=sys.stderr)
+    for line in rest:
+        print(f"    {line}", file=sys.stderr)
+
+
 def report(result, key: str) -> int:
+    for f in failed_checks(result, "WARN"):
+        print_step("WARNING", f)
     if not result.success:
         for f in failures(result):
-            print(f"FAILED {f.step}: {f.reason}", file=sys.stderr)
+            print_step("FAILED", f)
         from dominance_pipeline.defs.assets import ASSETS
 
         done = {e.asset_key for e in result.get_asset_materialization_events() if e.asset_key}

@@ -8,6 +8,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from dominance_pipeline.origin.registry import REGISTRY_PATH, Registry, load_registry
+from dominance_pipeline.quality.config import THRESHOLDS_PATH, Thresholds, load_thresholds
 from dominance_pipeline.schemas import BY_ASSET, conform
 from dominance_pipeline.settings import Paths
 from dominance_pipeline.storage import parquet
@@ -43,6 +44,15 @@ class RegistryResource(dg.ConfigurableResource):
         return load_registry(self.path)
 
 
+class QualityResource(dg.ConfigurableResource):
+    """The data-quality thresholds file (defaults to the documented one shipped in the package)."""
+
+    thresholds_path: str = str(THRESHOLDS_PATH)
+
+    def thresholds(self) -> Thresholds:
+        return load_thresholds(self.thresholds_path)
+
+
 class WarehouseIOManager(dg.ConfigurableIOManager):
     """Stores each asset partition at <root>/<asset>/month=<key>/data.parquet, checked against its schema.
 
@@ -68,8 +78,10 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         )
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+        """The upstream partition; only the columns listed in the input's metadata `columns`, when given."""
         table = context.upstream_output.asset_key.path[-1] if context.upstream_output else context.asset_key.path[-1]
-        return parquet.read_partition(Path(self.root), table, context.asset_partition_key)
+        columns = (context.definition_metadata or {}).get("columns")
+        return parquet.read_partition(Path(self.root), table, context.asset_partition_key, columns=columns)
 
 
 def build_resources(p: Paths) -> dict[str, object]:
@@ -78,6 +90,7 @@ def build_resources(p: Paths) -> dict[str, object]:
         "warehouse": WarehouseResource(root=str(p.warehouse)),
         "local_snapshots": LocalSnapshotsResource(snapshot_dir=str(p.sample)),
         "registry": RegistryResource(),
+        "quality": QualityResource(),
         "duckdb": duck,
         "io_manager": WarehouseIOManager(root=str(p.warehouse), duckdb=duck),
     }

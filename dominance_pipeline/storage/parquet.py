@@ -76,11 +76,17 @@ def partition_writer(root: Path, table: str, month: dt.date | str, schema: pa.Sc
             writer.close()
 
 
-def read_partition(root: Path, table: str, month: dt.date | str) -> pl.DataFrame:
+def read_partition(root: Path, table: str, month: dt.date | str, columns: list[str] | None = None) -> pl.DataFrame:
     path = partition_file(root, table, month)
     if not path.exists():
         raise FileNotFoundError(f"partition {table} month={month} has not been materialized: {path} is missing")
-    return pl.read_parquet(path)
+    return pl.read_parquet(path, columns=columns)
+
+
+def partition_rows(root: Path, table: str, month: dt.date | str) -> int | None:
+    """The row count of a materialized partition from its Parquet footer (no data read); None if absent."""
+    path = partition_file(root, table, month)
+    return pq.read_metadata(path).num_rows if path.exists() else None
 
 
 def scan_table(root: Path, table: str) -> pl.LazyFrame:

@@ -1,0 +1,656 @@
+"""The Great Expectations suites that gate each month: one per asset, built from the thresholds.
+
+A suite is a list of `Expectation`s, each naming the table it runs on: the asset's partition itself, or a
+small frame derived from it in polars where the property is about a total or a group (conservation per
+view, shares summing to one, coverage per view). GX validates every table, and every result comes back as
+the same plain `Outcome` (the expectation, its severity, how many rows broke it, a sample of their ids),
+which is what the Dagster checks show (defs/checks.py) and what the tests assert.
+
+GX gets only the columns its expectations name plus the id column: converting a whole 1M-row partition,
+list columns and all, to pandas would cost more than every expectation together. `import
+great_expectations` takes ~4 s, so it happens on the first validation in a process, never at import time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+
+import polars as pl
+
+from dominance_pipeline.metrics.aggregates import MEASURES, VIEWS, is_new, month_bounds
+from dominance_pipeline.metrics.indices import DENOMINATORS
+from dominance_pipeline.origin import lineage
+from dominance_pipeline.origin.countries import BLOCS, valid_codes
+from dominance_pipeline.origin.tagging import coverage
+from dominance_pipeline.quality.config import Thresholds
+from dominance_pipeline.schemas import DOMINANCE_INDICES, MONTHLY_AGGREGATES, ORIGIN_TAGGED_MODELS, RAW_HUB_LISTINGS, Schema
+
+Severity = Literal["ERROR", "WARN"]
+ERROR: Severity = "ERROR"
+WARN: Severity = "WARN"
+
+CUT_LINEAGE = (lineage.CYCLE, lineage.DEPTH_CAP)
+LINEAGE_STATUSES = (
+    lineage.ORIGINAL,
+    lineage.RESOLVED,
+    lineage.EXTERNAL_ROOT,
+    lineage.SELF_REFERENCE,
+    *CUT_LINEAGE,
+)
+RAW_COUNTS = ("downloads_30d", "downloads_all_time", "likes")
+_COLUMN_KWARGS = ("column", "column_A", "column_B")
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One expectation in the project's words; `gx` names a class of `great_expectations.expectations`."""
+
+    name: str
+    table: str
+    gx: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    severity: Severity = ERROR
+    skip: str | None = None
+    """Why it is not evaluated this time (for example no previous month): reported as skipped, never failed."""
+    rows_are_offenders: bool = False
+    """A table-level expectation on a table whose every row is an offender (the quarantine): sample from it."""
+    hint: str | None = None
+    """Where to look when it fails (for example the quarantine file)."""
+
+    def columns(self) -> list[str]:
+        cols = [self.kwargs[k] for k in _COLUMN_KWARGS if k in self.kwargs]
+        return [*cols, *self.kwargs.get("column_list", [])]
+
+
+@dataclass(frozen=True)
+class Table:
+    """A frame GX validates, and the column whose values name an offending row in samples."""
+
+    frame: pl.DataFrame
+    id_column: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one expectation found. `unexpected_count` is None for table-level expectations (see `observed`)."""
+
+    name: str
+    severity: Severity
+    passed: bool
+    unexpected_count: int | None = None
+    observed: Any = None
+    sample: tuple[str, ...] = ()
+    gx: str = ""
+    table: str = ""
+    skipped: bool = False
+    note: str | None = None
+
+    def line(self) -> str:
+        """One line for a terminal or a check description."""
+        if self.skipped:
+            return f"SKIPPED {self.name}: {self.note}"
+        found = []
+        if self.unexpected_count is not None:
+            found.append(f"{self.unexpected_count:,} unexpected")
+        if self.observed is not None:
+            found.append(f"observed {_fmt(self.observed)}")
+        if self.sample:
+            found.append("e.g. " + ", ".join(self.sample[:3]))
+        if self.note:
+            found.append(self.note)
+        return f"{self.severity} {self.name}: {'; '.join(found) or 'failed'}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "expectation": self.name,
+            "severity": self.severity,
+            "passed": self.passed,
+            "skipped": self.skipped,
+            "unexpected_count": self.unexpected_count,
+            "observed": None if self.observed is None else _fmt(self.observed),
+            "sample": list(self.sample),
+            "gx_expectation": self.gx,
+            "table": self.table,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """Every outcome of one suite on one partition, and how long GX took."""
+
+    suite: str
+    rows: int
+    outcomes: tuple[Outcome, ...]
+    seconds: float
+
+    def failed(self, severity: Severity | None = None) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.passed and (severity is None or o.severity == severity)]
+
+    @property
+    def skipped(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.skipped]
+
+    @property
+    def evaluated(self) -> int:
+        return sum(not o.skipped for o in self.outcomes)
+
+    @property
+    def worst(self) -> Severity | None:
+        """ERROR if an ERROR expectation failed, else WARN if a WARN one did, else None (all passed)."""
+        if self.failed(ERROR):
+            return ERROR
+        return WARN if self.failed(WARN) else None
+
+    def summary(self) -> str:
+        """A first line counting failures, then one line per failed or skipped expectation."""
+        failed = self.failed()
+        head = (
+            f"{len(failed)} of {self.evaluated} expectations failed"
+            if failed
+            else f"all {self.evaluated} expectations passed"
+        )
+        return "\n".join([head, *(o.line() for o in failed), *(o.line() for o in self.skipped)])
+
+    def failures_markdown(self) -> str:
+        """The failed expectations as a Markdown table (the Dagster UI renders it)."""
+        failed = self.failed()
+        if not failed:
+            return "All expectations passed."
+        rows = ["| severity | expectation | unexpected | observed | sample of offenders |", "|---|---|---|---|---|"]
+        for o in failed:
+            unexpected = "" if o.unexpected_count is None else f"{o.unexpected_count:,}"
+            observed = "" if o.observed is None else _fmt(o.observed)
+            sample = ", ".join(f"`{s}`" for s in o.sample) or (o.note or "")
+            rows.append(f"| {o.severity} | {_md(o.name)} | {unexpected} | {_md(observed)} | {_md(sample)} |")
+        return "\n".join(rows)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Running a suite
+
+
+@cache
+def _gx() -> tuple[Any, Any, Any]:
+    """great_expectations, its expectations module and ProgressBarsConfig, imported once (it takes ~4 s)."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "False"
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    return gx, gxe, ProgressBarsConfig
+
+
+def run_suite(
+    name: str, tables: Mapping[str, Table], expectations: Sequence[Expectation], sample_size: int = 10
+) -> SuiteResult:
+    """Validate each table with its expectations in an ephemeral GX context; one `Outcome` per expectation.
+
+    A GX error inside an expectation (a missing column, a wrong dtype) is a failed outcome carrying the
+    error, never a pass: a gate that cannot evaluate must not open.
+    """
+    gx, gxe, progress_bars = _gx()
+    start = time.perf_counter()
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = progress_bars(globally=False)
+    source = context.data_sources.add_pandas(f"{name}_frames")
+    outcomes: dict[int, Outcome] = {}
+    for i, e in enumerate(expectations):
+        if e.table not in tables:
+            raise ValueError(f"expectation {e.name!r} names table {e.table!r}; suite {name} has {sorted(tables)}")
+        if e.skip is not None:
+            outcomes[i] = Outcome(e.name, e.severity, passed=True, gx=e.gx, table=e.table, skipped=True, note=e.skip)
+    for table_name, table in tables.items():
+        todo = [(i, e) for i, e in enumerate(expectations) if e.table == table_name and e.skip is None]
+        if not todo:
+            continue
+        wanted = dict.fromkeys([table.id_column, *(c for _, e in todo for c in e.columns())])
+        frame = _naive_utc(table.frame.select([c for c in wanted if c in table.frame.columns])).to_pandas()
+        batch = (
+            source.add_dataframe_asset(table_name)
+            .add_batch_definition_whole_dataframe("whole")
+            .get_batch(batch_parameters={"dataframe": frame})
+        )
+        suite = gx.ExpectationSuite(
+            name=f"{name}.{table_name}",
+            expectations=[getattr(gxe, e.gx)(**e.kwargs, meta={"index": i}) for i, e in todo],
+        )
+        result_format = {
+            "result_format": "SUMMARY",
+            "partial_unexpected_count": sample_size,
+            "unexpected_index_column_names": [table.id_column],
+        }
+        validation = batch.validate(suite, result_format=result_format)
+        for r in validation.results:
+            i = int(r.expectation_config.meta["index"])
+            outcomes[i] = _outcome(expectations[i], r, table, sample_size)
+    ordered = tuple(outcomes[i] for i in range(len(expectations)))
+    rows = tables["rows"].frame.height if "rows" in tables else 0
+    return SuiteResult(name, rows, ordered, time.perf_counter() - start)
+
+
+def _naive_utc(df: pl.DataFrame) -> pl.DataFrame:
+    """UTC timestamps without their zone: GX's pandas pair comparisons trip a pandas deprecation on tz-aware ones."""
+    return df.with_columns(
+        pl.col(c).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        for c, t in df.schema.items()
+        if isinstance(t, pl.Datetime) and t.time_zone is not None
+    )
+
+
+def _outcome(e: Expectation, r: Any, table: Table, sample_size: int) -> Outcome:
+    result = r.result or {}
+    note = None
+    info = r.exception_info or {}
+    if info.get("raised_exception"):
+        note = f"could not be evaluated: {str(info.get('exception_message')).splitlines()[0]}"
+    unexpected = result.get("unexpected_count")
+    sample: list[str] = []
+    for item in result.get("partial_unexpected_index_list") or []:
+        label = str(item.get(table.id_column))
+        values = ", ".join(f"{k}={_fmt(v)}" for k, v in item.items() if k != table.id_column)
+        entry = f"{label} ({values})" if values else label
+        if entry not in sample:
+            sample.append(entry)
+    observed = result.get("observed_value")
+    if e.rows_are_offenders and not r.success:
+        unexpected, observed = table.frame.height, None
+        sample = table.frame.get_column(table.id_column).head(sample_size).cast(pl.String).to_list()
+    if e.hint and not r.success:
+        note = f"{note}; {e.hint}" if note else e.hint
+    return Outcome(
+        name=e.name,
+        severity=e.severity,
+        passed=bool(r.success),
+        unexpected_count=None if unexpected is None else int(unexpected),
+        observed=observed,
+        sample=tuple(sample),
+        gx=e.gx,
+        table=e.table,
+        note=note,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Shared shapes
+
+
+def _between(name: str, table: str, column: str, lo: float | None, hi: float | None, **extra: Any) -> Expectation:
+    severity = extra.pop("severity", ERROR)
+    return Expectation(
+        name, table, "ExpectColumnValuesToBeBetween", {"column": column, "min_value": lo, "max_value": hi, **extra}, severity
+    )
+
+
+def _not_null(table: str, column: str, name: str | None = None) -> Expectation:
+    return Expectation(name or f"{column} is not null", table, "ExpectColumnValuesToNotBeNull", {"column": column})
+
+
+def _in_set(name: str, table: str, column: str, values: Sequence[str]) -> Expectation:
+    return Expectation(name, table, "ExpectColumnValuesToBeInSet", {"column": column, "value_set": sorted(values)})
+
+
+def schema_table(df: pl.DataFrame, schema: Schema) -> Table:
+    """One row per column, declared or present, with its declared and actual dtype (null where absent)."""
+    declared = {c: str(t) for c, t in schema.columns.items()}
+    actual = {c: str(t) for c, t in df.schema.items()}
+    names = [*declared, *(c for c in actual if c not in declared)]
+    frame = pl.DataFrame(
+        {"column": names, "declared": [declared.get(c) for c in names], "actual": [actual.get(c) for c in names]},
+        schema={"column": pl.String, "declared": pl.String, "actual": pl.String},
+    )
+    return Table(frame, "column")
+
+
+def schema_expectation(schema: Schema) -> Expectation:
+    return Expectation(
+        f"columns and dtypes are those declared for {schema.name} (schemas.py)",
+        "schema",
+        "ExpectColumnPairValuesToBeEqual",
+        {"column_A": "declared", "column_B": "actual", "ignore_row_if": "both_values_are_missing"},
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# raw_hub_listings
+
+
+@dataclass(frozen=True)
+class RawContext:
+    """What the raw suite needs besides the partition: its month, quarantine, and the previous month's size."""
+
+    month: dt.date
+    quarantine: pl.DataFrame
+    previous_rows: int | None = None
+    quarantine_file: str | None = None
+
+
+def previous_month(month: dt.date) -> dt.date:
+    return (month.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+def raw_tables(raw: pl.DataFrame, ctx: RawContext) -> dict[str, Table]:
+    start, end = month_bounds(ctx.month)
+    snapshots = (
+        raw.select(pl.col("snapshot_at").unique().drop_nulls())
+        .with_columns(
+            ((pl.col("snapshot_at") - pl.lit(end)).dt.total_seconds() / 86_400).alias("days_after_month_end"),
+            ((pl.col("snapshot_at") - pl.lit(start)).dt.total_seconds() / 86_400).alias("days_after_month_start"),
+            pl.col("snapshot_at").dt.strftime("%Y-%m-%d %H:%M UTC").alias("snapshot"),
+        )
+    )
+    quarantine = ctx.quarantine.select(
+        pl.format(
+            "{} ({})",
+            pl.col("model_id").fill_null("<no id>"),
+            pl.concat_str("reason", pl.col("detail"), separator=":", ignore_nulls=True),
+        ).alias("offender")
+    )
+    return {
+        "schema": schema_table(raw, RAW_HUB_LISTINGS),
+        "rows": Table(raw, "model_id"),
+        "snapshot": Table(snapshots, "snapshot"),
+        "quarantine": Table(quarantine, "offender"),
+    }
+
+
+def raw_expectations(th: Thresholds, raw_rows: int, ctx: RawContext) -> list[Expectation]:
+    """The raw suite: schema, ids, counts, dates, quarantine volume, size against last month, snapshot time."""
+    t = th.raw_hub_listings
+    rows_in = raw_rows + ctx.quarantine.height
+    allowed_quarantine = math.floor(t.max_quarantined_fraction * rows_in)
+    out = [
+        schema_expectation(RAW_HUB_LISTINGS),
+        Expectation("model_id is unique", "rows", "ExpectColumnValuesToBeUnique", {"column": "model_id"}),
+        *(_not_null("rows", c) for c in ("model_id", "author", "snapshot_at")),
+        *(_between(f"{c} within [0, {t.max_count:.0e}]", "rows", c, 0, t.max_count) for c in RAW_COUNTS),
+        Expectation(
+            "created_at <= snapshot_at",
+            "rows",
+            "ExpectColumnPairValuesAToBeGreaterThanB",
+            {"column_A": "snapshot_at", "column_B": "created_at", "or_equal": True, "ignore_row_if": "either_value_is_missing"},
+        ),
+        Expectation(
+            f"quarantined rows <= {t.max_quarantined_fraction:.2%} of the listing ({allowed_quarantine:,} of {rows_in:,})",
+            "quarantine",
+            "ExpectTableRowCountToBeBetween",
+            {"min_value": 0, "max_value": allowed_quarantine},
+            rows_are_offenders=True,
+            hint=f"every quarantined row with its reason: {ctx.quarantine_file}" if ctx.quarantine_file else None,
+        ),
+        _row_count_vs_previous(t.max_shrink, t.max_growth, ctx),
+        _between(
+            "snapshot taken after the month started (else it is another month's file)",
+            "snapshot",
+            "days_after_month_start",
+            0,
+            None,
+        ),
+        _between(
+            f"snapshot taken at most {t.max_snapshot_delay_days:g} days after the month end",
+            "snapshot",
+            "days_after_month_end",
+            None,
+            t.max_snapshot_delay_days,
+            severity=WARN,
+        ),
+    ]
+    return out
+
+
+def _row_count_vs_previous(max_shrink: float, max_growth: float, ctx: RawContext) -> Expectation:
+    prev = previous_month(ctx.month)
+    bounds = f"-{max_shrink:.0%}/+{max_growth:.0%}"
+    if ctx.previous_rows is None:
+        return Expectation(
+            f"row count within {bounds} of {prev:%Y-%m}",
+            "rows",
+            "ExpectTableRowCountToBeBetween",
+            skip=f"no raw partition for {prev:%Y-%m} to compare with",
+        )
+    lo = math.ceil(ctx.previous_rows * (1 - max_shrink))
+    hi = math.floor(ctx.previous_rows * (1 + max_growth))
+    return Expectation(
+        f"row count within {bounds} of {prev:%Y-%m} ({ctx.previous_rows:,} rows): {lo:,} to {hi:,}",
+        "rows",
+        "ExpectTableRowCountToBeBetween",
+        {"min_value": lo, "max_value": hi},
+    )
+
+
+def validate_raw(raw: pl.DataFrame, ctx: RawContext, th: Thresholds) -> SuiteResult:
+    return run_suite(
+        "raw_hub_listings", raw_tables(raw, ctx), raw_expectations(th, raw.height, ctx), th.sample_size
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# origin_tagged_models
+
+
+def tagged_tables(tagged: pl.DataFrame) -> dict[str, Table]:
+    weights = pl.col("lineage_roots").list.eval(pl.element().struct.field("weight")).list.sum()
+    rows = tagged.select(
+        "model_id", "org_country", "root_country", "lineage_status", weights.fill_null(0.0).alias("root_weight_sum")
+    )
+    roots = (
+        tagged.select("model_id", "lineage_roots")
+        .explode("lineage_roots")
+        .select(
+            "model_id",
+            pl.col("lineage_roots").struct.field("country").alias("root_country"),
+            pl.col("lineage_roots").struct.field("weight").alias("weight"),
+        )
+        .drop_nulls("weight")
+    )
+    cov = coverage(tagged)
+    coverage_frame = pl.DataFrame(
+        {"view": list(VIEWS), "coverage": [None if math.isnan(cov[v]) else cov[v] for v in VIEWS]},
+        schema={"view": pl.String, "coverage": pl.Float64},
+    )
+    return {
+        "schema": schema_table(tagged, ORIGIN_TAGGED_MODELS),
+        "rows": Table(rows, "model_id"),
+        "roots": Table(roots, "model_id"),
+        "coverage": Table(coverage_frame, "view"),
+    }
+
+
+def tagged_expectations(th: Thresholds) -> list[Expectation]:
+    """Valid countries in both views, every lineage walk closed, few walks cut, enough downloads attributed."""
+    t = th.origin_tagged_models
+    codes = sorted(valid_codes())
+    tol = t.weight_tolerance
+    return [
+        schema_expectation(ORIGIN_TAGGED_MODELS),
+        *(_not_null("rows", c) for c in ("org_country", "root_country")),
+        _in_set("org_country is a valid country code (countries.csv)", "rows", "org_country", codes),
+        _in_set("root_country is a valid country code (countries.csv)", "rows", "root_country", codes),
+        _not_null("roots", "root_country", "every lineage root has a country"),
+        _in_set("every lineage root's country is a valid country code", "roots", "root_country", codes),
+        _between("every lineage root weight is in (0, 1]", "roots", "weight", 0, 1 + tol, strict_min=True),
+        _between(
+            "root weights sum to 1 for every model (no lineage walk left open)",
+            "rows",
+            "root_weight_sum",
+            1 - tol,
+            1 + tol,
+        ),
+        _in_set("lineage_status is a known status", "rows", "lineage_status", LINEAGE_STATUSES),
+        Expectation(
+            f"lineage walks cut at a cycle or the depth cap <= {t.max_cut_lineage_fraction:.2%} of models",
+            "rows",
+            "ExpectColumnValuesToNotBeInSet",
+            {"column": "lineage_status", "value_set": list(CUT_LINEAGE), "mostly": 1 - t.max_cut_lineage_fraction},
+        ),
+        Expectation(
+            "no lineage walk cut at a cycle or the depth cap (root stands at the cut)",
+            "rows",
+            "ExpectColumnValuesToNotBeInSet",
+            {"column": "lineage_status", "value_set": list(CUT_LINEAGE)},
+            severity=WARN,
+        ),
+        _not_null("coverage", "coverage", "attributed download coverage is defined (the month has downloads)"),
+        _between(
+            f"attributed download coverage >= {t.min_attributed_coverage:.0%} per view",
+            "coverage",
+            "coverage",
+            t.min_attributed_coverage,
+            None,
+        ),
+        _between(
+            f"attributed download coverage >= {t.warn_attributed_coverage:.0%} per view",
+            "coverage",
+            "coverage",
+            t.warn_attributed_coverage,
+            None,
+            severity=WARN,
+        ),
+    ]
+
+
+def validate_tagged(tagged: pl.DataFrame, th: Thresholds) -> SuiteResult:
+    return run_suite("origin_tagged_models", tagged_tables(tagged), tagged_expectations(th), th.sample_size)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# monthly_aggregates
+
+RAW_TOTAL_COLUMNS = ("created_at", "downloads_30d", "downloads_all_time", "likes")
+"""The raw columns conservation needs (the check loads only these)."""
+
+
+def raw_totals(raw: pl.DataFrame, month: dt.date) -> dict[str, float]:
+    """The Hub totals of each measure, straight from the raw partition."""
+    row = raw.select(
+        pl.len().cast(pl.Float64).alias("models"),
+        is_new(month).sum().cast(pl.Float64).alias("new_models"),
+        pl.col("downloads_30d").fill_null(0).sum().cast(pl.Float64),
+        pl.col("downloads_all_time").sum().cast(pl.Float64),
+        pl.col("likes").sum().cast(pl.Float64),
+    ).row(0, named=True)
+    return {m: float(row[m] or 0.0) for m in MEASURES}
+
+
+def aggregates_tables(aggregates: pl.DataFrame, raw: pl.DataFrame, month: dt.date) -> dict[str, Table]:
+    totals = raw_totals(raw, month)
+    expected = pl.DataFrame(
+        [(v, m, totals[m]) for v in VIEWS for m in MEASURES],
+        schema={"view": pl.String, "measure": pl.String, "raw_total": pl.Float64},
+        orient="row",
+    )
+    summed = aggregates.group_by("view").agg(pl.col(m).sum() for m in MEASURES).unpivot(
+        index="view", variable_name="measure", value_name="aggregated"
+    )
+    conservation = expected.join(summed, on=["view", "measure"], how="left").select(
+        pl.format("{} / {}", "view", "measure").alias("total"),
+        "raw_total",
+        "aggregated",
+        ((pl.col("aggregated") - pl.col("raw_total")).abs() / pl.max_horizontal(pl.col("raw_total").abs(), pl.lit(1.0)))
+        .alias("relative_error"),
+    )
+    rows = aggregates.with_columns(pl.format("{} / {}", "view", "country").alias("label"))
+    return {
+        "schema": schema_table(aggregates, MONTHLY_AGGREGATES),
+        "conservation": Table(conservation, "total"),
+        "rows": Table(rows, "label"),
+    }
+
+
+def aggregates_expectations(th: Thresholds) -> list[Expectation]:
+    """Conservation per view and measure, one row per (view, country), valid countries and blocs."""
+    tol = th.monthly_aggregates.relative_tolerance
+    return [
+        schema_expectation(MONTHLY_AGGREGATES),
+        _not_null("conservation", "relative_error", "every view and measure has a total"),
+        _between(
+            f"conservation: per view, the totals across countries equal the raw totals (relative error <= {tol:g})",
+            "conservation",
+            "relative_error",
+            0,
+            tol,
+        ),
+        Expectation(
+            "one row per (view, country)", "rows", "ExpectCompoundColumnsToBeUnique", {"column_list": ["view", "country"]}
+        ),
+        _in_set("view is direct or lineage", "rows", "view", VIEWS),
+        _in_set("country is a valid country code", "rows", "country", sorted(valid_codes())),
+        _in_set("bloc is a known bloc", "rows", "bloc", BLOCS),
+        *(_between(f"{m} >= 0", "rows", m, 0, None) for m in ("models", "new_models", "downloads_30d")),
+    ]
+
+
+def validate_aggregates(aggregates: pl.DataFrame, raw: pl.DataFrame, month: dt.date, th: Thresholds) -> SuiteResult:
+    return run_suite(
+        "monthly_aggregates", aggregates_tables(aggregates, raw, month), aggregates_expectations(th), th.sample_size
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# dominance_indices
+
+
+def indices_tables(ix: pl.DataFrame) -> dict[str, Table]:
+    labelled = ix.with_columns(
+        pl.format("{} {} {} {}", "index", "view", "denominator", pl.col("country").fill_null("-")).alias("label")
+    )
+    is_share = pl.col("index").str.contains("share")
+    sums = (
+        ix.filter(is_share)
+        .group_by("index", "view", "denominator")
+        .agg(pl.col("value").sum().alias("total"))
+        .with_columns(pl.format("{} {} {}", "index", "view", "denominator").alias("group"))
+        .sort("group")
+    )
+    return {
+        "schema": schema_table(ix, DOMINANCE_INDICES),
+        "rows": Table(labelled, "label"),
+        "shares": Table(labelled.filter(is_share), "label"),
+        "share_sums": Table(sums, "group"),
+        "hhi": Table(labelled.filter(pl.col("index").str.starts_with("hhi")), "label"),
+    }
+
+
+def indices_expectations(th: Thresholds) -> list[Expectation]:
+    """Every value a number, shares in [0, 1] summing to 1 per group, HHI in [0, 10,000]."""
+    tol = th.dominance_indices.share_sum_tolerance
+    return [
+        schema_expectation(DOMINANCE_INDICES),
+        _not_null("rows", "value", "every value is a number (not null, not NaN)"),
+        Expectation(
+            "one row per (index, view, denominator, country)",
+            "rows",
+            "ExpectCompoundColumnsToBeUnique",
+            {"column_list": ["index", "view", "denominator", "country"]},
+        ),
+        _in_set("view is direct or lineage", "rows", "view", VIEWS),
+        _in_set("denominator is all or attributed", "rows", "denominator", DENOMINATORS),
+        _between("every share is within [0, 1]", "shares", "value", 0, 1),
+        _between(
+            f"shares sum to 1 within {tol:g} per (index, view, denominator)", "share_sums", "total", 1 - tol, 1 + tol
+        ),
+        _between("HHI within [0, 10,000]", "hhi", "value", 0, 10_000),
+    ]
+
+
+def validate_indices(ix: pl.DataFrame, th: Thresholds) -> SuiteResult:
+    return run_suite("dominance_indices", indices_tables(ix), indices_expectations(th), th.sample_size)
