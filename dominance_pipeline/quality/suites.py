@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import numbers
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -174,10 +175,12 @@ class SuiteResult:
 
 
 def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, int):
+    if value is None or (isinstance(value, numbers.Real) and math.isnan(value)):
+        return "null"
+    if isinstance(value, numbers.Integral):
         return f"{value:,}"
+    if isinstance(value, numbers.Real):
+        return f"{value:.6g}"
     return str(value)
 
 
@@ -261,8 +264,11 @@ def _outcome(e: Expectation, r: Any, table: Table, sample_size: int) -> Outcome:
     result = r.result or {}
     note = None
     info = r.exception_info or {}
-    if info.get("raised_exception"):
-        note = f"could not be evaluated: {str(info.get('exception_message')).splitlines()[0]}"
+    # GX reports an error either directly or keyed by the metric that raised it.
+    errors = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    raised = [str(x.get("exception_message")) for x in errors if x.get("raised_exception")]
+    if raised:
+        note = f"could not be evaluated: {raised[0].splitlines()[0]}"
     unexpected = result.get("unexpected_count")
     sample: list[str] = []
     for item in result.get("partial_unexpected_index_list") or []:

@@ -1,0 +1,251 @@
+"""The GX suites on the hand-computed case of test_metrics, each corruption made by hand with a known outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import polars as pl
+import pytest
+
+from dominance_pipeline.metrics import aggregates, indices
+from dominance_pipeline.origin.registry import load_registry
+from dominance_pipeline.origin.tagging import tag
+from dominance_pipeline.quality import suites
+from dominance_pipeline.quality.config import THRESHOLDS_PATH, Thresholds, ThresholdsError, load_thresholds
+from dominance_pipeline.schemas import QUARANTINE
+from dominance_pipeline_tests.test_metrics import CASE, MONTH
+from dominance_pipeline_tests.test_metrics import raw as raw_frame
+
+TH = load_thresholds()
+
+
+def thresholds(section: str, **updates: object) -> Thresholds:
+    return TH.model_copy(update={section: getattr(TH, section).model_copy(update=updates)})
+
+
+def failed(result: suites.SuiteResult) -> dict[str, suites.Outcome]:
+    return {o.name: o for o in result.failed()}
+
+
+def set_value(df: pl.DataFrame, model: str, column: str, value: object, key: str = "model_id") -> pl.DataFrame:
+    return df.with_columns(
+        pl.when(pl.col(key) == model).then(pl.lit(value, df.schema[column])).otherwise(pl.col(column)).alias(column)
+    )
+
+
+@pytest.fixture(scope="module")
+def case():
+    raw = raw_frame(CASE)
+    tagged, _ = tag(raw, load_registry())
+    agg = aggregates.aggregate(tagged, MONTH)
+    return raw, tagged, agg, indices.compute(agg, tagged, MONTH)
+
+
+def ctx(quarantine: pl.DataFrame | None = None, previous: int | None = None) -> suites.RawContext:
+    return suites.RawContext(MONTH, QUARANTINE.empty() if quarantine is None else quarantine, previous)
+
+
+def test_the_clean_case_passes_every_suite(case):
+    raw, tagged, agg, ix = case
+    results = [
+        suites.validate_raw(raw, ctx(previous=5), TH),
+        suites.validate_tagged(tagged, TH),
+        suites.validate_aggregates(agg, raw, MONTH, TH),
+        suites.validate_indices(ix, TH),
+    ]
+    for r in results:
+        assert r.worst is None and not r.failed() and not r.skipped, r.summary()
+        assert r.evaluated == len(r.outcomes) > 5
+    assert [r.rows for r in results] == [5, 5, agg.height, ix.height]
+
+
+RAW_CORRUPTIONS = [
+    (lambda r: pl.concat([r, r.head(1)]), "model_id is unique", 2, ("Qwen/Q",)),
+    (lambda r: set_value(r, "meta-llama/L", "likes", -1), "likes within [0, 1e+11]", 1, ("meta-llama/L (likes=-1)",)),
+    (
+        lambda r: set_value(r, "Qwen/Q", "downloads_30d", 10**11 + 1),
+        "downloads_30d within [0, 1e+11]",
+        1,
+        ("Qwen/Q (downloads_30d=100,000,000,001)",),
+    ),
+    (lambda r: set_value(r, "someone/orig", "author", None), "author is not null", 1, ("someone/orig (author=null)",)),
+    (
+        lambda r: set_value(r, "someone/orig", "created_at", dt.datetime(2026, 6, 2, tzinfo=dt.UTC)),
+        "created_at <= snapshot_at",
+        1,
+        ("someone/orig (snapshot_at=2026-05-31 00:00:00, created_at=2026-06-02 00:00:00)",),
+    ),
+    (
+        lambda r: r.with_columns(pl.col("likes").cast(pl.Float64), pl.lit(1).alias("extra")),
+        "columns and dtypes are those declared for raw_hub_listings (schemas.py)",
+        2,
+        ("likes (declared=Int64, actual=Float64)", "extra (declared=null, actual=Int32)"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("corrupt", "name", "unexpected", "sample"), RAW_CORRUPTIONS)
+def test_each_raw_corruption_fails_its_own_expectation(case, corrupt, name, unexpected, sample):
+    result = suites.validate_raw(corrupt(case[0]), ctx(), TH)
+    assert list(failed(result)) == [name]
+    got = failed(result)[name]
+    assert (got.severity, got.unexpected_count, got.sample) == ("ERROR", unexpected, sample)
+    assert result.worst == "ERROR"
+
+
+def quarantine(n: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"month": [MONTH] * n, "model_id": [f"x/{i}" for i in range(n)], "reason": ["negative_count"] * n,
+         "detail": ["downloads"] * n, "row_json": ["{}"] * n},
+        schema=QUARANTINE.columns,
+    )
+
+
+def test_quarantine_volume_against_its_threshold(case):
+    raw = case[0]
+    # 5 rows kept + 1 quarantined = 6 in: 1 % allows floor(0.06) = 0 rows, 20 % allows 1.
+    strict = suites.validate_raw(raw, suites.RawContext(MONTH, quarantine(1), quarantine_file="q.parquet"), TH)
+    (got,) = strict.failed()
+    assert got.name == "quarantined rows <= 1.00% of the listing (0 of 6)"
+    assert (got.unexpected_count, got.sample, got.observed) == (1, ("x/0 (negative_count:downloads)",), None)
+    assert got.note == "every quarantined row with its reason: q.parquet"
+    loose = suites.validate_raw(raw, ctx(quarantine(1)), thresholds("raw_hub_listings", max_quarantined_fraction=0.2))
+    assert not loose.failed()
+
+
+@pytest.mark.parametrize(
+    ("previous", "bounds", "passed"),
+    [(5, "5 to 6", True), (6, "6 to 7", False), (4, "4 to 5", True), (3, "3 to 3", False)],
+)
+def test_row_count_against_the_previous_month(case, previous, bounds, passed):
+    # -3 % / +25 %: 6 rows before allow ceil(5.82) = 6 to floor(7.5) = 7; 3 rows allow 3 to floor(3.75) = 3.
+    result = suites.validate_raw(case[0], ctx(previous=previous), TH)
+    (outcome,) = [o for o in result.outcomes if o.name.startswith("row count")]
+    assert outcome.name == f"row count within -3%/+25% of 2026-04 ({previous} rows): {bounds}"
+    assert outcome.passed is passed and outcome.observed == 5
+
+
+def test_without_a_previous_month_the_size_check_is_skipped_not_failed(case):
+    result = suites.validate_raw(case[0], ctx(), TH)
+    (skipped,) = result.skipped
+    assert skipped.passed and skipped.note == "no raw partition for 2026-04 to compare with"
+    assert "SKIPPED row count within -3%/+25% of 2026-04: no raw partition" in result.summary()
+
+
+def test_a_late_snapshot_is_a_warning_an_early_one_an_error(case):
+    raw = case[0]
+    late = suites.validate_raw(raw.with_columns(snapshot_at=pl.lit(dt.datetime(2026, 6, 10, 12, tzinfo=dt.UTC))), ctx(), TH)
+    (warn,) = late.failed()
+    assert (warn.severity, warn.name, late.worst) == ("WARN", "snapshot taken at most 7 days after the month end", "WARN")
+    assert warn.sample == ("2026-06-10 12:00 UTC (days_after_month_end=9.5)",)
+    early = suites.validate_raw(
+        raw.with_columns(snapshot_at=pl.lit(dt.datetime(2026, 4, 30, tzinfo=dt.UTC)), created_at=pl.lit(None, pl.Datetime("us", "UTC"))),
+        ctx(),
+        TH,
+    )
+    assert [(o.severity, o.name) for o in early.failed()] == [
+        ("ERROR", "snapshot taken after the month started (else it is another month's file)")
+    ]
+
+
+def test_tagged_invalid_country_and_open_lineage(case):
+    tagged = set_value(case[1], "Qwen/Q", "org_country", "ZZ")
+    half = pl.Series([[{"root_id": "Qwen/Q", "namespace": "Qwen", "country": "CN", "weight": 0.5}]])
+    tagged = tagged.with_columns(
+        pl.when(pl.col("model_id") == "someone/merge").then(half.first()).otherwise(pl.col("lineage_roots")).alias("lineage_roots")
+    )
+    got = failed(suites.validate_tagged(tagged, TH))
+    assert set(got) == {
+        "org_country is a valid country code (countries.csv)",
+        "root weights sum to 1 for every model (no lineage walk left open)",
+    }
+    assert got["org_country is a valid country code (countries.csv)"].sample == ("Qwen/Q (org_country=ZZ)",)
+    assert got["root weights sum to 1 for every model (no lineage walk left open)"].sample == (
+        "someone/merge (root_weight_sum=0.5)",
+    )
+
+
+def test_cut_lineage_warns_and_blocks_only_beyond_its_threshold(case):
+    tagged = set_value(case[1], "bartowski/Q-GGUF", "lineage_status", "cycle")
+    strict = suites.validate_tagged(tagged, TH)  # 1 of 5 models is 20 % > 0.1 %
+    assert [(o.severity, o.unexpected_count) for o in strict.failed()] == [("ERROR", 1), ("WARN", 1)]
+    lenient = suites.validate_tagged(tagged, thresholds("origin_tagged_models", max_cut_lineage_fraction=0.25))
+    (warn,) = lenient.failed()
+    assert (lenient.worst, warn.sample) == ("WARN", ("bartowski/Q-GGUF (lineage_status=cycle)",))
+
+
+def test_coverage_per_view(case):
+    # Direct: Qwen 600 + meta-llama 200 of 1,000 downloads are attributed (0.8); lineage: all 1,000 (1.0).
+    warn = suites.validate_tagged(case[1], thresholds("origin_tagged_models", warn_attributed_coverage=0.85))
+    assert [(o.severity, o.name, o.sample) for o in warn.failed()] == [
+        ("WARN", "attributed download coverage >= 85% per view", ("direct (coverage=0.8)",))
+    ]
+    error = suites.validate_tagged(
+        case[1], thresholds("origin_tagged_models", min_attributed_coverage=0.9, warn_attributed_coverage=0.95)
+    )
+    assert [(o.severity, o.sample) for o in error.failed()] == [("ERROR", ("direct (coverage=0.8)",)), ("WARN", ("direct (coverage=0.8)",))]
+    silent = suites.validate_tagged(case[1].with_columns(downloads_30d=pl.lit(0, pl.Int64)), TH)
+    assert [o.name for o in silent.failed()] == ["attributed download coverage is defined (the month has downloads)"]
+
+
+def test_conservation_names_the_view_and_measure_that_lost_rows(case):
+    raw, _, agg, _ = case
+    no_us = agg.filter(~((pl.col("view") == "direct") & (pl.col("country") == "US")))
+    got = failed(suites.validate_aggregates(no_us, raw, MONTH, TH))
+    (cons,) = got.values()
+    # meta-llama/L (US, 1 model, 200 of 1,000 downloads) is missing from direct: 1/5 and 200/1000 lost.
+    assert cons.sample == ("direct / models (relative_error=0.2)", "direct / downloads_30d (relative_error=0.2)")
+    no_lineage = failed(suites.validate_aggregates(agg.filter(pl.col("view") == "direct"), raw, MONTH, TH))
+    assert no_lineage["every view and measure has a total"].unexpected_count == len(aggregates.MEASURES)
+    doubled = failed(suites.validate_aggregates(pl.concat([agg, agg.head(1)]), raw, MONTH, TH))
+    assert set(doubled) == {
+        "one row per (view, country)",
+        "conservation: per view, the totals across countries equal the raw totals (relative error <= 1e-09)",
+    }
+
+
+def test_indices_bounds_and_sums(case):
+    ix = case[3].with_columns(pl.format("{}|{}|{}|{}", "index", "view", "denominator", pl.col("country").fill_null("-")).alias("k"))
+    bad = set_value(ix, "download_share|direct|all|CN", "value", 1.2, key="k")
+    bad = set_value(bad, "hhi_org|lineage|all|-", "value", 10_001.0, key="k").with_columns(
+        pl.when(pl.col("index") == "china_us_gap").then(float("nan")).otherwise(pl.col("value")).alias("value")
+    ).drop("k")
+    got = failed(suites.validate_indices(bad, TH))
+    assert {n: o.unexpected_count for n, o in got.items()} == {
+        "every value is a number (not null, not NaN)": 4,
+        "every share is within [0, 1]": 1,
+        "shares sum to 1 within 1e-09 per (index, view, denominator)": 1,
+        "HHI within [0, 10,000]": 1,
+    }
+    assert got["every share is within [0, 1]"].sample == ("download_share direct all CN (value=1.2)",)
+    assert got["shares sum to 1 within 1e-09 per (index, view, denominator)"].sample[0].startswith(
+        "download_share direct all (total=1.6"
+    )
+
+
+def test_an_expectation_gx_cannot_evaluate_fails_closed():
+    table = suites.Table(pl.DataFrame({"id": ["a"]}), "id")
+    expectation = suites.Expectation("x is not null", "t", "ExpectColumnValuesToNotBeNull", {"column": "x"})
+    (outcome,) = suites.run_suite("s", {"t": table}, [expectation]).outcomes
+    assert not outcome.passed and outcome.note.startswith("could not be evaluated")
+    with pytest.raises(ValueError, match="names table 'nope'"):
+        suites.run_suite("s", {"t": table}, [suites.Expectation("y", "nope", "ExpectColumnValuesToNotBeNull")])
+
+
+def test_the_shipped_thresholds_are_valid_and_a_bad_file_names_every_problem(tmp_path):
+    assert load_thresholds(THRESHOLDS_PATH) == TH
+    text = THRESHOLDS_PATH.read_text()
+    bad = tmp_path / "t.yaml"
+    bad.write_text(text.replace("max_shrink: 0.03", "max_shrink: 3").replace("sample_size:", "sample_sise:"))
+    with pytest.raises(ThresholdsError) as err:
+        load_thresholds(bad)
+    message = str(err.value)
+    assert str(bad) in message and "raw_hub_listings.max_shrink" in message
+    assert "sample_size: Field required" in message and "sample_sise: Extra inputs" in message
+    bad.write_text(text.replace("warn_attributed_coverage: 0.8", "warn_attributed_coverage: 0.3"))
+    with pytest.raises(ThresholdsError, match="warn_attributed_coverage must be at least min_attributed_coverage"):
+        load_thresholds(bad)
+    with pytest.raises(ThresholdsError, match="cannot read"):
+        load_thresholds(tmp_path / "missing.yaml")
+    assert math.isclose(TH.raw_hub_listings.max_quarantined_fraction, 0.01)
