@@ -74,7 +74,7 @@ RAW_CORRUPTIONS = [
         lambda r: set_value(r, "someone/orig", "created_at", dt.datetime(2026, 6, 2, tzinfo=dt.UTC)),
         "created_at <= snapshot_at",
         1,
-        ("someone/orig (snapshot_at=2026-05-31 00:00:00, created_at=2026-06-02 00:00:00)",),
+        ("someone/orig (snapshot_at=2026-05-31 00:00:00+00:00, created_at=2026-06-02 00:00:00+00:00)",),
     ),
     (
         lambda r: r.with_columns(pl.col("likes").cast(pl.Float64), pl.lit(1).alias("extra")),
@@ -189,6 +189,11 @@ def test_coverage_per_view(case):
     assert [o.name for o in silent.failed()] == ["attributed download coverage is defined (the month has downloads)"]
 
 
+CONSERVATION = (
+    "conservation: per view and measure, the totals across countries equal the raw totals (relative error <= 1e-09)"
+)
+
+
 def test_conservation_names_the_view_and_measure_that_lost_rows(case):
     raw, _, agg, _ = case
     no_us = agg.filter(~((pl.col("view") == "direct") & (pl.col("country") == "US")))
@@ -196,13 +201,17 @@ def test_conservation_names_the_view_and_measure_that_lost_rows(case):
     (cons,) = got.values()
     # meta-llama/L (US, 1 model, 200 of 1,000 downloads) is missing from direct: 1/5 and 200/1000 lost.
     assert cons.sample == ("direct / models (relative_error=0.2)", "direct / downloads_30d (relative_error=0.2)")
-    no_lineage = failed(suites.validate_aggregates(agg.filter(pl.col("view") == "direct"), raw, MONTH, TH))
-    assert no_lineage["every view and measure has a total"].unexpected_count == len(aggregates.MEASURES)
+    (no_lineage,) = failed(suites.validate_aggregates(agg.filter(pl.col("view") == "direct"), raw, MONTH, TH)).values()
+    assert no_lineage.unexpected_count == len(aggregates.MEASURES)
+    assert no_lineage.sample[0] == "lineage / models (relative_error=inf)"
     doubled = failed(suites.validate_aggregates(pl.concat([agg, agg.head(1)]), raw, MONTH, TH))
-    assert set(doubled) == {
-        "one row per (view, country)",
-        "conservation: per view, the totals across countries equal the raw totals (relative error <= 1e-09)",
-    }
+    assert set(doubled) == {"one row per (view, country)", CONSERVATION}
+    negative = agg.with_columns(
+        pl.when((pl.col("view") == "lineage") & (pl.col("country") == "US")).then(-1.0).otherwise(pl.col("likes")).alias("likes")
+    )
+    got = failed(suites.validate_aggregates(negative, raw, MONTH, TH))
+    assert got["every count >= 0 (models, new models, downloads, likes)"].sample == ("lineage / US (smallest_count=-1)",)
+    assert got[CONSERVATION].sample == ("lineage / likes (relative_error=1)",)  # 0 likes in the raw rows
 
 
 def test_indices_bounds_and_sums(case):
@@ -218,7 +227,7 @@ def test_indices_bounds_and_sums(case):
         "shares sum to 1 within 1e-09 per (index, view, denominator)": 1,
         "HHI within [0, 10,000]": 1,
     }
-    assert got["every share is within [0, 1]"].sample == ("download_share direct all CN (value=1.2)",)
+    assert got["every share is within [0, 1]"].sample == ("download_share direct all CN (share=1.2)",)
     assert got["shares sum to 1 within 1e-09 per (index, view, denominator)"].sample[0].startswith(
         "download_share direct all (total=1.6"
     )

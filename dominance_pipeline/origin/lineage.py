@@ -163,7 +163,10 @@ def resolve(models: pl.DataFrame, max_depth: int = MAX_DEPTH) -> LineageResult:
         )
         status = (
             ids.join(
-                derived.group_by("model_id").agg((~pl.col("root_id").is_in(in_snapshot.implode())).any().alias("external")),
+                # Flag rows before grouping: `is_in` on a literal inside `agg` is evaluated per group (quadratic).
+                derived.with_columns((~pl.col("root_id").is_in(in_snapshot.implode())).alias("external"))
+                .group_by("model_id")
+                .agg(pl.col("external").any()),
                 on="model_id",
                 how="left",
             )
