@@ -168,7 +168,7 @@ class SuiteResult:
         for o in failed:
             unexpected = "" if o.unexpected_count is None else f"{o.unexpected_count:,}"
             observed = "" if o.observed is None else _fmt(o.observed)
-            sample = ", ".join(f"`{s}`" for s in o.sample) or (o.note or "")
+            sample = "; ".join(x for x in (", ".join(f"`{s}`" for s in o.sample), o.note) if x)
             rows.append(f"| {o.severity} | {_md(o.name)} | {unexpected} | {_md(observed)} | {_md(sample)} |")
         return "\n".join(rows)
 
@@ -391,7 +391,8 @@ def raw_tables(raw: pl.DataFrame, ctx: RawContext) -> dict[str, Table]:
             pl.col("snapshot_at").dt.strftime("%Y-%m-%d %H:%M UTC").alias("snapshot"),
         )
     )
-    quarantine = ctx.quarantine.select(
+    # Round-robin over reasons, so that a sample of the first rows shows every kind of rejection.
+    quarantine = ctx.quarantine.sort(pl.int_range(pl.len()).over("reason"), "reason", maintain_order=True).select(
         pl.format(
             "{} ({})",
             pl.col("model_id").fill_null("<no id>"),
