@@ -6,9 +6,14 @@ view, shares summing to one, coverage per view). GX validates every table, and e
 the same plain `Outcome` (the expectation, its severity, how many rows broke it, a sample of their ids),
 which is what the Dagster checks show (defs/checks.py) and what the tests assert.
 
-GX gets only the columns its expectations name plus the id column: converting a whole 1M-row partition,
-list columns and all, to pandas would cost more than every expectation together. `import
-great_expectations` takes ~4 s, so it happens on the first validation in a process, never at import time.
+Severity is part of each expectation: an ERROR blocks the month, a WARN informs (the check that runs the
+suite takes the worst failed severity). Expectations that cannot run this time (no previous month to compare
+with) are reported as skipped with the reason, never silently passed.
+
+GX gets only the columns its expectations name (offenders are named from their row positions afterwards):
+converting a whole 1M-row partition, list columns and all, to pandas would cost more than every
+expectation together (bench/quality_gates.py). `import great_expectations` takes ~4 s, so it happens on
+the first validation in a process, never at import time.
 """
 
 from __future__ import annotations
@@ -30,7 +35,13 @@ from dominance_pipeline.metrics.indices import DENOMINATORS
 from dominance_pipeline.origin import lineage
 from dominance_pipeline.origin.countries import BLOCS, UNATTRIBUTED, valid_codes
 from dominance_pipeline.quality.config import Thresholds
-from dominance_pipeline.schemas import DOMINANCE_INDICES, MONTHLY_AGGREGATES, ORIGIN_TAGGED_MODELS, RAW_HUB_LISTINGS, Schema
+from dominance_pipeline.schemas import (
+    DOMINANCE_INDICES,
+    MONTHLY_AGGREGATES,
+    ORIGIN_TAGGED_MODELS,
+    RAW_HUB_LISTINGS,
+    Schema,
+)
 
 Severity = Literal["ERROR", "WARN"]
 ERROR: Severity = "ERROR"
