@@ -115,7 +115,7 @@ def main() -> None:
         raw_in, asset_read = read("raw_hub_listings")
         (tagged, _), compute = timed(lambda: tag(raw_in, registry))
         written = write("origin_tagged_models", tagged)
-        del raw_in, tagged
+        raw_in = tagged = None  # freed before the check reads its own copy
         tagged_in, check_read = read("origin_tagged_models")
         res, check = timed(lambda: suites.validate_tagged(tagged_in, th))
         stages.append(Stage("origin_tagged_models", tagged_in.height, asset_read, compute, written, check_read, check, res))
