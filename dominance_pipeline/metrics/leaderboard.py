@@ -1,0 +1,65 @@
+"""The monthly leaderboard: which models and which organisations carry each country's share.
+
+Two boards per view, ranked by 30-day downloads (ties by name, so ranks are stable):
+- `model`: each model, credited to its uploader's country (`direct`) or to its main root's country
+  (`lineage`; for a merge, the root with the largest weight). The ranking is the same in both views.
+- `namespace`: each organisation's downloads, the uploader's namespace (`direct`) or the root's namespace
+  (`lineage`, a merge split equally among its roots), as in the concentration indices.
+`share` is the entry's part of the view's 30-day downloads. `previous_rank` is the entry's rank in the
+whole previous month (not only its top 50), so a climb from 73rd to 40th shows as +33; it is null when the
+entry was not in the previous listing or that month was not materialized.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from dominance_pipeline.metrics.concentration import org_downloads
+from dominance_pipeline.schemas import MONTHLY_LEADERBOARD, conform
+
+TOP = 50
+
+
+def rankings(tagged: pl.DataFrame) -> pl.DataFrame:
+    """Every model and namespace ranked, per view: board, view, name, country, downloads_30d, share, rank."""
+    dl = pl.col("downloads_30d").fill_null(0).cast(pl.Float64)
+    models = pl.concat(
+        [
+            tagged.select(pl.lit("direct").alias("view"), pl.col("model_id").alias("name"), pl.col("org_country").alias("country"), dl),
+            tagged.select(pl.lit("lineage").alias("view"), pl.col("model_id").alias("name"), pl.col("root_country").alias("country"), dl),
+        ]
+    ).with_columns(pl.lit("model").alias("board"))
+    namespaces = org_downloads(tagged).select(
+        pl.lit("namespace").alias("board"), "view", pl.col("namespace").alias("name"), "country", "downloads_30d"
+    )
+    board = ["board", "view"]
+    total = pl.col("downloads_30d").sum().over(board)
+    return (
+        pl.concat([models.select(namespaces.columns), namespaces])
+        .filter(total > 0)
+        .sort([*board, "downloads_30d", "name"], descending=[False, False, True, False])
+        .with_columns(
+            (pl.col("downloads_30d") / total).alias("share"),
+            pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over(board).alias("rank"),
+        )
+    )
+
+
+def leaderboard(tagged: pl.DataFrame, previous: pl.DataFrame | None, month: dt.date, top: int = TOP) -> pl.DataFrame:
+    """The monthly_leaderboard partition: the `top` models and namespaces per view, with rank changes.
+
+    `previous` is the previous month's origin-tagged models (or None when that month is not materialized).
+    """
+    now = rankings(tagged).filter(pl.col("rank") <= top)
+    keys = ["board", "view", "name"]
+    if previous is None or previous.is_empty():
+        before = pl.DataFrame(schema={**{k: pl.String for k in keys}, "previous_rank": pl.Int32})
+    else:
+        before = rankings(previous).select(*keys, pl.col("rank").alias("previous_rank"))
+    out = now.join(before, on=keys, how="left").with_columns(
+        pl.lit(month, pl.Date).alias("month"),
+        (pl.col("previous_rank") - pl.col("rank")).alias("rank_change"),
+    )
+    return conform(out.select(MONTHLY_LEADERBOARD.names).sort("board", "view", "rank"), MONTHLY_LEADERBOARD)
