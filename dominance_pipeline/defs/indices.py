@@ -43,8 +43,8 @@ def dominance_indices(
     else:
         previous, why = previous_listing, ""
     result = indices.compute(origin_tagged_models, month, previous, why)
-    for index, reason in result.absent.items():
-        context.log.info(f"{index}: no rows for {key[:7]} ({reason})")
+    if result.absent:
+        context.log.info(f"no rows for {key[:7]} (reasons in the metadata, 'absent'): {', '.join(result.absent)}")
     return dg.Output(
         result.table,
         metadata={

@@ -238,26 +238,33 @@ def absent_groups(amounts: pl.DataFrame, share_rows: pl.DataFrame, month: dt.dat
     return out
 
 
-def china_us(share_rows: pl.DataFrame, month: dt.date, family: str = "download") -> pl.DataFrame:
-    """china_us_ratio = share(CN) / share(US) and china_us_gap = share(CN) − share(US), per view and denominator.
+def china_us(share_rows: pl.DataFrame, month: dt.date) -> pl.DataFrame:
+    """china_us_ratio = share(CN) / share(US) and china_us_gap = share(CN) − share(US), per family, view and denominator.
 
-    `share_rows` are the rows of one share index. A group without a US share has no ratio row (the ratio
-    is undefined) but still has a gap.
+    `share_rows` are share-index rows; only the families' main indices (FAMILIES) get a ratio and a gap.
+    A group without a US share has no ratio row (the ratio is undefined) but still has a gap.
     """
-    def one(country: str) -> pl.DataFrame:
-        return share_rows.filter(pl.col("country") == country).select("view", "denominator", pl.col("value").alias(country))
+    keys = ["index", "view", "denominator"]
+    rows = share_rows.filter(pl.col("index").is_in(list(FAMILIES.values())))
 
-    keys = ["view", "denominator"]
+    def one(country: str) -> pl.DataFrame:
+        return rows.filter(pl.col("country") == country).select(*keys, pl.col("value").alias(country))
+
     wide = (
-        share_rows.select(keys).unique()
+        rows.select(keys).unique()
         .join(one("CN"), on=keys, how="left")
         .join(one("US"), on=keys, how="left")
         .with_columns(pl.col("CN").fill_null(0.0), pl.col("US").fill_null(0.0))
     )
+    family = {index: f for f, index in FAMILIES.items()}
+    ratio_names = {index: ratio_index(f) for index, f in family.items()}
+    gap_names = {index: gap_index(f) for index, f in family.items()}
     none = pl.lit(None, pl.String).alias("country")
-    ratio = wide.filter(pl.col("US") > 0).select("view", "denominator", none, (pl.col("CN") / pl.col("US")).alias("value"))
-    gap = wide.select("view", "denominator", none, (pl.col("CN") - pl.col("US")).alias("value"))
-    return pl.concat([_long(ratio, month, ratio_index(family)), _long(gap, month, gap_index(family))])
+    ratio = wide.filter(pl.col("US") > 0).select(
+        pl.col("index").replace_strict(ratio_names), "view", "denominator", none, (pl.col("CN") / pl.col("US")).alias("value")
+    )
+    gap = wide.select(pl.col("index").replace_strict(gap_names), "view", "denominator", none, (pl.col("CN") - pl.col("US")).alias("value"))
+    return _long(pl.concat([ratio, gap]), month)
 
 
 def compute(
@@ -290,11 +297,10 @@ def compute(
     absent |= absent_groups(amounts, share_rows, month)
     share_table = _long(share_rows, month)
 
-    frames = [share_table]
-    for family, index in FAMILIES.items():
-        rows = share_table.filter(pl.col("index") == index)
-        if not rows.is_empty():
-            frames.append(china_us(rows, month, family))
-    frames.append(concentration.indices(tagged, share_table.filter(pl.col("index") == "download_share"), month))
+    frames = [
+        share_table,
+        china_us(share_table, month),
+        concentration.indices(tagged, share_table.filter(pl.col("index") == "download_share"), month),
+    ]
     out = pl.concat(frames).sort("index", "view", "denominator", "country", nulls_last=True)
     return IndexResult(conform(out, DOMINANCE_INDICES), absent, notes)

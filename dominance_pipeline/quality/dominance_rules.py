@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import polars as pl
 
+from dominance_pipeline.quality.rules import SHARE_TOLERANCE as TOLERANCE
 from dominance_pipeline.quality.rules import Failure, _failing, index_rules
 
 
 def index_bound_rules(ix: pl.DataFrame) -> list[Failure]:
-    labelled = ix.with_columns(pl.format("{} {} {} {}", "index", "view", "denominator", "country").alias("label"))
+    labelled = ix.with_columns(pl.format("{} {} {} {}", "index", "view", "denominator", pl.col("country").fill_null("-")).alias("label"))
     index, value = pl.col("index"), pl.col("value")
+    eps = TOLERANCE
     per_country = index.str.contains("share")
     out: list[Failure] = []
-    out += _failing(labelled, "cr*_org and gini_org within [0, 1]", (index.str.starts_with("cr") | (index == "gini_org")) & ~value.is_between(0, 1), "label")
-    out += _failing(labelled, "effective_orgs >= 1", (index == "effective_orgs") & (value < 1 - 1e-9), "label")
+    out += _failing(labelled, "cr*_org and gini_org within [0, 1]", (index.str.starts_with("cr") | (index == "gini_org")) & ~value.is_between(-eps, 1 + eps), "label")
+    out += _failing(labelled, "effective_orgs >= 1", (index == "effective_orgs") & (value < 1 - eps), "label")
     out += _failing(labelled, "china_us_ratio* >= 0", index.str.starts_with("china_us_ratio") & (value < 0), "label")
-    out += _failing(labelled, "china_us_gap* within [-1, 1]", index.str.starts_with("china_us_gap") & ~value.is_between(-1, 1), "label")
+    out += _failing(labelled, "china_us_gap* within [-1, 1]", index.str.starts_with("china_us_gap") & ~value.is_between(-1 - eps, 1 + eps), "label")
     out += _failing(labelled, "country set exactly for *_share indices", per_country != pl.col("country").is_not_null(), "label")
     unattributed = (pl.col("denominator") == "attributed") & (pl.col("country") == "UNATTRIBUTED")
     out += _failing(labelled, "attributed denominator has no UNATTRIBUTED row", unattributed, "label")
@@ -36,7 +38,7 @@ def leaderboard_rules(board: pl.DataFrame, top: int) -> list[Failure]:
     out += _failing(labelled, "ranks run 1, 2, ... per board and view", pl.col("rank") != expected_rank, "label")
     out += _failing(labelled, f"at most {top} entries per board and view", pl.col("rank") > top, "label")
     out += _failing(labelled, "one entry per name per board and view", pl.struct(*group, "name").is_duplicated(), "label")
-    out += _failing(labelled, "share within [0, 1]", ~pl.col("share").is_between(0, 1), "label")
+    out += _failing(labelled, "share within [0, 1]", ~pl.col("share").is_between(0, 1 + TOLERANCE), "label")
     climbs = pl.col("downloads_30d").diff().over(group, order_by="rank") > 0
     out += _failing(labelled, "downloads never increase down the board", climbs.fill_null(False), "label")
     wrong_change = (pl.col("rank_change") != pl.col("previous_rank") - pl.col("rank")).fill_null(False)
