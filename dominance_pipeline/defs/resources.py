@@ -88,7 +88,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         if meta.get("allow_missing_partitions"):
             skipped = [k for k in keys if not parquet.partition_file(root, table, k).exists()]
             if skipped:
-                context.log.info(f"{table}: partitions {skipped} not materialized; input '{context.name}' goes without them")
+                context.log.debug(f"{table}: partitions {skipped} not materialized; input '{context.name}' goes without them")
             keys = [k for k in keys if k not in skipped]
         elif not keys:
             raise FileNotFoundError(f"input '{context.name}' maps to no partition of {table}")

@@ -40,7 +40,7 @@ def dominance_timeseries(context: dg.AssetExecutionContext, warehouse: Warehouse
     path = warehouse.path / "dominance_timeseries" / CHART_FILE
     with parquet.publishing(path) as tmp:
         tmp.write_bytes(png)
-    context.log.info(f"{len(months)} months ({months[0][:7]} to {months[-1][:7]}); chart at {path}")
+    context.log.info(f"{len(months)} month(s), {months[0][:7]} to {months[-1][:7]}; chart at {path}")
     image = f"![CN and US shares over time](data:image/png;base64,{base64.b64encode(png).decode()})"
     return dg.Output(
         ts,

@@ -22,29 +22,37 @@ from dominance_pipeline.schemas import MONTHLY_LEADERBOARD, conform
 TOP = 50
 
 
+def _ranked(entries: pl.DataFrame) -> pl.DataFrame:
+    """Entries (name, downloads_30d, ...) ordered by downloads then name, with rank and share; none if all are 0."""
+    total = entries.get_column("downloads_30d").sum()
+    if not total:
+        return entries.clear().with_columns(pl.lit(None, pl.Float64).alias("share"), pl.lit(None, pl.Int32).alias("rank"))
+    return entries.sort(["downloads_30d", "name"], descending=[True, False]).with_columns(
+        (pl.col("downloads_30d") / total).alias("share"), pl.int_range(1, pl.len() + 1, dtype=pl.Int32).alias("rank")
+    )
+
+
 def rankings(tagged: pl.DataFrame) -> pl.DataFrame:
     """Every model and namespace ranked, per view: board, view, name, country, downloads_30d, share, rank."""
-    dl = pl.col("downloads_30d").fill_null(0).cast(pl.Float64)
-    models = pl.concat(
-        [
-            tagged.select(pl.lit("direct").alias("view"), pl.col("model_id").alias("name"), pl.col("org_country").alias("country"), dl),
-            tagged.select(pl.lit("lineage").alias("view"), pl.col("model_id").alias("name"), pl.col("root_country").alias("country"), dl),
-        ]
-    ).with_columns(pl.lit("model").alias("board"))
-    namespaces = org_downloads(tagged).select(
-        pl.lit("namespace").alias("board"), "view", pl.col("namespace").alias("name"), "country", "downloads_30d"
-    )
-    board = ["board", "view"]
-    total = pl.col("downloads_30d").sum().over(board)
-    return (
-        pl.concat([models.select(namespaces.columns), namespaces])
-        .filter(total > 0)
-        .sort([*board, "downloads_30d", "name"], descending=[False, False, True, False])
-        .with_columns(
-            (pl.col("downloads_30d") / total).alias("share"),
-            pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over(board).alias("rank"),
+    models = _ranked(
+        tagged.select(
+            pl.col("model_id").alias("name"),
+            pl.col("downloads_30d").fill_null(0).cast(pl.Float64),
+            pl.col("org_country").alias("direct"),
+            pl.col("root_country").alias("lineage"),
         )
     )
+    orgs = org_downloads(tagged).rename({"namespace": "name"})
+    cols = ["board", "view", "name", "country", "downloads_30d", "share", "rank"]
+    frames = [
+        models.select(pl.lit("model").alias("board"), pl.lit(view).alias("view"), pl.col(view).alias("country"), pl.exclude("direct", "lineage")).select(cols)
+        for view in ("direct", "lineage")
+    ]
+    frames += [
+        _ranked(orgs.filter(pl.col("view") == view)).with_columns(pl.lit("namespace").alias("board")).select(cols)
+        for view in ("direct", "lineage")
+    ]
+    return pl.concat(frames)
 
 
 def leaderboard(tagged: pl.DataFrame, previous: pl.DataFrame | None, month: dt.date, top: int = TOP) -> pl.DataFrame:
