@@ -159,10 +159,10 @@ def test_leaderboard_ranks_the_sample_and_its_changes(runs):
     assert direct.get_column("name").to_list() == [r[0] for r in top]
     # every top model existed in April, so every one has a previous rank, and the changes add up
     assert direct.get_column("previous_rank").null_count() == 0
-    april = pl.read_parquet(table(data_dir, "raw_hub_listings", PREVIOUS_KEY)).sort(["downloads_30d", "model_id"], descending=[True, False])
-    april_rank = {m: i + 1 for i, m in enumerate(april.get_column("model_id"))}
+    april = dict(pl.read_parquet(table(data_dir, "raw_hub_listings", PREVIOUS_KEY)).select("model_id", "downloads_30d").iter_rows())
     for r in direct.iter_rows(named=True):
-        assert r["previous_rank"] == april_rank[r["name"]]
+        # competition rank: 1 + the number of April models with strictly more downloads
+        assert r["previous_rank"] == 1 + sum(d > april[r["name"]] for d in april.values())
         assert r["rank_change"] == r["previous_rank"] - r["rank"]
 
 

@@ -70,3 +70,11 @@ def test_top_n_and_no_previous_month():
     alone = leaderboard.leaderboard(tag(raw_frame(NOW, MAY), reg)[0], None, MAY)
     assert alone.get_column("previous_rank").null_count() == alone.height
     assert alone.get_column("rank_change").null_count() == alone.height
+
+
+def test_equal_downloads_share_a_rank():
+    reg = load_registry()
+    tied = [model("Qwen/A", D(2025, 1, 1), 100), model("meta-llama/L", D(2024, 1, 1), 100), model("deepseek-ai/D", D(2025, 1, 1), 50)]
+    got = rows(leaderboard.leaderboard(tag(raw_frame(tied, MAY), reg)[0], None, MAY, top=1), "model", "direct")
+    # both tied entries stay at the cut, in name order
+    assert [(r["rank"], r["name"]) for r in got] == [(1, "Qwen/A"), (1, "meta-llama/L")]

@@ -26,7 +26,7 @@ def dominance_indices_bounds(dominance_indices: pl.DataFrame) -> dg.AssetCheckRe
     asset=monthly_leaderboard,
     blocking=True,
     partitions_def=monthly,
-    description=f"Ranks 1..n (n <= {TOP}) per board and view, unique names, shares in [0, 1], downloads non-increasing, rank_change = previous_rank - rank.",
+    description=f"Competition ranks within the top {TOP} per board and view, unique names, shares in [0, 1], rank_change = previous_rank - rank.",
 )
 def monthly_leaderboard_valid(monthly_leaderboard: pl.DataFrame) -> dg.AssetCheckResult:
     return _result(dominance_rules.leaderboard_rules(monthly_leaderboard, TOP), monthly_leaderboard.height)

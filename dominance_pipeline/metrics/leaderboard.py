@@ -1,13 +1,14 @@
 """The monthly leaderboard: which models and which organisations carry each country's share.
 
-Two boards per view, ranked by 30-day downloads (ties by name, so ranks are stable):
+Two boards per view, ranked by 30-day downloads:
 - `model`: each model, credited to its uploader's country (`direct`) or to its main root's country
   (`lineage`; for a merge, the root with the largest weight). The ranking is the same in both views.
 - `namespace`: each organisation's downloads, the uploader's namespace (`direct`) or the root's namespace
   (`lineage`, a merge split equally among its roots), as in the concentration indices.
-`share` is the entry's part of the view's 30-day downloads. `previous_rank` is the entry's rank in the
-whole previous month (not only its top 50), so a climb from 73rd to 40th shows as +33; it is null when the
-entry was not in the previous listing or that month was not materialized.
+`share` is the entry's part of the view's 30-day downloads. Ranks are competition ranks (equal downloads
+share a rank). `previous_rank` is the entry's rank in the whole previous month (not only its top 50), so a
+climb from 73rd to 40th shows as +33; it is null when the entry was not in the previous listing or that
+month was not materialized. `rank_change` = previous_rank − rank (positive = climbed).
 """
 
 from __future__ import annotations
@@ -23,12 +24,17 @@ TOP = 50
 
 
 def _ranked(entries: pl.DataFrame) -> pl.DataFrame:
-    """Entries (name, downloads_30d, ...) ordered by downloads then name, with rank and share; none if all are 0."""
+    """Entries (name, downloads_30d, ...) with share and rank; none if they have no downloads at all.
+
+    Competition ranking: equal downloads share a rank (1, 2, 2, 4), so no tie is broken arbitrarily and a
+    numeric rank over millions of entries needs no string sort.
+    """
     total = entries.get_column("downloads_30d").sum()
     if not total:
         return entries.clear().with_columns(pl.lit(None, pl.Float64).alias("share"), pl.lit(None, pl.Int32).alias("rank"))
-    return entries.sort(["downloads_30d", "name"], descending=[True, False]).with_columns(
-        (pl.col("downloads_30d") / total).alias("share"), pl.int_range(1, pl.len() + 1, dtype=pl.Int32).alias("rank")
+    return entries.with_columns(
+        (pl.col("downloads_30d") / total).alias("share"),
+        pl.col("downloads_30d").rank("min", descending=True).cast(pl.Int32).alias("rank"),
     )
 
 
@@ -58,16 +64,18 @@ def rankings(tagged: pl.DataFrame) -> pl.DataFrame:
 def leaderboard(tagged: pl.DataFrame, previous: pl.DataFrame | None, month: dt.date, top: int = TOP) -> pl.DataFrame:
     """The monthly_leaderboard partition: the `top` models and namespaces per view, with rank changes.
 
-    `previous` is the previous month's origin-tagged models (or None when that month is not materialized).
+    Entries tied at the cut all stay, so a board can have a few more than `top` rows. `previous` is the
+    previous month's origin-tagged models (None or empty when that month is not materialized).
     """
     now = rankings(tagged).filter(pl.col("rank") <= top)
     keys = ["board", "view", "name"]
     if previous is None or previous.is_empty():
         before = pl.DataFrame(schema={**{k: pl.String for k in keys}, "previous_rank": pl.Int32})
     else:
-        before = rankings(previous).select(*keys, pl.col("rank").alias("previous_rank"))
+        names = now.get_column("name").unique().implode()
+        before = rankings(previous).filter(pl.col("name").is_in(names)).select(*keys, pl.col("rank").alias("previous_rank"))
     out = now.join(before, on=keys, how="left").with_columns(
         pl.lit(month, pl.Date).alias("month"),
         (pl.col("previous_rank") - pl.col("rank")).alias("rank_change"),
     )
-    return conform(out.select(MONTHLY_LEADERBOARD.names).sort("board", "view", "rank"), MONTHLY_LEADERBOARD)
+    return conform(out.select(MONTHLY_LEADERBOARD.names).sort("board", "view", "rank", "name"), MONTHLY_LEADERBOARD)
