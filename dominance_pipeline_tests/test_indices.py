@@ -276,3 +276,9 @@ def test_an_empty_attributed_group_is_absent_with_a_reason():
     assert out.absent["new_model_share"] == (
         "every counted model is UNATTRIBUTED (direct/attributed, lineage/attributed)"
     )
+
+
+def test_a_negative_trending_score_counts_zero():
+    t = tag(raw_frame([model("Qwen/A", D(2025, 1, 1), 10, trend=-5), model("meta-llama/B", D(2025, 1, 1), 10, trend=5)]), load_registry())[0]
+    got = values(indices.compute(t, MONTH), "trending_share")
+    assert got[("direct", "all", "CN")] == 0 and got[("direct", "all", "US")] == 1

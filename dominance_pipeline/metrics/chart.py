@@ -54,7 +54,7 @@ def share_chart(ts: pl.DataFrame, crossovers: dict[tuple[str, str], dt.date] | N
                 if crossovers and (index, view) in crossovers:
                     ax.axvline(crossovers[(index, view)], color="grey", linewidth=1, linestyle=style, label=f"crossover {view}")
             if not drawn:
-                ax.text(0.5, 0.5, "no data yet", ha="center", va="center", transform=ax.transAxes, color="grey")
+                ax.text(0.5, 0.5, "no rows in these months", ha="center", va="center", transform=ax.transAxes, color="grey")
             ax.set_title(title, fontsize=11)
             ax.set_ylim(0, 1)
             ax.yaxis.set_major_formatter(PercentFormatter(1.0))
