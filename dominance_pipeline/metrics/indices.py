@@ -280,15 +280,14 @@ def compute(
     """
     notes: dict[str, object] = {}
     absent: dict[str, str] = {}
-    with_delta = previous is not None and tagged.get_column("downloads_all_time").is_not_null().any()
-    if with_delta:
-        assert previous is not None
+    if previous is None:
+        absent["download_delta_share"] = no_previous_reason
+    elif tagged.get_column("downloads_all_time").is_null().all():
+        absent["download_delta_share"] = "the listing has no all-time download counts"
+    else:
         delta, notes["download_delta"] = download_delta(tagged, previous)
         tagged = tagged.with_columns(delta)
-    else:
-        absent["download_delta_share"] = (
-            no_previous_reason if previous is None else "the listing has no all-time download counts"
-        )
+    with_delta = "download_delta" in tagged.columns
     cap = robust_cap(tagged)
     notes["robust_cap_downloads_30d"] = cap
 
