@@ -14,7 +14,7 @@ from dominance_pipeline.origin.registry import REGISTRY_PATH
 from dominance_pipeline.schemas import BY_ASSET
 from dominance_pipeline_tests.conftest import SAMPLE, SAMPLE_KEY, run_month
 
-ASSET_NAMES = ["raw_hub_listings", "origin_tagged_models", "monthly_aggregates", "dominance_indices"]
+ASSET_NAMES = ["raw_hub_listings", "origin_tagged_models", "monthly_aggregates", "dominance_indices", "monthly_leaderboard"]
 
 
 def shares(data_dir: Path, view: str, denominator: str) -> dict[str, float]:
@@ -27,7 +27,7 @@ def test_run_succeeds_and_every_check_passes(sample_run):
     result, _ = sample_run
     assert result.success
     evals = result.get_asset_check_evaluations()
-    assert len(evals) == 4 and all(e.passed for e in evals)
+    assert len(evals) == 6 and all(e.passed for e in evals)
     assert {e.partition for e in evals} == {SAMPLE_KEY}
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == set(ASSET_NAMES)
