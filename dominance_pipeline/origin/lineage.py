@@ -6,7 +6,9 @@ since renamed). Only the distinct parent nodes (the frontier: a few hundred thou
 millions of derivatives) are resolved, level by level from the roots down: a parent is resolved as soon as
 all of its own parents are, by one join of its links with its parents' roots. Every derivative then gets
 its roots with a single join on its parents. Each level touches only the links still pending, never every
-row, and the walk cannot loop: when no parent becomes ready, the links inside cycles are cut.
+row, and the walk cannot loop: when no parent becomes ready, the rest waits on declared cycles, and links
+inside them are cut (a member that names another parent resolves through it; a cycle with no way out makes
+each member its own root). A chain longer than MAX_DEPTH is cut where it exceeds it.
 
 Weights: a model with k parents gives each parent 1/k, recursively, so a merge's weight is split equally
 among its roots and every model's root weights sum to 1.
@@ -29,8 +31,9 @@ CYCLE = "cycle"  # a walk crossed a declared cycle, which was cut (see _resolve_
 DEPTH_CAP = "depth_cap"  # a chain was longer than MAX_DEPTH: the node where it was cut stands as root
 STATUSES = (ORIGINAL, RESOLVED, EXTERNAL_ROOT, SELF_REFERENCE, CYCLE, DEPTH_CAP)
 
-# Why a walk stopped early, carried along each (node, root) pair; the highest code wins.
+# Where a walk was cut, carried along each (node, root) pair to every descendant; the highest code wins.
 _NONE, _CAPPED, _CYCLIC = 0, 1, 2
+# A model's status from the worst of its roots: cycle > depth cap > external root > resolved.
 _BY_CODE = {0: RESOLVED, 1: EXTERNAL_ROOT, 2: DEPTH_CAP, 3: CYCLE}
 
 ROOTS_SCHEMA = {"model_id": pl.String, "root_id": pl.String, "weight": pl.Float64, "depth": pl.Int32}
@@ -224,6 +227,7 @@ def _components(links: list[tuple[str, str]]) -> dict[str, int]:
     comp: dict[str, int] = {}
     stack: list[str] = []
     on_stack: set[str] = set()
+    components = 0
     for start in succ:
         if start in index:
             continue
@@ -247,13 +251,13 @@ def _components(links: list[tuple[str, str]]) -> dict[str, int]:
                 parent = work[-1][0]
                 low[parent] = min(low[parent], low[node])
             if low[node] == index[node]:
-                number = len(set(comp.values()))
                 while True:
                     member = stack.pop()
                     on_stack.discard(member)
-                    comp[member] = number
+                    comp[member] = components
                     if member == node:
                         break
+                components += 1
     return comp
 
 
