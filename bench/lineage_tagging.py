@@ -159,28 +159,28 @@ def _peak_gb() -> float:
 
 
 def measure(step: str, path: Path) -> dict[str, object]:
-    """Run one step on the prepared input in this (fresh) process; return its wall time and peak RSS."""
+    """Run one step on the prepared input in this (fresh) process; return its wall and CPU time and peak RSS."""
     registry = load_registry()
     t0, c0 = time.perf_counter(), time.process_time()
     raw = pl.read_parquet(path)
-    info: dict[str, object] = {"step": step, "models": raw.height}
     if step != "read input":
         t0, c0 = time.perf_counter(), time.process_time()
+    stats: dict[str, object] = {}
     if step == "lineage.resolve":
         lookup = registry.lookup_at(tagging.attribution_day(raw))
         redirects = lookup.filter(pl.col("ns_key") != pl.col("namespace").str.to_lowercase())
         res = lineage.resolve(raw.select("model_id", "base_model_ids"), redirects=redirects)
-        info["stats"] = {k: res.stats[k] for k in ("status", "max_depth", "cycle_nodes", "depth_capped_nodes", "parents_renamed", "parents_matched_by_case")}
+        keep = ("status", "max_depth", "cycle_nodes", "depth_capped_nodes", "parents_renamed", "parents_matched_by_case")
+        stats = {k: res.stats[k] for k in keep}
     elif step == "tagging.tag":
-        tagged, stats = tagging.tag(raw, registry)
-        cov = tagging.coverage(tagged)
-        info["stats"] = {"coverage": {k: round(v, 4) for k, v in cov.items()}, "release_dates_applied": len(stats["release_dates"]["applied"])}
+        tagged, tag_stats = tagging.tag(raw, registry)
     elif step != "read input":
         raise ValueError(step)
-    info["seconds"] = time.perf_counter() - t0
-    info["cpu_seconds"] = time.process_time() - c0
-    info["peak_gb"] = _peak_gb()
-    return info
+    seconds, cpu, peak = time.perf_counter() - t0, time.process_time() - c0, _peak_gb()
+    if step == "tagging.tag":
+        cov = tagging.coverage(tagged)
+        stats = {"coverage": {k: round(v, 4) for k, v in cov.items()}, "release_dates_applied": len(tag_stats["release_dates"]["applied"])}
+    return {"step": step, "models": raw.height, "seconds": seconds, "cpu_seconds": cpu, "peak_gb": peak, "stats": stats}
 
 
 def main() -> None:

@@ -306,12 +306,15 @@ def attribute(namespaces: pl.Series, lookup: pl.DataFrame) -> pl.DataFrame:
     """The canonical namespace, country, bloc and intermediary flag of each namespace, in order.
 
     `lookup` is `Registry.lookup_at(day)`. A namespace absent from it keeps its own name and is
-    UNATTRIBUTED: never a guess. Each namespace is hashed once (to its lookup row), then gathered.
+    UNATTRIBUTED: never a guess. Only the distinct namespaces are compared case-insensitively (a listing
+    has a few per model); the rows then find theirs by an exact match.
     """
     table = lookup.with_columns(bloc_of(pl.col("country")).alias("bloc"))
-    at = namespaces.str.to_lowercase().replace_strict(
-        table.get_column("ns_key"), pl.int_range(table.height, dtype=pl.UInt32, eager=True), default=None, return_dtype=pl.UInt32
-    )
+    keys = table.get_column("ns_key")
+    distinct = namespaces.unique()
+    known = distinct.filter(distinct.str.to_lowercase().is_in(keys.implode()))
+    row_of_known = known.str.to_lowercase().replace_strict(keys, pl.int_range(table.height, dtype=pl.UInt32, eager=True), return_dtype=pl.UInt32)
+    at = namespaces.replace_strict(known, row_of_known, default=None, return_dtype=pl.UInt32)
     found = table.select(pl.col("namespace", "country", "bloc", "is_intermediary").gather(at))
     return found.with_columns(
         pl.col("namespace").fill_null(namespaces.rechunk()),
