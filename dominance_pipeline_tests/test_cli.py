@@ -105,3 +105,9 @@ def test_registry_gaps_on_a_month_not_materialized_says_what_to_run(demo):
     assert proc.returncode == 2
     assert "not materialized" in proc.stderr and "materialize --month 2026-04" in proc.stderr and "2026-05" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_registry_gaps_bad_month_is_one_line_exit_two(tmp_path):
+    proc = run_cli(tmp_path, "registry-gaps", "--month", "May 2026")
+    assert proc.returncode == 2
+    assert "must look like YYYY-MM" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

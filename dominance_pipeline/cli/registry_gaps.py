@@ -8,6 +8,7 @@ lineage view (whose root models they run on).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 
 from dominance_pipeline.cli.errors import UserError
@@ -40,16 +41,23 @@ def _positive(text: str) -> int:
     return value
 
 
+def _month_key(text: str) -> str:
+    """'2026-05' -> '2026-05-01' (parsed here, not through the Dagster partitions, to start fast)."""
+    try:
+        return dt.datetime.strptime(text.strip(), "%Y-%m").date().isoformat()
+    except ValueError:
+        raise UserError(f"month must look like YYYY-MM (for example 2026-05), got {text!r}") from None
+
+
 def run(args: argparse.Namespace) -> int:
     import polars as pl
 
-    from dominance_pipeline.cli.materialize import month_key
     from dominance_pipeline.origin.gaps import registry_gaps
     from dominance_pipeline.origin.registry import RegistryError, load_registry, month_end
     from dominance_pipeline.settings import paths
     from dominance_pipeline.storage import parquet
 
-    key = month_key(args.month)
+    key = _month_key(args.month)
     root = paths().warehouse
     path = parquet.partition_file(root, "origin_tagged_models", key)
     if not path.exists():
