@@ -55,7 +55,8 @@ def conform(df: pl.DataFrame, schema: Schema) -> pl.DataFrame:
             problems.append(f"nulls in non-null columns {nulls}")
     if problems:
         raise SchemaError(f"{schema.name}: " + "; ".join(problems))
-    return df.select(schema.names)
+    # A select would re-align the chunks of every column (a full copy at Hub scale) even when nothing moves.
+    return df if df.columns == schema.names else df.select(schema.names)
 
 
 LINEAGE_ROOT = pl.Struct({"root_id": pl.String, "namespace": pl.String, "country": pl.String, "weight": pl.Float64})
@@ -92,6 +93,7 @@ ORIGIN_TAGGED_MODELS = Schema(
         "model_id": pl.String,
         "author": pl.String,
         "created_at": UTC_TS,
+        "created_at_hub": UTC_TS,
         "downloads_30d": pl.Int64,
         "downloads_all_time": pl.Int64,
         "likes": pl.Int64,

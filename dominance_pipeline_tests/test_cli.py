@@ -110,3 +110,47 @@ def test_report_user_errors(demo, args, message):
 def test_report_before_any_month_is_materialized(tmp_path):
     proc = run_cli(tmp_path, "report")
     assert proc.returncode == 2 and "no month is materialized" in proc.stderr
+
+
+def test_registry_gaps_lists_the_largest_unattributed_namespaces(demo):
+    import csv
+    import io
+
+    import duckdb
+
+    tmp, proc = demo
+    assert proc.returncode == 0, proc.stderr
+    tagged = tmp / "data" / "warehouse" / "origin_tagged_models" / "month=2026-05-01" / "data.parquet"
+    direct_sql = """select org_namespace, sum(downloads_30d) from read_parquet(?) where org_country = 'UNATTRIBUTED'
+                    group by 1 order by 2 desc, 1 limit 5"""
+    lineage_sql = """select r.namespace, sum(downloads_30d * r.weight) from
+                       (select downloads_30d, unnest(lineage_roots) as r from read_parquet(?))
+                     where r.country = 'UNATTRIBUTED' group by 1 order by 2 desc, 1 limit 5"""
+    expected = {
+        "direct": duckdb.execute(direct_sql, [str(tagged)]).fetchall(),
+        "lineage": duckdb.execute(lineage_sql, [str(tagged)]).fetchall(),
+    }
+    out = run_cli(tmp, "registry-gaps", "--month", "2026-05", "--top", "5", "--format", "csv")
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    for view in ("direct", "lineage"):
+        got = [(r["namespace"], float(r["downloads_30d"])) for r in rows if r["view"] == view]
+        assert [ns for ns, _ in got] == [ns for ns, _ in expected[view]]
+        assert [d for _, d in got] == pytest.approx([float(d) for _, d in expected[view]])
+    table = run_cli(tmp, "registry-gaps", "--month", "2026-05", "--top", "3")
+    assert table.returncode == 0, table.stderr
+    assert "Attributed 30-day downloads: direct" in table.stdout and expected["direct"][0][0] in table.stdout
+
+
+def test_registry_gaps_on_a_month_not_materialized_says_what_to_run(demo):
+    tmp, _ = demo
+    proc = run_cli(tmp, "registry-gaps", "--month", "2026-04")
+    assert proc.returncode == 2
+    assert "not materialized" in proc.stderr and "materialize --month 2026-04" in proc.stderr and "2026-05" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_registry_gaps_bad_month_is_one_line_exit_two(tmp_path):
+    proc = run_cli(tmp_path, "registry-gaps", "--month", "May 2026")
+    assert proc.returncode == 2
+    assert "must look like YYYY-MM" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
