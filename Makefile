@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/data/dagster_home
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo test ui instance clean bench-quality
+.PHONY: install demo test ui instance clean bench-quality bench-indices
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ ui: instance
 
 bench-quality: $(STAMP)
 	$(BIN)/python bench/quality_gates.py
+
+bench-indices: $(STAMP)
+	$(BIN)/python bench/bench_indices.py
 
 clean:
 	rm -rf data/warehouse data/dagster_home

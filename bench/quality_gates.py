@@ -4,7 +4,8 @@ The month is the bundled real sample (4,167 models) replicated with new ids unti
 30-day downloads perturbed per copy; declared parents still point at the original models, as the Hub's
 derivatives point at a few popular bases. It is written as a snapshot file, and each stage runs the pure
 function its asset calls and writes its output as the IO manager does; each check reads its inputs as
-Dagster loads them and runs its suite.
+Dagster loads them and runs its suite. The previous month, where an asset reads one, is this month again;
+the time series (and the crossover computed from it) holds this month's indices for 24 months.
 
 Printed side by side per step, as a Dagster run pays them: the asset (read its inputs, compute, write) and
 its check (read its inputs, derive the small frames, GX), with the GX part alone (pandas conversion and
@@ -35,7 +36,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dominance_pipeline.metrics import aggregates, indices  # noqa: E402
+from dominance_pipeline.defs.leaderboard import COLUMNS as LEADERBOARD_COLUMNS  # noqa: E402
+from dominance_pipeline.metrics import aggregates, chart, indices, leaderboard, timeseries  # noqa: E402
 from dominance_pipeline.origin.registry import load_registry  # noqa: E402
 from dominance_pipeline.origin.tagging import tag  # noqa: E402
 from dominance_pipeline.quality import suites  # noqa: E402
@@ -46,6 +48,7 @@ from dominance_pipeline.storage import parquet  # noqa: E402
 
 SAMPLE = ROOT / "data" / "sample" / "hub_stats_2026-05.parquet"
 MONTH = dt.date(2026, 5, 1)
+SERIES_MONTHS = 24
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -129,14 +132,51 @@ def main() -> None:
         res, check = timed(lambda: suites.validate_aggregates(agg_in, raw_cols, MONTH, th))
         stages.append(Stage("monthly_aggregates", agg.height, asset_read, compute, written, read_agg + read_raw, check, res))
 
-        # dominance_indices: the asset reads the aggregates and the tagged models
-        agg_in, read_agg = read("monthly_aggregates")
+        # dominance_indices: the asset reads the tagged models and three columns of the previous month's raw
+        # listing (this month's stands in for it)
         tagged_in, read_tagged = read("origin_tagged_models")
-        ix, compute = timed(lambda: indices.compute(agg_in, tagged_in, MONTH))
+        previous, read_previous = read("raw_hub_listings", ["month", "model_id", "downloads_all_time"])
+        ix, compute = timed(lambda: indices.compute(tagged_in, MONTH, previous).table)
         written = write("dominance_indices", ix)
+        tagged_in = previous = None
         ix_in, check_read = read("dominance_indices")
         res, check = timed(lambda: suites.validate_indices(ix_in, th))
-        stages.append(Stage("dominance_indices", ix.height, read_agg + read_tagged, compute, written, check_read, check, res))
+        stages.append(Stage("dominance_indices", ix.height, read_tagged + read_previous, compute, written, check_read, check, res))
+
+        # monthly_leaderboard: the asset reads its columns of this month's and the previous month's tagged
+        # models (this month's again)
+        (current, read_now), (before, read_before) = read("origin_tagged_models", LEADERBOARD_COLUMNS), read("origin_tagged_models", LEADERBOARD_COLUMNS)
+        board, compute = timed(lambda: leaderboard.leaderboard(current, before, MONTH))
+        written = write("monthly_leaderboard", board)
+        current = before = None
+        board_in, check_read = read("monthly_leaderboard")
+        res, check = timed(lambda: suites.validate_leaderboard(board_in, th))
+        stages.append(Stage("monthly_leaderboard", board.height, read_now + read_before, compute, written, check_read, check, res))
+
+        # dominance_timeseries over SERIES_MONTHS months of this month's indices, then dominance_crossover:
+        # not partitioned, each check validates the whole table.
+        month = MONTH
+        for _ in range(SERIES_MONTHS - 1):
+            month = (month - dt.timedelta(days=1)).replace(day=1)
+            parquet.write_partition(ix.with_columns(month=pl.lit(month)), root, "dominance_indices", month)
+        ts, asset_read = timed(lambda: parquet.scan_table(root, "dominance_indices").collect())
+
+        def series() -> tuple[pl.DataFrame, pl.DataFrame]:
+            out = ts.sort("month", "index", "view", "denominator", "country", nulls_last=True)
+            chart.share_chart(out, {})
+            return out, timeseries.crossover(out)
+
+        (ts, cross), compute = timed(series)
+        written = timed(lambda: parquet.write_table(ts, root, "dominance_timeseries"))[1]
+        ts_in, check_read = timed(lambda: parquet.read_table(root, "dominance_timeseries"))
+        res, check = timed(lambda: suites.validate_timeseries(ts_in, th))
+        stages.append(Stage("dominance_timeseries", ts.height, asset_read, compute, written, check_read, check, res))
+        ts_in, asset_read = timed(lambda: parquet.read_table(root, "dominance_timeseries"))
+        cross, compute = timed(lambda: timeseries.crossover(ts_in))
+        written = timed(lambda: parquet.write_table(cross, root, "dominance_crossover"))[1]
+        cross_in, check_read = timed(lambda: parquet.read_table(root, "dominance_crossover"))
+        res, check = timed(lambda: suites.validate_crossover(cross_in, th))
+        stages.append(Stage("dominance_crossover", cross.height, asset_read, compute, written, check_read, check, res))
 
         on_rows = [e for e in suites.raw_expectations(th, raw.height, ctx) if e.table == "rows" and e.skip is None]
         _, lean = timed(lambda: suites.run_suite("raw_rows", {"rows": suites.Table(raw, "model_id")}, on_rows))
@@ -154,7 +194,7 @@ def main() -> None:
             + f"{st.total_check / st.asset:>13.2f}{st.result.seconds / st.compute:>13.2f}"
         )
     asset, check = sum(st.asset for st in stages), sum(st.total_check for st in stages)
-    print(f"{'all four':<22}{'':>13}{'':>39}{asset:>12.2f}s{'':>26}{check:>12.2f}s{'':>13}{check / asset:>13.2f}")
+    print(f"{'all':<22}{'':>13}{'':>39}{asset:>12.2f}s{'':>26}{check:>12.2f}s{'':>13}{check / asset:>13.2f}")
     print(
         f"\nThe {len(on_rows)} expectations on the raw rows, as this suite runs them: {lean:.2f} s; the textbook way "
         f"(whole partition to pandas, GX defaults, ids as an index column): {naive:.2f} s. "

@@ -14,7 +14,7 @@ import pytest
 from dominance_pipeline_tests.conftest import SAMPLE, run_month
 from dominance_pipeline_tests.snapshots import april_snapshot, corrupted_snapshot
 
-ASSETS = ["raw_hub_listings", "origin_tagged_models", "monthly_aggregates", "dominance_indices"]
+ASSETS = ["raw_hub_listings", "origin_tagged_models", "monthly_aggregates", "dominance_indices", "monthly_leaderboard"]
 APRIL, MAY = "2026-04-01", "2026-05-01"
 
 
@@ -110,7 +110,7 @@ def test_after_the_fix_the_month_passes_and_april_is_untouched(gated_months):
     fixed, data = gated_months["fixed"], gated_months["data"]
     assert fixed.success
     evals = fixed.get_asset_check_evaluations()
-    assert len(evals) == 4 and all(e.passed for e in evals) and {e.partition for e in evals} == {MAY}
+    assert len(evals) == len(ASSETS) and all(e.passed for e in evals) and {e.partition for e in evals} == {MAY}
     raw = evaluation(fixed, "raw_hub_listings_valid")
     assert raw.metadata["skipped"].value == []  # April exists now: the size comparison ran and passed
     for asset in ASSETS:
@@ -143,3 +143,32 @@ def test_a_late_snapshot_warns_without_blocking(tmp_path, capsys):
         "e.g. 2026-05-20 18:24 UTC (days_after_month_end=19.7668)",
         "    SKIPPED row count within -3%/+25% of 2026-03: no raw partition for 2026-03 to compare with",
     ]
+
+
+def test_a_bad_month_in_the_series_fails_the_timeseries_check_and_stops_the_crossover(tmp_path):
+    """The time series is not partitioned: its check validates every month at once and names the bad one."""
+    from dominance_pipeline.definitions import build_definitions
+    from dominance_pipeline.metrics import indices
+    from dominance_pipeline.origin.registry import load_registry
+    from dominance_pipeline.origin.tagging import tag
+    from dominance_pipeline.storage import parquet
+    from dominance_pipeline_tests.test_metrics import CASE, MONTH
+    from dominance_pipeline_tests.test_metrics import raw as raw_frame
+
+    may = indices.compute(tag(raw_frame(CASE), load_registry())[0], MONTH).table
+    cn = (pl.col("index") == "download_share") & (pl.col("view") == "direct") & (pl.col("denominator") == "all") & (pl.col("country") == "CN")
+    april = may.with_columns(month=pl.lit(MONTH.replace(month=4)), value=pl.when(cn).then(1.2).otherwise(pl.col("value")))
+    warehouse = tmp_path / "warehouse"
+    parquet.write_partition(april, warehouse, "dominance_indices", APRIL)
+    parquet.write_partition(may, warehouse, "dominance_indices", MAY)
+    job = build_definitions(tmp_path).resolve_job_def("timeseries_job")
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    check = evaluation(result, "dominance_timeseries_valid")
+    assert not check.passed and check.partition is None and check.severity == dg.AssetCheckSeverity.ERROR
+    failed = failed_expectations(check)
+    assert set(failed) == {"every share is within [0, 1]", "shares sum to 1 within 1e-09 per (month, index, view, denominator)"}
+    assert failed["every share is within [0, 1]"]["sample"] == ["2026-04 download_share direct all CN (share=1.2)"]
+    assert check.metadata["rows"].value == april.height + may.height
+    assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == {"dominance_timeseries"}
+    assert not (warehouse / "dominance_crossover" / "data.parquet").exists()

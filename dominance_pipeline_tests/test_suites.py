@@ -8,12 +8,13 @@ import math
 import polars as pl
 import pytest
 
-from dominance_pipeline.metrics import aggregates, indices
+from dominance_pipeline.metrics import aggregates, indices, leaderboard, timeseries
 from dominance_pipeline.origin.registry import load_registry
+from dominance_pipeline.origin.release_dates import CORRECTIONS_SCHEMA
 from dominance_pipeline.origin.tagging import tag
 from dominance_pipeline.quality import suites
 from dominance_pipeline.quality.config import THRESHOLDS_PATH, Thresholds, ThresholdsError, load_thresholds
-from dominance_pipeline.schemas import QUARANTINE
+from dominance_pipeline.schemas import DOMINANCE_CROSSOVER, QUARANTINE
 from dominance_pipeline_tests.test_metrics import CASE, MONTH
 from dominance_pipeline_tests.test_metrics import raw as raw_frame
 
@@ -39,7 +40,7 @@ def case():
     raw = raw_frame(CASE)
     tagged, _ = tag(raw, load_registry())
     agg = aggregates.aggregate(tagged, MONTH)
-    return raw, tagged, agg, indices.compute(agg, tagged, MONTH)
+    return raw, tagged, agg, indices.compute(tagged, MONTH).table
 
 
 def ctx(quarantine: pl.DataFrame | None = None, previous: int | None = None) -> suites.RawContext:
@@ -48,16 +49,21 @@ def ctx(quarantine: pl.DataFrame | None = None, previous: int | None = None) -> 
 
 def test_the_clean_case_passes_every_suite(case):
     raw, tagged, agg, ix = case
+    board = leaderboard.leaderboard(tagged, None, MONTH)
+    cross = timeseries.crossover(ix)
     results = [
         suites.validate_raw(raw, ctx(previous=5), TH),
         suites.validate_tagged(tagged, TH),
         suites.validate_aggregates(agg, raw, MONTH, TH),
         suites.validate_indices(ix, TH),
+        suites.validate_leaderboard(board, TH),
+        suites.validate_timeseries(ix, TH),
+        suites.validate_crossover(cross, TH),
     ]
     for r in results:
         assert r.worst is None and not r.failed() and not r.skipped, r.summary()
         assert r.evaluated == len(r.outcomes) > 5
-    assert [r.rows for r in results] == [5, 5, agg.height, ix.height]
+    assert [r.rows for r in results] == [5, 5, agg.height, ix.height, board.height, ix.height, cross.height]
 
 
 RAW_CORRUPTIONS = [
@@ -214,9 +220,32 @@ def test_conservation_names_the_view_and_measure_that_lost_rows(case):
     assert got[CONSERVATION].sample == ("lineage / likes (relative_error=1)",)  # 0 likes in the raw rows
 
 
-def test_indices_bounds_and_sums(case):
-    ix = case[3].with_columns(pl.format("{}|{}|{}|{}", "index", "view", "denominator", pl.col("country").fill_null("-")).alias("k"))
-    bad = set_value(ix, "download_share|direct|all|CN", "value", 1.2, key="k")
+def test_conservation_counts_new_models_by_their_corrected_release_date():
+    # Qwen/Q's repo dates from 2025-01-01; a (made-up) correction says it was released on 2026-05-10, so the
+    # tagged listing counts it new in May: 3 new models (with bartowski/Q-GGUF and someone/merge), not 2.
+    corrections = pl.DataFrame(
+        [("Qwen/Q", dt.date(2025, 1, 1), dt.date(2026, 5, 10), "test", 2)], schema=CORRECTIONS_SCHEMA, orient="row"
+    )
+    raw = raw_frame(CASE)
+    agg = aggregates.aggregate(tag(raw, load_registry(), corrections=corrections)[0], MONTH)
+    assert agg.filter(pl.col("view") == "direct").get_column("new_models").sum() == 3
+    assert not suites.validate_aggregates(agg, raw, MONTH, TH, corrections).failed()
+    uncorrected = failed(suites.validate_aggregates(agg, raw, MONTH, TH, corrections.clear()))
+    assert uncorrected[CONSERVATION].sample == (
+        "direct / new_models (relative_error=0.5)",
+        "lineage / new_models (relative_error=0.5)",
+    )
+
+
+def keyed(ix: pl.DataFrame) -> pl.DataFrame:
+    return ix.with_columns(pl.format("{}|{}|{}|{}", "index", "view", "denominator", pl.col("country").fill_null("-")).alias("k"))
+
+
+SUMS = "shares sum to 1 within 1e-09 per (month, index, view, denominator)"
+
+
+def test_indices_shares_sums_hhi_and_nan(case):
+    bad = set_value(keyed(case[3]), "download_share|direct|all|CN", "value", 1.2, key="k")
     bad = set_value(bad, "hhi_org|lineage|all|-", "value", 10_001.0, key="k").with_columns(
         pl.when(pl.col("index") == "china_us_gap").then(float("nan")).otherwise(pl.col("value")).alias("value")
     ).drop("k")
@@ -224,13 +253,133 @@ def test_indices_bounds_and_sums(case):
     assert {n: o.unexpected_count for n, o in got.items()} == {
         "every value is a number (not null, not NaN)": 4,
         "every share is within [0, 1]": 1,
-        "shares sum to 1 within 1e-09 per (index, view, denominator)": 1,
+        SUMS: 1,
         "HHI within [0, 10,000]": 1,
     }
-    assert got["every share is within [0, 1]"].sample == ("download_share direct all CN (share=1.2)",)
-    assert got["shares sum to 1 within 1e-09 per (index, view, denominator)"].sample[0].startswith(
-        "download_share direct all (total=1.6"
+    assert got["every share is within [0, 1]"].sample == ("2026-05 download_share direct all CN (share=1.2)",)
+    assert got[SUMS].sample[0].startswith("2026-05 download_share direct all (total=1.6")
+
+
+def test_indices_bounds_of_the_other_indices_and_the_row_keys(case):
+    bad = keyed(case[3])
+    for key, value in [
+        ("cr5_org|direct|all|-", 1.1),
+        ("gini_org|lineage|all|-", -0.1),
+        ("effective_orgs|lineage|all|-", 0.5),
+        ("china_us_ratio|direct|all|-", -1.0),
+        ("china_us_gap|lineage|all|-", 1.5),
+    ]:
+        bad = set_value(bad, key, "value", value, key="k")
+    bad = set_value(bad, "hhi_org|direct|all|-", "country", "CN", key="k").drop("k")
+    # A zero UNATTRIBUTED share under `attributed` (the sum stays 1), and a repeated HHI row.
+    unattributed = bad.filter((pl.col("index") == "download_share") & (pl.col("denominator") == "attributed")).head(1)
+    unattributed = unattributed.with_columns(country=pl.lit("UNATTRIBUTED"), value=pl.lit(0.0))
+    bad = pl.concat([bad, unattributed, bad.filter(pl.col("index") == "hhi_country").head(1)])
+    got = failed(suites.validate_indices(bad, TH))
+    assert {n: o.unexpected_count for n, o in got.items()} == {
+        "one row per (month, index, view, denominator, country)": 2,
+        "country is set exactly on the *_share rows": 1,
+        "the attributed denominator has no UNATTRIBUTED row": 1,
+        "cr*_org and gini_org within [0, 1]": 2,
+        "effective_orgs >= 1": 1,
+        "china_us_ratio* >= 0": 1,
+        "china_us_gap* within [-1, 1]": 1,
+    }
+    assert set(got["cr*_org and gini_org within [0, 1]"].sample) == {
+        "2026-05 cr5_org direct all - (cr_or_gini=1.1)",
+        "2026-05 gini_org lineage all - (cr_or_gini=-0.1)",
+    }
+    assert got["country is set exactly on the *_share rows"].sample == (
+        "2026-05 hhi_org direct all CN (country_set_iff_share=false)",
     )
+    assert got["the attributed denominator has no UNATTRIBUTED row"].sample[0].startswith(
+        "2026-05 download_share direct attributed UNATTRIBUTED"
+    )
+
+
+def test_timeseries_takes_each_month_apart_and_names_it(case):
+    may = case[3]
+    april = may.with_columns(month=pl.lit(dt.date(2026, 4, 1)))
+    assert not suites.validate_timeseries(pl.concat([april, may]), TH).failed()
+    bad_april = set_value(keyed(april), "download_share|direct|all|CN", "value", 1.2, key="k").drop("k")
+    got = failed(suites.validate_timeseries(pl.concat([bad_april, may]), TH))
+    assert set(got) == {"every share is within [0, 1]", SUMS}
+    assert got["every share is within [0, 1]"].sample == ("2026-04 download_share direct all CN (share=1.2)",)
+    (group,) = got[SUMS].sample
+    assert group.startswith("2026-04 download_share direct all (total=1.6")
+    doubled = failed(suites.validate_timeseries(pl.concat([may, may]), TH))
+    assert doubled["one row per (month, index, view, denominator, country)"].unexpected_count == 2 * may.height
+
+
+@pytest.fixture(scope="module")
+def board(case):
+    # The month against itself: every entry has a previous rank equal to its rank.
+    return leaderboard.leaderboard(case[1], case[1], MONTH)
+
+
+def test_leaderboard_ranks_shares_and_changes(board):
+    assert not suites.validate_leaderboard(board, TH).failed()
+    lb = board.with_columns(pl.format("{}|{}|{}", "board", "view", "name").alias("k"))
+    lb = set_value(lb, "model|direct|meta-llama/L", "rank", 3, key="k")  # 200 downloads, one entry above: rank 2
+    lb = set_value(lb, "model|direct|Qwen/Q", "share", 1.5, key="k")
+    lb = set_value(lb, "model|lineage|Qwen/Q", "rank_change", 4, key="k")  # previous 1 - rank 1 = 0
+    lb = set_value(lb, "model|lineage|meta-llama/L", "previous_rank", None, key="k")  # its rank_change stays 0
+    lb = pl.concat([lb, lb.tail(1)]).drop("k")  # the last namespace (0 downloads) twice: still rank 3
+    got = failed(suites.validate_leaderboard(lb, TH, top=4))
+    assert {n: o.unexpected_count for n, o in got.items()} == {
+        "rank = 1 + entries with more downloads (ties share a rank)": 1,
+        # rank 3 stored for meta-llama/L changes its own rank_change check too: previous 2 - 3 = -1, stored 0.
+        "rank_change = previous_rank - rank": 3,
+        "ranks within the top 4": 2,
+        "one entry per name per board and view": 2,
+        "share within [0, 1]": 1,
+    }
+    assert got["rank = 1 + entries with more downloads (ties share a rank)"].sample == (
+        "model direct #3 meta-llama/L (rank=3, competition_rank=2)",
+    )
+    assert set(got["ranks within the top 4"].sample) == {"model direct #5 someone/orig (rank=5)", "model lineage #5 someone/orig (rank=5)"}
+
+
+def cross_rows(*rows: tuple) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema=DOMINANCE_CROSSOVER.columns, orient="row")
+
+
+def test_crossover_inside_the_series_with_its_whole_run():
+    d = dt.date
+    good = cross_rows(
+        ("download", "direct", 4, d(2026, 1, 1), d(2026, 4, 1), 1.2, d(2026, 2, 1)),  # Feb, Mar, Apr led
+        ("download", "lineage", 4, d(2026, 1, 1), d(2026, 4, 1), 0.8, None),
+    )
+    assert not suites.validate_crossover(good, TH).failed()
+    bad = pl.concat(
+        [
+            good,
+            cross_rows(
+                ("likes", "direct", 4, d(2026, 1, 1), d(2026, 4, 1), 1.1, d(2026, 3, 1)),  # Mar, Apr: one month short
+                ("downloads", "direct", 4, d(2026, 4, 1), d(2026, 1, 1), -1.0, None),
+                ("download", "direct", 4, d(2026, 1, 1), d(2026, 4, 1), 1.2, d(2025, 12, 1)),
+            ),
+        ]
+    )
+    got = failed(suites.validate_crossover(bad, TH))
+    assert {n: o.unexpected_count for n, o in got.items()} == {
+        "one row per (family, view)": 2,
+        "family is a share family of the index set": 1,
+        "last_month >= first_month": 1,
+        "crossover_month >= first_month": 1,
+        f"the crossover's {timeseries.CROSSOVER_RUN} led months end by last_month": 1,
+        "latest_ratio >= 0": 1,
+    }
+    assert got[f"the crossover's {timeseries.CROSSOVER_RUN} led months end by last_month"].sample[0].startswith("likes direct (")
+
+
+def test_tagged_release_dates_only_move_later(case):
+    name = "created_at >= created_at_hub (a release-date correction only moves a date later)"
+    earlier = set_value(case[1], "Qwen/Q", "created_at", dt.datetime(2024, 12, 1, tzinfo=dt.UTC))
+    lost = set_value(earlier, "meta-llama/L", "created_at", None)
+    got = failed(suites.validate_tagged(lost, TH))
+    assert list(got) == [name] and got[name].unexpected_count == 2
+    assert got[name].sample[0].startswith("Qwen/Q (created_at=2024-12-01")
 
 
 def test_an_expectation_gx_cannot_evaluate_fails_closed():

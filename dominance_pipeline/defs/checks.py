@@ -59,7 +59,7 @@ def raw_hub_listings_valid(
     asset=origin_tagged_models,
     blocking=True,
     partitions_def=monthly,
-    description="GX suite: valid country codes in both views, lineage walks closed and rarely cut, attributed coverage per view.",
+    description="GX suite: valid country codes in both views, lineage walks closed and rarely cut, release dates only moved later, attributed coverage per view.",
 )
 def origin_tagged_models_valid(origin_tagged_models: pl.DataFrame, quality: QualityResource) -> dg.AssetCheckResult:
     return check_result(suites.validate_tagged(origin_tagged_models, quality.thresholds()))
@@ -88,7 +88,7 @@ def monthly_aggregates_conserve_totals(
     asset=dominance_indices,
     blocking=True,
     partitions_def=monthly,
-    description="GX suite: every value a number, shares in [0, 1] summing to 1 per group, HHI in [0, 10,000].",
+    description="GX suite: every value a number, one row per key, shares in [0, 1] summing to 1 per group, HHI in [0, 10,000], CR-n and Gini in [0, 1], effective_orgs >= 1, ratios >= 0, gaps in [-1, 1], country only on shares, no UNATTRIBUTED under attributed.",
 )
 def dominance_indices_valid(dominance_indices: pl.DataFrame, quality: QualityResource) -> dg.AssetCheckResult:
     return check_result(suites.validate_indices(dominance_indices, quality.thresholds()))

@@ -56,9 +56,16 @@ class QualityResource(dg.ConfigurableResource):
 class WarehouseIOManager(dg.ConfigurableIOManager):
     """Stores each asset partition at <root>/<asset>/month=<key>/data.parquet, checked against its schema.
 
+    An unpartitioned asset (a summary over all months) is stored at <root>/<asset>/data.parquet.
     The write is atomic (see storage.parquet), so a failed run leaves the previous partition readable.
     After publishing, it makes sure the asset has a view in the DuckDB file; a locked DuckDB file (an
     analyst holding it open) is logged, not fatal, since the Parquet files are the source of truth.
+
+    Inputs read the upstream partitions the input's partition mapping selects (the same month by default,
+    the previous one through `TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)`), concatenated:
+    every table has a `month` column to tell them apart. An input's `AssetIn` metadata may set
+    `columns` (read only those) and `allow_missing_partitions` (a mapped month that does not exist or was
+    never materialized is skipped, so the input may be empty, instead of failing the step).
     """
 
     root: str
@@ -67,7 +74,10 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
         table = context.asset_key.path[-1]
         df = conform(obj, BY_ASSET[table])
-        path = parquet.write_partition(df, Path(self.root), table, context.partition_key)
+        if context.has_partition_key:
+            path = parquet.write_partition(df, Path(self.root), table, context.partition_key)
+        else:
+            path = parquet.write_table(df, Path(self.root), table)
         try:
             with self.duckdb.get_connection() as conn:
                 ensure_views(conn, Path(self.root), [table])
@@ -78,10 +88,25 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         )
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
-        """The upstream partition; only the columns listed in the input's metadata `columns`, when given."""
         table = context.upstream_output.asset_key.path[-1] if context.upstream_output else context.asset_key.path[-1]
-        columns = (context.definition_metadata or {}).get("columns")
-        return parquet.read_partition(Path(self.root), table, context.asset_partition_key, columns=columns)
+        meta = context.definition_metadata or {}
+        columns = meta.get("columns")
+        root = Path(self.root)
+        if not context.has_asset_partitions:
+            return parquet.read_table(root, table, columns)
+        keys = context.asset_partition_keys  # the mapped upstream keys, not the downstream run's key
+        if meta.get("allow_missing_partitions"):
+            skipped = [k for k in keys if not parquet.partition_file(root, table, k).exists()]
+            if skipped:
+                context.log.debug(f"{table}: partitions {skipped} not materialized; input '{context.name}' goes without them")
+            keys = [k for k in keys if k not in skipped]
+        elif not keys:
+            raise FileNotFoundError(f"input '{context.name}' maps to no partition of {table}")
+        frames = [parquet.read_partition(root, table, k, columns) for k in keys]
+        if frames:
+            return pl.concat(frames)
+        empty = BY_ASSET[table].empty()
+        return empty.select(columns) if columns else empty
 
 
 def build_resources(p: Paths) -> dict[str, object]:

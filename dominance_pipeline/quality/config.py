@@ -54,6 +54,11 @@ class AggregatesThresholds(_Section):
 
 class IndicesThresholds(_Section):
     share_sum_tolerance: Tolerance
+    bound_tolerance: Tolerance
+
+
+class LeaderboardThresholds(_Section):
+    share_tolerance: Tolerance
 
 
 class Thresholds(_Section):
@@ -62,6 +67,7 @@ class Thresholds(_Section):
     origin_tagged_models: TaggedThresholds
     monthly_aggregates: AggregatesThresholds
     dominance_indices: IndicesThresholds
+    monthly_leaderboard: LeaderboardThresholds
 
 
 def load_thresholds(path: str | Path = THRESHOLDS_PATH) -> Thresholds:

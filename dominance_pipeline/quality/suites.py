@@ -31,13 +31,19 @@ from typing import Any, Literal
 import polars as pl
 
 from dominance_pipeline.metrics.aggregates import MEASURES, VIEWS, is_new, month_bounds
-from dominance_pipeline.metrics.indices import DENOMINATORS
+from dominance_pipeline.metrics.indices import DENOMINATORS, FAMILIES
+from dominance_pipeline.metrics.leaderboard import TOP
+from dominance_pipeline.metrics.timeseries import CROSSOVER_RUN
 from dominance_pipeline.origin import lineage
 from dominance_pipeline.origin.countries import BLOCS, UNATTRIBUTED, valid_codes
+from dominance_pipeline.origin.release_dates import apply_corrections, load_corrections
 from dominance_pipeline.quality.config import Thresholds
 from dominance_pipeline.schemas import (
+    DOMINANCE_CROSSOVER,
     DOMINANCE_INDICES,
+    DOMINANCE_TIMESERIES,
     MONTHLY_AGGREGATES,
+    MONTHLY_LEADERBOARD,
     ORIGIN_TAGGED_MODELS,
     RAW_HUB_LISTINGS,
     Schema,
@@ -48,13 +54,7 @@ ERROR: Severity = "ERROR"
 WARN: Severity = "WARN"
 
 CUT_LINEAGE = (lineage.CYCLE, lineage.DEPTH_CAP)
-LINEAGE_STATUSES = (
-    lineage.ORIGINAL,
-    lineage.RESOLVED,
-    lineage.EXTERNAL_ROOT,
-    lineage.SELF_REFERENCE,
-    *CUT_LINEAGE,
-)
+BOARDS = ("model", "namespace")  # metrics/leaderboard.py: the two boards of each view
 RAW_COUNTS = ("downloads_30d", "downloads_all_time", "likes")
 _COLUMN_KWARGS = ("column", "column_A", "column_B")
 
@@ -495,7 +495,13 @@ def validate_raw(raw: pl.DataFrame, ctx: RawContext, th: Thresholds) -> SuiteRes
 def tagged_tables(tagged: pl.DataFrame) -> dict[str, Table]:
     weights = pl.col("lineage_roots").list.eval(pl.element().struct.field("weight")).list.sum()
     rows = tagged.select(
-        "model_id", "org_country", "root_country", "lineage_status", weights.fill_null(0.0).alias("root_weight_sum")
+        "model_id",
+        "org_country",
+        "root_country",
+        "lineage_status",
+        "created_at",
+        "created_at_hub",
+        weights.fill_null(0.0).alias("root_weight_sum"),
     )
     roots = (
         tagged.lazy()
@@ -536,7 +542,8 @@ def _coverage(tagged: pl.DataFrame, roots: pl.DataFrame) -> pl.DataFrame:
 
 
 def tagged_expectations(th: Thresholds) -> list[Expectation]:
-    """Valid countries in both views, every lineage walk closed, few walks cut, enough downloads attributed."""
+    """Valid countries in both views, every lineage walk closed, few walks cut, release dates only moved later,
+    enough downloads attributed."""
     t = th.origin_tagged_models
     codes = sorted(valid_codes())
     tol = t.weight_tolerance
@@ -555,7 +562,14 @@ def tagged_expectations(th: Thresholds) -> list[Expectation]:
             1 - tol,
             1 + tol,
         ),
-        _in_set("lineage_status is a known status", "rows", "lineage_status", LINEAGE_STATUSES),
+        _in_set("lineage_status is a known status", "rows", "lineage_status", lineage.STATUSES),
+        Expectation(
+            "created_at >= created_at_hub (a release-date correction only moves a date later)",
+            "rows",
+            "ExpectColumnPairValuesAToBeGreaterThanB",
+            # Both null is a model without a date; one null without the other is a lost or invented date.
+            {"column_A": "created_at", "column_B": "created_at_hub", "or_equal": True, "ignore_row_if": "both_values_are_missing"},
+        ),
         Expectation(
             f"lineage walks cut at a cycle or the depth cap <= {t.max_cut_lineage_fraction:.2%} of models",
             "rows",
@@ -595,15 +609,21 @@ def validate_tagged(tagged: pl.DataFrame, th: Thresholds) -> SuiteResult:
 # ---------------------------------------------------------------------------------------------------------
 # monthly_aggregates
 
-RAW_TOTAL_COLUMNS = ("created_at", "downloads_30d", "downloads_all_time", "likes")
+RAW_TOTAL_COLUMNS = ("model_id", "author", "created_at", "downloads_30d", "downloads_all_time", "likes")
 """The raw columns conservation needs (the check loads only these)."""
 
 
-def raw_totals(raw: pl.DataFrame, month: dt.date) -> dict[str, float]:
-    """The Hub totals of each measure, straight from the raw partition."""
+def raw_totals(raw: pl.DataFrame, month: dt.date, corrections: pl.DataFrame | None = None) -> dict[str, float]:
+    """The Hub totals of each measure, straight from the raw partition.
+
+    A model is new in the month of its public release, as origin_tagged_models dates it: the reviewed
+    release-date `corrections` (default: the file shipped in the package) apply here too, or every
+    corrected model would look lost from one month's new models and invented in another's.
+    """
+    dated, _ = apply_corrections(raw.select("model_id", "author", "created_at"), load_corrections() if corrections is None else corrections)
     row = raw.select(
         pl.len().cast(pl.Float64).alias("models"),
-        is_new(month).sum().cast(pl.Float64).alias("new_models"),
+        pl.lit(float(dated.select(is_new(month).sum()).item())).alias("new_models"),
         pl.col("downloads_30d").fill_null(0).sum().cast(pl.Float64),
         pl.col("downloads_all_time").sum().cast(pl.Float64),
         pl.col("likes").sum().cast(pl.Float64),
@@ -611,8 +631,10 @@ def raw_totals(raw: pl.DataFrame, month: dt.date) -> dict[str, float]:
     return {m: float(row[m] or 0.0) for m in MEASURES}
 
 
-def aggregates_tables(aggregates: pl.DataFrame, raw: pl.DataFrame, month: dt.date) -> dict[str, Table]:
-    totals = raw_totals(raw, month)
+def aggregates_tables(
+    aggregates: pl.DataFrame, raw: pl.DataFrame, month: dt.date, corrections: pl.DataFrame | None = None
+) -> dict[str, Table]:
+    totals = raw_totals(raw, month, corrections)
     expected = pl.DataFrame(
         [(v, m, totals[m]) for v in VIEWS for m in MEASURES],
         schema={"view": pl.String, "measure": pl.String, "raw_total": pl.Float64},
@@ -662,59 +684,183 @@ def aggregates_expectations(th: Thresholds) -> list[Expectation]:
     ]
 
 
-def validate_aggregates(aggregates: pl.DataFrame, raw: pl.DataFrame, month: dt.date, th: Thresholds) -> SuiteResult:
-    return run_suite(
-        "monthly_aggregates", aggregates_tables(aggregates, raw, month), aggregates_expectations(th), th.sample_size
-    )
+def validate_aggregates(
+    aggregates: pl.DataFrame, raw: pl.DataFrame, month: dt.date, th: Thresholds, corrections: pl.DataFrame | None = None
+) -> SuiteResult:
+    tables = aggregates_tables(aggregates, raw, month, corrections)
+    return run_suite("monthly_aggregates", tables, aggregates_expectations(th), th.sample_size)
 
 
 # ---------------------------------------------------------------------------------------------------------
-# dominance_indices
+# dominance_indices (one month) and dominance_timeseries (every month): the same rules, groups per month
 
 
-def indices_tables(ix: pl.DataFrame) -> dict[str, Table]:
-    is_share = pl.col("index").str.contains("share")
+def indices_tables(ix: pl.DataFrame, schema: Schema = DOMINANCE_INDICES) -> dict[str, Table]:
+    index, value = pl.col("index"), pl.col("value")
+    is_share = index.str.contains("share")
+
+    def only(rows: pl.Expr) -> pl.Expr:
+        # Null outside its kind of index: GX's column expectations skip nulls, so each applies to its rows only.
+        return pl.when(rows).then(value)
+
     rows = ix.with_columns(
-        pl.format("{} {} {} {}", "index", "view", "denominator", pl.col("country").fill_null("-")).alias("label"),
-        # Null outside their kind of index: GX's range expectations skip nulls, so each applies to its rows only.
-        pl.when(is_share).then(pl.col("value")).alias("share"),
-        pl.when(pl.col("index").str.starts_with("hhi")).then(pl.col("value")).alias("hhi"),
+        pl.format(
+            "{} {} {} {} {}", pl.col("month").dt.strftime("%Y-%m"), "index", "view", "denominator", pl.col("country").fill_null("-")
+        ).alias("label"),
+        only(is_share).alias("share"),
+        only(index.str.starts_with("hhi")).alias("hhi"),
+        only(index.str.contains(r"^cr\d+_org$") | (index == "gini_org")).alias("cr_or_gini"),
+        only(index == "effective_orgs").alias("effective_orgs"),
+        only(index.str.starts_with("china_us_ratio")).alias("china_us_ratio"),
+        only(index.str.starts_with("china_us_gap")).alias("china_us_gap"),
+        (is_share == pl.col("country").is_not_null()).alias("country_set_iff_share"),
+        pl.when(pl.col("denominator") == "attributed").then(pl.col("country")).alias("attributed_country"),
     )
     sums = (
         ix.filter(is_share)
-        .group_by("index", "view", "denominator")
+        .group_by("month", "index", "view", "denominator")
         .agg(pl.col("value").sum().alias("total"))
-        .with_columns(pl.format("{} {} {}", "index", "view", "denominator").alias("group"))
+        .with_columns(pl.format("{} {} {} {}", pl.col("month").dt.strftime("%Y-%m"), "index", "view", "denominator").alias("group"))
         .sort("group")
     )
     return {
-        "schema": schema_table(ix, DOMINANCE_INDICES),
+        "schema": schema_table(ix, schema),
         "rows": Table(rows, "label"),
         "share_sums": Table(sums, "group"),
     }
 
 
-def indices_expectations(th: Thresholds) -> list[Expectation]:
-    """Every value a number, shares in [0, 1] summing to 1 per group, HHI in [0, 10,000]."""
-    tol = th.dominance_indices.share_sum_tolerance
+def indices_expectations(th: Thresholds, schema: Schema = DOMINANCE_INDICES) -> list[Expectation]:
+    """Every value a number, one row per key, shares in [0, 1] summing to 1 per group, every index in its range."""
+    t = th.dominance_indices
+    tol, eps = t.share_sum_tolerance, t.bound_tolerance
     return [
-        schema_expectation(DOMINANCE_INDICES),
+        schema_expectation(schema),
         _not_null("rows", "value", "every value is a number (not null, not NaN)"),
         Expectation(
-            "one row per (index, view, denominator, country)",
+            "one row per (month, index, view, denominator, country)",
             "rows",
             "ExpectCompoundColumnsToBeUnique",
-            {"column_list": ["index", "view", "denominator", "country"]},
+            {"column_list": ["month", "index", "view", "denominator", "country"]},
         ),
         _in_set("view is direct or lineage", "rows", "view", VIEWS),
         _in_set("denominator is all or attributed", "rows", "denominator", DENOMINATORS),
+        _in_set("country is a valid country code", "rows", "country", sorted(valid_codes())),
+        _in_set("country is set exactly on the *_share rows", "rows", "country_set_iff_share", [True]),
+        Expectation(
+            "the attributed denominator has no UNATTRIBUTED row",
+            "rows",
+            "ExpectColumnValuesToNotBeInSet",
+            {"column": "attributed_country", "value_set": [UNATTRIBUTED]},
+        ),
         _between("every share is within [0, 1]", "rows", "share", 0, 1),
         _between(
-            f"shares sum to 1 within {tol:g} per (index, view, denominator)", "share_sums", "total", 1 - tol, 1 + tol
+            f"shares sum to 1 within {tol:g} per (month, index, view, denominator)", "share_sums", "total", 1 - tol, 1 + tol
         ),
         _between("HHI within [0, 10,000]", "rows", "hhi", 0, 10_000),
+        _between("cr*_org and gini_org within [0, 1]", "rows", "cr_or_gini", -eps, 1 + eps),
+        _between("effective_orgs >= 1", "rows", "effective_orgs", 1 - eps, None),
+        _between("china_us_ratio* >= 0", "rows", "china_us_ratio", 0, None),
+        _between("china_us_gap* within [-1, 1]", "rows", "china_us_gap", -1 - eps, 1 + eps),
     ]
 
 
 def validate_indices(ix: pl.DataFrame, th: Thresholds) -> SuiteResult:
     return run_suite("dominance_indices", indices_tables(ix), indices_expectations(th), th.sample_size)
+
+
+def validate_timeseries(ts: pl.DataFrame, th: Thresholds) -> SuiteResult:
+    """Every month of the series under the monthly rules; offenders and share groups are named with their month."""
+    schema = DOMINANCE_TIMESERIES
+    return run_suite(schema.name, indices_tables(ts, schema), indices_expectations(th, schema), th.sample_size)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# monthly_leaderboard
+
+
+def leaderboard_tables(board: pl.DataFrame) -> dict[str, Table]:
+    rows = board.with_columns(
+        pl.format("{} {} #{} {}", "board", "view", "rank", "name").alias("label"),
+        # Competition rank from the downloads alone: 1 + the entries of the board with more downloads. The
+        # board holds everything above its cut, so ranking within it is ranking within the month.
+        pl.col("downloads_30d").rank("min", descending=True).over("month", "board", "view").cast(pl.Int32).alias("competition_rank"),
+        (pl.col("previous_rank") - pl.col("rank")).alias("previous_rank_minus_rank"),
+    )
+    return {"schema": schema_table(board, MONTHLY_LEADERBOARD), "rows": Table(rows, "label")}
+
+
+def leaderboard_expectations(th: Thresholds, top: int) -> list[Expectation]:
+    """Ranks are competition ranks within the top `top`, one entry per name, shares in [0, 1], consistent changes."""
+    tol = th.monthly_leaderboard.share_tolerance
+    return [
+        schema_expectation(MONTHLY_LEADERBOARD),
+        Expectation(
+            "rank = 1 + entries with more downloads (ties share a rank)",
+            "rows",
+            "ExpectColumnPairValuesToBeEqual",
+            {"column_A": "rank", "column_B": "competition_rank"},
+        ),
+        _between(f"ranks within the top {top}", "rows", "rank", 1, top),
+        Expectation(
+            "one entry per name per board and view",
+            "rows",
+            "ExpectCompoundColumnsToBeUnique",
+            {"column_list": ["month", "board", "view", "name"]},
+        ),
+        _in_set("board is model or namespace", "rows", "board", BOARDS),
+        _in_set("view is direct or lineage", "rows", "view", VIEWS),
+        _in_set("country is a valid country code", "rows", "country", sorted(valid_codes())),
+        _between("downloads_30d >= 0", "rows", "downloads_30d", 0, None),
+        _between("share within [0, 1]", "rows", "share", 0, 1 + tol),
+        _between("previous_rank >= 1", "rows", "previous_rank", 1, None),
+        # Both null (no previous rank) is fine; one null without the other is not, and neither is a wrong value.
+        Expectation(
+            "rank_change = previous_rank - rank",
+            "rows",
+            "ExpectColumnPairValuesToBeEqual",
+            {"column_A": "rank_change", "column_B": "previous_rank_minus_rank", "ignore_row_if": "both_values_are_missing"},
+        ),
+    ]
+
+
+def validate_leaderboard(board: pl.DataFrame, th: Thresholds, top: int = TOP) -> SuiteResult:
+    return run_suite("monthly_leaderboard", leaderboard_tables(board), leaderboard_expectations(th, top), th.sample_size)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# dominance_crossover
+
+
+def crossover_tables(cross: pl.DataFrame) -> dict[str, Table]:
+    rows = cross.with_columns(
+        pl.format("{} {}", "family", "view").alias("label"),
+        pl.col("crossover_month").dt.offset_by(f"{CROSSOVER_RUN - 1}mo").alias("crossover_run_end"),
+    )
+    return {"schema": schema_table(cross, DOMINANCE_CROSSOVER), "rows": Table(rows, "label")}
+
+
+def crossover_expectations() -> list[Expectation]:
+    """One row per (family, view); a crossover month lies in the series with its whole run of led months."""
+
+    def after(name: str, later: str, earlier: str) -> Expectation:
+        kwargs = {"column_A": later, "column_B": earlier, "or_equal": True, "ignore_row_if": "either_value_is_missing"}
+        return Expectation(name, "rows", "ExpectColumnPairValuesAToBeGreaterThanB", kwargs)
+
+    return [
+        schema_expectation(DOMINANCE_CROSSOVER),
+        Expectation("one row per (family, view)", "rows", "ExpectCompoundColumnsToBeUnique", {"column_list": ["family", "view"]}),
+        _in_set("family is a share family of the index set", "rows", "family", sorted(FAMILIES)),
+        _in_set("view is direct or lineage", "rows", "view", VIEWS),
+        _between("months_observed >= 1", "rows", "months_observed", 1, None),
+        after("last_month >= first_month", "last_month", "first_month"),
+        after("crossover_month >= first_month", "crossover_month", "first_month"),
+        after(
+            f"the crossover's {CROSSOVER_RUN} led months end by last_month", "last_month", "crossover_run_end"
+        ),
+        _between("latest_ratio >= 0", "rows", "latest_ratio", 0, None),
+    ]
+
+
+def validate_crossover(cross: pl.DataFrame, th: Thresholds) -> SuiteResult:
+    return run_suite("dominance_crossover", crossover_tables(cross), crossover_expectations(), th.sample_size)
