@@ -29,6 +29,11 @@ def failed(result: suites.SuiteResult) -> dict[str, suites.Outcome]:
     return {o.name: o for o in result.failed()}
 
 
+def unexpected(failures: dict[str, suites.Outcome]) -> dict[str, int | None]:
+    """Each failed expectation's unexpected count."""
+    return {n: o.unexpected_count for n, o in failures.items()}
+
+
 def set_value(df: pl.DataFrame, model: str, column: str, value: object, key: str = "model_id") -> pl.DataFrame:
     return df.with_columns(
         pl.when(pl.col(key) == model).then(pl.lit(value, df.schema[column])).otherwise(pl.col(column)).alias(column)
@@ -250,7 +255,7 @@ def test_indices_shares_sums_hhi_and_nan(case):
         pl.when(pl.col("index") == "china_us_gap").then(float("nan")).otherwise(pl.col("value")).alias("value")
     ).drop("k")
     got = failed(suites.validate_indices(bad, TH))
-    assert {n: o.unexpected_count for n, o in got.items()} == {
+    assert unexpected(got) == {
         "every value is a number (not null, not NaN)": 4,
         "every share is within [0, 1]": 1,
         SUMS: 1,
@@ -276,7 +281,7 @@ def test_indices_bounds_of_the_other_indices_and_the_row_keys(case):
     unattributed = unattributed.with_columns(country=pl.lit("UNATTRIBUTED"), value=pl.lit(0.0))
     bad = pl.concat([bad, unattributed, bad.filter(pl.col("index") == "hhi_country").head(1)])
     got = failed(suites.validate_indices(bad, TH))
-    assert {n: o.unexpected_count for n, o in got.items()} == {
+    assert unexpected(got) == {
         "one row per (month, index, view, denominator, country)": 2,
         "country is set exactly on the *_share rows": 1,
         "the attributed denominator has no UNATTRIBUTED row": 1,
@@ -326,7 +331,7 @@ def test_leaderboard_ranks_shares_and_changes(board):
     lb = set_value(lb, "model|lineage|meta-llama/L", "previous_rank", None, key="k")  # its rank_change stays 0
     lb = pl.concat([lb, lb.tail(1)]).drop("k")  # the last namespace (0 downloads) twice: still rank 3
     got = failed(suites.validate_leaderboard(lb, TH, top=4))
-    assert {n: o.unexpected_count for n, o in got.items()} == {
+    assert unexpected(got) == {
         "rank = 1 + entries with more downloads (ties share a rank)": 1,
         # rank 3 stored for meta-llama/L changes its own rank_change check too: previous 2 - 3 = -1, stored 0.
         "rank_change = previous_rank - rank": 3,
@@ -362,7 +367,7 @@ def test_crossover_inside_the_series_with_its_whole_run():
         ]
     )
     got = failed(suites.validate_crossover(bad, TH))
-    assert {n: o.unexpected_count for n, o in got.items()} == {
+    assert unexpected(got) == {
         "one row per (family, view)": 2,
         "family is a share family of the index set": 1,
         "last_month >= first_month": 1,
