@@ -145,7 +145,7 @@ def test_a_late_snapshot_warns_without_blocking(tmp_path, capsys):
     ]
 
 
-def test_a_bad_month_in_the_series_fails_the_timeseries_check_and_stops_the_crossover(tmp_path):
+def test_a_bad_month_in_the_series_fails_the_timeseries_check_and_stops_the_crossover(tmp_path, capsys):
     """The time series is not partitioned: its check validates every month at once and names the bad one."""
     from dominance_pipeline.definitions import build_definitions
     from dominance_pipeline.metrics import indices
@@ -172,3 +172,11 @@ def test_a_bad_month_in_the_series_fails_the_timeseries_check_and_stops_the_cros
     assert check.metadata["rows"].value == april.height + may.height
     assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == {"dominance_timeseries"}
     assert not (warehouse / "dominance_crossover" / "data.parquet").exists()
+    # What `dominance-pipeline materialize` prints after the month when the series fails its check:
+    from dominance_pipeline.cli.materialize import report_series
+
+    capsys.readouterr()
+    assert report_series(result) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"FAILED check dominance_timeseries_valid on dominance_timeseries: 2 of {check.metadata['evaluated_expectations'].value} expectations failed"
+    assert err[-1] == f"the month is materialized; not refreshed: dominance_crossover (run {result.run_id})"

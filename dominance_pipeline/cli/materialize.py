@@ -85,12 +85,22 @@ def refresh_timeseries(log_level: str = "INFO") -> int:
     run_config = {"loggers": {"concise_console": {"config": {"log_level": log_level}}}}
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+    return report_series(result)
+
+
+def report_series(result) -> int:
+    """What timeseries_job did: where the series is, or what failed and which of its assets are stale."""
     for f in failed_checks(result, "WARN"):
         print_step("WARNING", f)
     if not result.success:
         for f in failures(result):
             print_step("FAILED", f)
-        print(f"the month is materialized, but the time series was not refreshed (run {result.run_id})", file=sys.stderr)
+        from dominance_pipeline.defs.timeseries import TIMESERIES_ASSETS
+
+        done = {e.asset_key for e in result.get_asset_materialization_events()}
+        stale = [a.key.to_user_string() for a in TIMESERIES_ASSETS if a.key not in done]
+        # A failed blocking check leaves its asset written (for inspection) and stops what is downstream.
+        print(f"the month is materialized; not refreshed: {', '.join(stale)} (run {result.run_id})", file=sys.stderr)
         return 1
     meta = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "dominance_timeseries")
     m = meta.materialization.metadata
