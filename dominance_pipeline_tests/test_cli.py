@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,8 @@ import dagster as dg
 import pytest
 
 from dominance_pipeline.settings import PROJECT_ROOT
+from dominance_pipeline_tests.conftest import SAMPLE
+from dominance_pipeline_tests.snapshots import corrupted_snapshot
 
 CLI = [sys.executable, "-m", "dominance_pipeline.cli"]
 
@@ -49,6 +52,23 @@ def test_missing_snapshot_names_step_and_file(tmp_path):
     assert proc.returncode == 1
     assert "FAILED raw_hub_listings: no local snapshot for 2026-04" in proc.stderr
     assert "hub_stats_2026-04.parquet" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_corrupted_snapshot_fails_naming_the_check_and_its_expectations(tmp_path):
+    bad = corrupted_snapshot(SAMPLE)
+    bad.frame.write_parquet(tmp_path / "BAD.parquet")
+    proc = run_cli(tmp_path, "materialize", "--month", "2026-05", "--source", "local", "--snapshot", str(tmp_path / "BAD.parquet"), "--quiet")
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("FAILED check raw_hub_listings_valid on raw_hub_listings: "))
+    assert re.fullmatch(r"FAILED check raw_hub_listings_valid on raw_hub_listings: 1 of \d+ expectations failed", lines[first])
+    rows_in = bad.frame.height
+    assert lines[first + 1].startswith(f"    ERROR quarantined rows <= 1.00% of the listing ({rows_in // 100:,} of {rows_in:,}): 100 unexpected; e.g. ")
+    assert "quarantine/raw_hub_listings/month=2026-05-01/data.parquet" in lines[first + 1]
+    assert lines[first + 2] == "    SKIPPED row count within -3%/+25% of 2026-04: no raw partition for 2026-04 to compare with"
+    assert "not materialized for 2026-05: origin_tagged_models, monthly_aggregates, dominance_indices" in proc.stderr
+    assert not (tmp_path / "data" / "warehouse" / "dominance_indices" / "month=2026-05-01").exists()
     assert "Traceback" not in proc.stderr
 
 

@@ -90,9 +90,18 @@ def test_every_check_passes_in_both_months_and_the_series(runs):
     months, series, _ = runs
     for result in months.values():
         evals = result.get_asset_check_evaluations()
-        assert {e.asset_check_key.name for e in evals} >= {"dominance_indices_valid", "dominance_indices_bounds", "monthly_leaderboard_valid"}
+        assert {e.asset_check_key.name for e in evals} == {
+            "raw_hub_listings_valid",
+            "origin_tagged_models_valid",
+            "monthly_aggregates_conserve_totals",
+            "dominance_indices_valid",
+            "monthly_leaderboard_valid",
+        }
         assert all(e.passed for e in evals), [(e.asset_check_key.name, e.description) for e in evals if not e.passed]
-    assert [e.passed for e in series.get_asset_check_evaluations()] == [True]
+    evals = series.get_asset_check_evaluations()
+    assert {e.asset_check_key.name: e.passed for e in evals} == {"dominance_timeseries_valid": True, "dominance_crossover_valid": True}
+    (ts_check,) = [e for e in evals if e.asset_check_key.name == "dominance_timeseries_valid"]
+    assert ts_check.metadata["rows"].value == pl.read_parquet(runs[2] / "warehouse" / "dominance_timeseries" / "data.parquet").height
 
 
 @pytest.mark.parametrize("key", [SAMPLE_KEY, PREVIOUS_KEY])

@@ -85,10 +85,22 @@ def refresh_timeseries(log_level: str = "INFO") -> int:
     run_config = {"loggers": {"concise_console": {"config": {"log_level": log_level}}}}
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+    return report_series(result)
+
+
+def report_series(result) -> int:
+    """What timeseries_job did: where the series is, or what failed and which of its assets are stale."""
+    for f in failed_checks(result, "WARN"):
+        print_step("WARNING", f)
     if not result.success:
         for f in failures(result):
-            print(f"FAILED {f.step}: {f.reason}", file=sys.stderr)
-        print(f"the month is materialized, but the time series was not refreshed (run {result.run_id})", file=sys.stderr)
+            print_step("FAILED", f)
+        from dominance_pipeline.defs.timeseries import TIMESERIES_ASSETS
+
+        done = {e.asset_key for e in result.get_asset_materialization_events()}
+        stale = [a.key.to_user_string() for a in TIMESERIES_ASSETS if a.key not in done]
+        # A failed blocking check leaves its asset written (for inspection) and stops what is downstream.
+        print(f"the month is materialized; not refreshed: {', '.join(stale)} (run {result.run_id})", file=sys.stderr)
         return 1
     meta = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "dominance_timeseries")
     m = meta.materialization.metadata
@@ -96,13 +108,19 @@ def refresh_timeseries(log_level: str = "INFO") -> int:
     return 0
 
 
-def failures(result) -> list[StepFailure]:
-    """What went wrong, in the user's terms: the failing step (asset or check) and the innermost reason."""
+def failed_checks(result, severity: str) -> list[StepFailure]:
+    """Checks that failed at `severity` (ERROR or WARN), each with its description: which expectations failed."""
     out: list[StepFailure] = []
     for ev in result.get_asset_check_evaluations():
-        if not ev.passed:
+        if not ev.passed and ev.severity.value == severity:
             name = f"check {ev.asset_check_key.name} on {ev.asset_key.to_user_string()}"
             out.append(StepFailure(name, ev.description or "failed"))
+    return out
+
+
+def failures(result) -> list[StepFailure]:
+    """What went wrong, in the user's terms: the failing step (asset or check) and the innermost reason."""
+    out = failed_checks(result, "ERROR")
     for event in result.all_events:
         if event.event_type_value != "STEP_FAILURE":
             continue
@@ -118,10 +136,20 @@ def failures(result) -> list[StepFailure]:
     return out
 
 
+def print_step(label: str, f: StepFailure) -> None:
+    """`label step: first line of the reason`, then its other lines (one per failed expectation) indented."""
+    first, *rest = f.reason.splitlines() or [""]
+    print(f"{label} {f.step}: {first}", file=sys.stderr)
+    for line in rest:
+        print(f"    {line}", file=sys.stderr)
+
+
 def report(result, key: str) -> int:
+    for f in failed_checks(result, "WARN"):
+        print_step("WARNING", f)
     if not result.success:
         for f in failures(result):
-            print(f"FAILED {f.step}: {f.reason}", file=sys.stderr)
+            print_step("FAILED", f)
         from dominance_pipeline.defs.assets import ASSETS
 
         done = {e.asset_key for e in result.get_asset_materialization_events() if e.asset_key}

@@ -7,7 +7,7 @@ import polars as pl
 from pydantic import Field
 
 from dominance_pipeline.defs.partitions import GROUP, month_of, monthly
-from dominance_pipeline.defs.resources import LocalSnapshotsResource, WarehouseResource
+from dominance_pipeline.defs.resources import LocalSnapshotsResource, QualityResource, WarehouseResource
 from dominance_pipeline.sources import local
 from dominance_pipeline.sources.normalise import normalise
 from dominance_pipeline.storage import parquet
@@ -33,13 +33,17 @@ def raw_hub_listings(
     config: RawListingConfig,
     local_snapshots: LocalSnapshotsResource,
     warehouse: WarehouseResource,
+    quality: QualityResource,
 ) -> dg.Output[pl.DataFrame]:
     key = context.partition_key
     month = month_of(key)
     path = local.find_snapshot(month, Path(local_snapshots.snapshot_dir), config.snapshot)
     snapshot_at = local.infer_snapshot_at(path)
     context.log.info(f"reading {path} (snapshot taken no earlier than {snapshot_at:%Y-%m-%d %H:%M} UTC)")
-    result = normalise(local.scan_snapshot(path), month=month, snapshot_at=snapshot_at, source=config.source)
+    max_count = quality.thresholds().raw_hub_listings.max_count
+    result = normalise(
+        local.scan_snapshot(path), month=month, snapshot_at=snapshot_at, source=config.source, max_count=max_count
+    )
     # Written even when empty, so that a re-run replaces an older quarantine.
     qpath = parquet.write_partition(result.quarantine, warehouse.quarantine, "raw_hub_listings", key)
     if result.quarantine.height:

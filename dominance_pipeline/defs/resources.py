@@ -8,6 +8,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from dominance_pipeline.origin.registry import REGISTRY_PATH, Registry, load_registry
+from dominance_pipeline.quality.config import THRESHOLDS_PATH, Thresholds, load_thresholds
 from dominance_pipeline.schemas import BY_ASSET, conform
 from dominance_pipeline.settings import Paths
 from dominance_pipeline.storage import parquet
@@ -41,6 +42,15 @@ class RegistryResource(dg.ConfigurableResource):
 
     def load(self) -> Registry:
         return load_registry(self.path)
+
+
+class QualityResource(dg.ConfigurableResource):
+    """The data-quality thresholds file (defaults to the documented one shipped in the package)."""
+
+    thresholds_path: str = str(THRESHOLDS_PATH)
+
+    def thresholds(self) -> Thresholds:
+        return load_thresholds(self.thresholds_path)
 
 
 class WarehouseIOManager(dg.ConfigurableIOManager):
@@ -105,6 +115,7 @@ def build_resources(p: Paths) -> dict[str, object]:
         "warehouse": WarehouseResource(root=str(p.warehouse)),
         "local_snapshots": LocalSnapshotsResource(snapshot_dir=str(p.sample)),
         "registry": RegistryResource(),
+        "quality": QualityResource(),
         "duckdb": duck,
         "io_manager": WarehouseIOManager(root=str(p.warehouse), duckdb=duck),
     }

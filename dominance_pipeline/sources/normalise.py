@@ -20,6 +20,8 @@ from dominance_pipeline.schemas import QUARANTINE, RAW_HUB_LISTINGS, UTC_TS, con
 PLACEHOLDER_CREATED_AT = dt.datetime(2022, 3, 2, 23, 29, 4, tzinfo=dt.UTC)
 
 # A per-model count above this is not a measurement (the whole Hub serves a few billion downloads a month).
+# The default of `normalise(max_count=...)`; the pipeline passes raw_hub_listings.max_count from
+# quality/thresholds.yaml, where the check on the same bound is configured.
 MAX_COUNT = 100_000_000_000
 
 # huggingface_hub's repo-id rule: optional namespace, names of word characters, '-' and '.', at most 96.
@@ -44,6 +46,9 @@ HUB_COLUMNS: dict[str, pl.DataType] = {
     "gated": pl.String,
 }
 COUNT_COLUMNS = ("downloads", "downloadsAllTime", "likes")
+# Scalar columns that are cast leniently; a value present before the cast and null after it is quarantined.
+TYPED_COLUMNS = (*COUNT_COLUMNS, "trendingScore")
+DATE_COLUMNS = ("createdAt", "lastModified")
 RELATIONS = ("finetune", "adapter", "quantized", "merge")
 
 
@@ -94,7 +99,7 @@ def _coerce(lf: pl.LazyFrame) -> tuple[pl.LazyFrame, list[str], list[str]]:
         else:
             exprs.append(pl.col(col).cast(want, strict=False).alias(col))
             recast.append(col)
-    originals = [pl.col(c).alias(f"_orig_{c}") for c in (*COUNT_COLUMNS, "createdAt") if c in schema]
+    originals = [pl.col(c).alias(f"_orig_{c}") for c in (*TYPED_COLUMNS, *DATE_COLUMNS) if c in schema]
     return lf.select(*exprs, *originals), missing, recast
 
 
@@ -145,8 +150,12 @@ def normalise(
     month: dt.date,
     snapshot_at: dt.datetime,
     source: str,
+    max_count: int = MAX_COUNT,
 ) -> Normalised:
-    """Normalise a hub-stats-shaped listing taken at `snapshot_at` into partition `month` of the raw schema."""
+    """Normalise a hub-stats-shaped listing taken at `snapshot_at` into partition `month` of the raw schema.
+
+    `max_count` is the largest credible per-model count (quality/thresholds.yaml, raw_hub_listings.max_count).
+    """
     lf, missing, recast = _coerce(listing.lazy())
     snap = pl.lit(snapshot_at.astimezone(dt.UTC), UTC_TS)
     ids, relation = _base_models()
@@ -157,17 +166,20 @@ def normalise(
         .when(~model_id.str.contains(MODEL_ID_PATTERN) | model_id.str.contains(r"\.\.|--"))
         .then(pl.lit("invalid_id"))
     )
-    for c in COUNT_COLUMNS:
+    staged_schema = lf.collect_schema()
+    for c in TYPED_COLUMNS:
         orig = f"_orig_{c}"
-        if orig in lf.collect_schema():
+        if orig in staged_schema:
             reason = reason.when(pl.col(orig).is_not_null() & pl.col(c).is_null()).then(pl.lit(f"wrong_type:{c}"))
-        reason = reason.when(pl.col(c) < 0).then(pl.lit(f"negative_count:{c}")).when(pl.col(c) > MAX_COUNT).then(
-            pl.lit(f"absurd_count:{c}")
-        )
-    if "_orig_createdAt" in lf.collect_schema():
-        reason = reason.when(pl.col("_orig_createdAt").is_not_null() & pl.col("createdAt").is_null()).then(
-            pl.lit("unparseable_date:createdAt")
-        )
+        if c in COUNT_COLUMNS:
+            reason = reason.when(pl.col(c) < 0).then(pl.lit(f"negative_count:{c}")).when(pl.col(c) > max_count).then(
+                pl.lit(f"absurd_count:{c}")
+            )
+    for c in DATE_COLUMNS:
+        if f"_orig_{c}" in staged_schema:
+            reason = reason.when(pl.col(f"_orig_{c}").is_not_null() & pl.col(c).is_null()).then(
+                pl.lit(f"unparseable_date:{c}")
+            )
     reason = reason.when(pl.col("createdAt") > snap).then(pl.lit("created_after_snapshot"))
 
     staged = (

@@ -84,6 +84,12 @@ def read_partition(root: Path, table: str, month: dt.date | str, columns: list[s
     return pl.read_parquet(path, columns=columns)
 
 
+def partition_rows(root: Path, table: str, month: dt.date | str) -> int | None:
+    """The row count of a materialized partition from its Parquet footer (no data read); None if absent."""
+    path = partition_file(root, table, month)
+    return pq.read_metadata(path).num_rows if path.exists() else None
+
+
 def table_file(root: Path, table: str) -> Path:
     """The one file of an unpartitioned table (a summary over all months): <root>/<table>/data.parquet."""
     return Path(root) / table / FILE_NAME
