@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/data/dagster_home
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo demo-live test ui instance clean
+.PHONY: install demo demo-live test ui instance clean bench-quality bench-indices
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ test: $(STAMP)
 
 ui: instance
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+
+bench-quality: $(STAMP)
+	$(BIN)/python bench/quality_gates.py
+
+bench-indices: $(STAMP)
+	$(BIN)/python bench/bench_indices.py
 
 clean:
 	rm -rf data/warehouse data/dagster_home

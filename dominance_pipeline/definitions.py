@@ -13,9 +13,12 @@ import dagster as dg
 
 # Per-partition asset checks are the documented way to gate each month (Dagster 1.13 marks them preview).
 warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def on an AssetCheckSpec.*")
+# The first month has no previous one; this flag (beta in 1.13) is how a previous-month mapping says so.
+warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*allow_nonexistent_upstream_partitions.*")
 
-from dominance_pipeline.defs.assets import ASSETS
+from dominance_pipeline.defs.assets import ALL_MONTHS_ASSETS, ASSETS
 from dominance_pipeline.defs.checks import CHECKS
+from dominance_pipeline.defs.index_checks import INDEX_CHECKS
 from dominance_pipeline.defs.jobs import JOBS
 from dominance_pipeline.defs.loggers import LOGGERS
 from dominance_pipeline.defs.resources import build_resources
@@ -26,8 +29,8 @@ def build_definitions(
     data_dir: str | Path | None = None, snapshot_dir: str | Path | None = None, hub_endpoint: str | None = None
 ) -> dg.Definitions:
     return dg.Definitions(
-        assets=ASSETS,
-        asset_checks=CHECKS,
+        assets=[*ASSETS, *ALL_MONTHS_ASSETS],
+        asset_checks=[*CHECKS, *INDEX_CHECKS],
         jobs=JOBS,
         loggers=LOGGERS,
         resources=build_resources(paths(data_dir, snapshot_dir), hub_endpoint),

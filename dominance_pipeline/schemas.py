@@ -55,7 +55,8 @@ def conform(df: pl.DataFrame, schema: Schema) -> pl.DataFrame:
             problems.append(f"nulls in non-null columns {nulls}")
     if problems:
         raise SchemaError(f"{schema.name}: " + "; ".join(problems))
-    return df.select(schema.names)
+    # A select would re-align the chunks of every column (a full copy at Hub scale) even when nothing moves.
+    return df if df.columns == schema.names else df.select(schema.names)
 
 
 LINEAGE_ROOT = pl.Struct({"root_id": pl.String, "namespace": pl.String, "country": pl.String, "weight": pl.Float64})
@@ -92,6 +93,7 @@ ORIGIN_TAGGED_MODELS = Schema(
         "model_id": pl.String,
         "author": pl.String,
         "created_at": UTC_TS,
+        "created_at_hub": UTC_TS,
         "downloads_30d": pl.Int64,
         "downloads_all_time": pl.Int64,
         "likes": pl.Int64,
@@ -172,3 +174,38 @@ QUARANTINE = Schema(
 BY_ASSET: dict[str, Schema] = {
     s.name: s for s in (RAW_HUB_LISTINGS, ORIGIN_TAGGED_MODELS, MONTHLY_AGGREGATES, DOMINANCE_INDICES)
 }
+
+MONTHLY_LEADERBOARD = Schema(
+    "monthly_leaderboard",
+    {
+        "month": pl.Date,
+        "board": pl.String,
+        "view": pl.String,
+        "rank": pl.Int32,
+        "name": pl.String,
+        "country": pl.String,
+        "downloads_30d": pl.Float64,
+        "share": pl.Float64,
+        "previous_rank": pl.Int32,
+        "rank_change": pl.Int32,
+    },
+    not_null=("month", "board", "view", "rank", "name", "country", "downloads_30d", "share"),
+)
+
+DOMINANCE_TIMESERIES = Schema("dominance_timeseries", DOMINANCE_INDICES.columns, DOMINANCE_INDICES.not_null)
+
+DOMINANCE_CROSSOVER = Schema(
+    "dominance_crossover",
+    {
+        "family": pl.String,
+        "view": pl.String,
+        "months_observed": pl.Int32,
+        "first_month": pl.Date,
+        "last_month": pl.Date,
+        "latest_ratio": pl.Float64,
+        "crossover_month": pl.Date,
+    },
+    not_null=("family", "view", "months_observed", "first_month", "last_month"),
+)
+
+BY_ASSET.update({s.name: s for s in (MONTHLY_LEADERBOARD, DOMINANCE_TIMESERIES, DOMINANCE_CROSSOVER)})

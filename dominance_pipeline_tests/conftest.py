@@ -47,3 +47,49 @@ def sample_run(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("warehouse_run")
     result = run_month(data_dir)
     return result, data_dir
+
+
+PREVIOUS_KEY = "2026-04-01"
+
+
+def derive_previous_month(sample: Path, out_dir: Path) -> Path:
+    """A stand-in 2026-04 listing built from the real 2026-05 sample, for tests of month-over-month indices.
+
+    Not a real snapshot: every model of the sample exists in April (none was created in May); its all-time
+    count is May's minus May's 30-day downloads, and its 30-day downloads are May's scaled by age (models
+    from 2026 at half, from 2025 at 0.9, older ones at 1.2, never above the all-time count), so shares move
+    between the two months. lastModified is clipped to the end of April, which makes it the snapshot time.
+    """
+    import polars as pl
+
+    df = pl.read_parquet(sample)
+    end = dt.datetime(2026, 4, 30, 12)
+    year = pl.col("createdAt").dt.year()
+    factor = pl.when(year >= 2026).then(0.5).when(year == 2025).then(0.9).otherwise(1.2)
+    all_time = (pl.col("downloadsAllTime") - pl.col("downloads")).clip(lower_bound=0)
+    april = df.filter(pl.col("createdAt") < dt.datetime(2026, 5, 1)).with_columns(
+        all_time.alias("downloadsAllTime"),
+        pl.min_horizontal((pl.col("downloads") * factor).round().cast(pl.Int64), all_time).alias("downloads"),
+        pl.min_horizontal(pl.col("lastModified"), pl.lit(end)).alias("lastModified"),
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / sample.name).symlink_to(sample)
+    path = out_dir / "hub_stats_2026-04.parquet"
+    april.write_parquet(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def two_month_run(tmp_path_factory):
+    """2026-04 (derived, see derive_previous_month) then 2026-05 (the real sample) in one warehouse and
+    instance, then the time series over both: the month-over-month indices and the chart need two months."""
+    from dominance_pipeline.definitions import build_definitions
+
+    base = tmp_path_factory.mktemp("two_months")
+    snapshots = base / "snapshots"
+    derive_previous_month(SAMPLE, snapshots)
+    data_dir = base / "data"
+    instance = dg.DagsterInstance.ephemeral()
+    months = {key: run_month(data_dir, key, instance=instance, snapshot_dir=snapshots) for key in (PREVIOUS_KEY, SAMPLE_KEY)}
+    series = build_definitions(data_dir, snapshots).resolve_job_def("timeseries_job").execute_in_process(instance=instance, raise_on_error=False)
+    return months, series, data_dir

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,8 @@ import dagster as dg
 import pytest
 
 from dominance_pipeline.settings import PROJECT_ROOT
+from dominance_pipeline_tests.conftest import SAMPLE
+from dominance_pipeline_tests.snapshots import corrupted_snapshot
 
 CLI = [sys.executable, "-m", "dominance_pipeline.cli"]
 
@@ -38,9 +41,9 @@ def test_materialize_prints_the_month_and_exits_zero(demo):
 def test_the_run_is_kept_in_the_persistent_instance(demo):
     tmp, _ = demo
     with dg.DagsterInstance.from_config(str(tmp / "home")) as instance:
-        runs = instance.get_runs()
-        assert len(runs) == 1
-        assert runs[0].job_name == "monthly_job" and runs[0].tags["dagster/partition"] == "2026-05-01"
+        runs = sorted(instance.get_runs(), key=lambda r: r.job_name)
+        assert [r.job_name for r in runs] == ["monthly_job", "timeseries_job"]
+        assert runs[0].tags["dagster/partition"] == "2026-05-01"
     assert (tmp / "home" / "dagster.yaml").is_file()
 
 
@@ -49,6 +52,23 @@ def test_missing_snapshot_names_step_and_file(tmp_path):
     assert proc.returncode == 1
     assert "FAILED raw_hub_listings: no local snapshot for 2026-04" in proc.stderr
     assert "hub_stats_2026-04.parquet" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_corrupted_snapshot_fails_naming_the_check_and_its_expectations(tmp_path):
+    bad = corrupted_snapshot(SAMPLE)
+    bad.frame.write_parquet(tmp_path / "BAD.parquet")
+    proc = run_cli(tmp_path, "materialize", "--month", "2026-05", "--source", "local", "--snapshot", str(tmp_path / "BAD.parquet"), "--quiet")
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("FAILED check raw_hub_listings_valid on raw_hub_listings: "))
+    assert re.fullmatch(r"FAILED check raw_hub_listings_valid on raw_hub_listings: 1 of \d+ expectations failed", lines[first])
+    rows_in = bad.frame.height
+    assert lines[first + 1].startswith(f"    ERROR quarantined rows <= 1.00% of the listing ({rows_in // 100:,} of {rows_in:,}): 100 unexpected; e.g. ")
+    assert "quarantine/raw_hub_listings/month=2026-05-01/data.parquet" in lines[first + 1]
+    assert lines[first + 2] == "    SKIPPED row count within -3%/+25% of 2026-04: no raw partition for 2026-04 to compare with"
+    assert "not materialized for 2026-05: origin_tagged_models, monthly_aggregates, dominance_indices" in proc.stderr
+    assert not (tmp_path / "data" / "warehouse" / "dominance_indices" / "month=2026-05-01").exists()
     assert "Traceback" not in proc.stderr
 
 
@@ -67,3 +87,90 @@ def test_definitions_validate(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "All code locations passed validation" in proc.stderr + proc.stdout
+
+
+def test_materialize_refreshes_the_time_series_and_says_which_indices_are_absent(demo):
+    tmp, proc = demo
+    assert "Time series: 1 month(s), 2026-05 to 2026-05; chart " in proc.stdout
+    assert (tmp / "data" / "warehouse" / "dominance_timeseries" / "chart.png").is_file()
+    assert "new_model_share: no original model (without a base model) was created in 2026-05" in proc.stdout
+
+
+def test_report_prints_the_latest_month_in_three_formats(demo):
+    import json
+
+    import polars as pl
+
+    tmp, _ = demo
+    table = run_cli(tmp, "report")
+    assert table.returncode == 0, table.stderr
+    assert "Dominance indices for 2026-05" in table.stdout
+    assert "No rows for 2026-05:" in table.stdout and "download_delta_share: raw_hub_listings for 2026-04" in table.stdout
+    stored = pl.read_parquet(tmp / "data" / "warehouse" / "dominance_indices" / "month=2026-05-01" / "data.parquet")
+    csv = run_cli(tmp, "report", "--month", "2026-05", "--format", "csv")
+    assert csv.returncode == 0
+    from io import StringIO
+
+    parsed = pl.read_csv(StringIO(csv.stdout), schema_overrides={"month": pl.Date})
+    assert parsed.sort("index", "view", "denominator", "country").equals(stored.sort("index", "view", "denominator", "country"))
+    doc = json.loads(run_cli(tmp, "report", "--format", "json").stdout)
+    assert doc["month"] == "2026-05" and len(doc["indices"]) == stored.height
+    assert "new_model_share" in doc["absent"]
+    wide = run_cli(tmp, "report", "--countries", "all")
+    assert any(line.split("┆")[1].strip() == "FR" for line in wide.stdout.splitlines() if "download_share" in line)
+
+
+@pytest.mark.parametrize(("args", "message"), [(("--month", "2026-04"), "2026-04 is not materialized"), (("--month", "04/2026"), "must look like YYYY-MM")])
+def test_report_user_errors(demo, args, message):
+    tmp, _ = demo
+    proc = run_cli(tmp, "report", *args)
+    assert proc.returncode == 2 and message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_report_before_any_month_is_materialized(tmp_path):
+    proc = run_cli(tmp_path, "report")
+    assert proc.returncode == 2 and "no month is materialized" in proc.stderr
+
+
+def test_registry_gaps_lists_the_largest_unattributed_namespaces(demo):
+    import csv
+    import io
+
+    import duckdb
+
+    tmp, proc = demo
+    assert proc.returncode == 0, proc.stderr
+    tagged = tmp / "data" / "warehouse" / "origin_tagged_models" / "month=2026-05-01" / "data.parquet"
+    direct_sql = """select org_namespace, sum(downloads_30d) from read_parquet(?) where org_country = 'UNATTRIBUTED'
+                    group by 1 order by 2 desc, 1 limit 5"""
+    lineage_sql = """select r.namespace, sum(downloads_30d * r.weight) from
+                       (select downloads_30d, unnest(lineage_roots) as r from read_parquet(?))
+                     where r.country = 'UNATTRIBUTED' group by 1 order by 2 desc, 1 limit 5"""
+    expected = {
+        "direct": duckdb.execute(direct_sql, [str(tagged)]).fetchall(),
+        "lineage": duckdb.execute(lineage_sql, [str(tagged)]).fetchall(),
+    }
+    out = run_cli(tmp, "registry-gaps", "--month", "2026-05", "--top", "5", "--format", "csv")
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(io.StringIO(out.stdout)))
+    for view in ("direct", "lineage"):
+        got = [(r["namespace"], float(r["downloads_30d"])) for r in rows if r["view"] == view]
+        assert [ns for ns, _ in got] == [ns for ns, _ in expected[view]]
+        assert [d for _, d in got] == pytest.approx([float(d) for _, d in expected[view]])
+    table = run_cli(tmp, "registry-gaps", "--month", "2026-05", "--top", "3")
+    assert table.returncode == 0, table.stderr
+    assert "Attributed 30-day downloads: direct" in table.stdout and expected["direct"][0][0] in table.stdout
+
+
+def test_registry_gaps_on_a_month_not_materialized_says_what_to_run(demo):
+    tmp, _ = demo
+    proc = run_cli(tmp, "registry-gaps", "--month", "2026-04")
+    assert proc.returncode == 2
+    assert "not materialized" in proc.stderr and "materialize --month 2026-04" in proc.stderr and "2026-05" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_registry_gaps_bad_month_is_one_line_exit_two(tmp_path):
+    proc = run_cli(tmp_path, "registry-gaps", "--month", "May 2026")
+    assert proc.returncode == 2
+    assert "must look like YYYY-MM" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

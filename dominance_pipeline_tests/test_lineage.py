@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dominance_pipeline.origin import lineage
 
 
 def graph(**parents: list[str]) -> pl.DataFrame:
     return pl.DataFrame(
-        {"model_id": list(parents), "base_model_ids": list(parents.values())},
+        {"model_id": list(parents), "base_model_ids": [list(v) for v in parents.values()]},
         schema={"model_id": pl.String, "base_model_ids": pl.List(pl.String)},
     )
 
@@ -83,3 +85,182 @@ def test_weights_sum_to_one_per_model(n):
     res = lineage.resolve(graph(**parents))
     sums = res.roots.group_by("model_id").agg(pl.col("weight").sum())
     assert sums.get_column("weight").to_list() == pytest.approx([1.0] * sums.height)
+
+
+def test_merge_of_three_splits_in_thirds_and_sums_to_one():
+    res = lineage.resolve(graph(**{"a/x": [], "b/y": [], "c/z": [], "m/m": ["a/x", "b/y", "c/z"]}))
+    assert roots_of(res)["m/m"] == pytest.approx({"a/x": 1 / 3, "b/y": 1 / 3, "c/z": 1 / 3})
+    assert res.stats["merges"] == 1
+
+
+def test_deep_chain_through_a_merge_keeps_the_split():
+    # q/quant -> f/ft -> m/merge -> {cn/base, us/ft -> us/base}
+    res = lineage.resolve(
+        graph(**{"cn/base": [], "us/base": [], "us/ft": ["us/base"], "m/merge": ["cn/base", "us/ft"], "f/ft": ["m/merge"], "q/quant": ["f/ft"]})
+    )
+    assert roots_of(res)["q/quant"] == pytest.approx({"cn/base": 0.5, "us/base": 0.5})
+    depth = {(m, r): d for m, r, _, d in res.roots.iter_rows()}
+    assert depth[("q/quant", "us/base")] == 4 and depth[("q/quant", "cn/base")] == 3
+
+
+def test_missing_parent_in_a_chain_is_the_root_for_everything_below():
+    res = lineage.resolve(graph(**{"a/ft": ["gone/base"], "b/quant": ["a/ft"]}))
+    assert roots_of(res)["b/quant"] == {"gone/base": 1.0}
+    assert status_of(res)["b/quant"] == "external_root"
+    assert res.stats["parents_outside_snapshot"] == 1
+
+
+def test_a_merge_with_one_missing_parent_is_partly_external():
+    res = lineage.resolve(graph(**{"a/base": [], "m/merge": ["a/base", "gone/base"]}))
+    assert roots_of(res)["m/merge"] == {"a/base": 0.5, "gone/base": 0.5}
+    assert status_of(res)["m/merge"] == "external_root"
+
+
+def test_self_link_beside_a_real_parent_is_ignored():
+    res = lineage.resolve(graph(**{"a/base": [], "s/ft": ["s/ft", "a/base"]}))
+    assert roots_of(res)["s/ft"] == {"a/base": 1.0}
+    assert status_of(res)["s/ft"] == "resolved"
+
+
+def test_parent_in_another_case_is_the_model_the_hub_serves():
+    res = lineage.resolve(graph(**{"Qwen/Qwen2.5-7B": [], "x/ft": ["qwen/qwen2.5-7b"], "y/ft": ["QWEN/Qwen2.5-7B", "Qwen/Qwen2.5-7B"]}))
+    assert roots_of(res)["x/ft"] == {"Qwen/Qwen2.5-7B": 1.0}
+    assert status_of(res)["x/ft"] == "resolved"
+    # two spellings of one parent are one link, not a merge of the model with itself
+    assert roots_of(res)["y/ft"] == {"Qwen/Qwen2.5-7B": 1.0}
+    assert res.stats["merges"] == 0 and res.stats["parents_matched_by_case"] == 2
+
+
+RENAMES = pl.DataFrame({"ns_key": ["thudm"], "namespace": ["zai-org"]})
+
+
+def test_renamed_namespace_in_a_parent_id_resolves_to_the_new_home():
+    # THUDM/glm-4-9b is served from zai-org/glm-4-9b, which has a parent of its own
+    models = graph(**{"zai-org/glm-4-9b-base": [], "zai-org/glm-4-9b": ["zai-org/glm-4-9b-base"], "x/ft": ["THUDM/glm-4-9b"]})
+    res = lineage.resolve(models, redirects=RENAMES)
+    assert roots_of(res)["x/ft"] == {"zai-org/glm-4-9b-base": 1.0}
+    assert status_of(res)["x/ft"] == "resolved"
+    assert res.stats["parents_renamed"] == 1
+    # without the registry's rename the walk stops at the old id, outside the snapshot
+    assert status_of(lineage.resolve(models))["x/ft"] == "external_root"
+
+
+def test_renamed_parent_missing_from_the_snapshot_keeps_the_new_namespace():
+    res = lineage.resolve(graph(**{"x/ft": ["THUDM/chatglm-6b"]}), redirects=RENAMES)
+    assert roots_of(res)["x/ft"] == {"zai-org/chatglm-6b": 1.0}
+    assert status_of(res)["x/ft"] == "external_root"
+
+
+def test_cycle_with_a_way_out_resolves_through_it():
+    # a <-> b is a declared cycle, but a also names r/root: a drops its link into the cycle and resolves
+    # through r/root, and b (whose only parent is a) follows it
+    res = lineage.resolve(graph(**{"r/root": [], "c/a": ["c/b", "r/root"], "c/b": ["c/a"], "k/kid": ["c/b"]}))
+    r = roots_of(res)
+    assert r["c/a"] == {"r/root": 1.0} and r["c/b"] == {"r/root": 1.0} and r["k/kid"] == {"r/root": 1.0}
+    assert status_of(res) == {"r/root": "original", "c/a": "cycle", "c/b": "cycle", "k/kid": "cycle"}
+    assert res.stats["cycle_nodes"] == 2 and res.stats["cycle_links"] == 1
+
+
+def test_three_cycle_and_a_separate_chain():
+    res = lineage.resolve(graph(**{"c/1": ["c/3"], "c/2": ["c/1"], "c/3": ["c/2"], "r/root": [], "d/ft": ["r/root"]}), max_depth=8)
+    st = status_of(res)
+    assert {st[m] for m in ("c/1", "c/2", "c/3")} == {"cycle"} and st["d/ft"] == "resolved"
+    assert all(roots_of(res)[m] == {m: 1.0} for m in ("c/1", "c/2", "c/3"))
+    assert res.stats["cycle_examples"] == ["c/1", "c/2", "c/3"]
+
+
+def test_depth_cap_cuts_the_chain_where_it_exceeds_the_cap():
+    chain = {f"d/m{i}": ([f"d/m{i - 1}"] if i else []) for i in range(10)}
+    res = lineage.resolve(graph(**chain), max_depth=4)
+    r = roots_of(res)
+    # m5 would be 5 hops from m0: it stands as root, and m6..m9 count from it
+    assert r["d/m4"] == {"d/m0": 1.0} and r["d/m5"] == {"d/m5": 1.0} and r["d/m9"] == {"d/m5": 1.0}
+    assert res.stats["depth_capped_nodes"] == 1 and res.stats["max_depth"] == 4
+
+
+def test_lineage_status_and_roots_cover_every_model_once():
+    res = lineage.resolve(graph(**{"a/x": [], "b/y": ["a/x"], "s/s": ["s/s"], "m/m": ["a/x", "b/y"]}))
+    assert sorted(res.status.get_column("model_id")) == ["a/x", "b/y", "m/m", "s/s"]
+    assert res.stats["status"] == {"original": 1, "resolved": 2, "external_root": 0, "self_reference": 1, "cycle": 0, "depth_cap": 0}
+
+
+def test_empty_and_parentless_listings():
+    empty = lineage.resolve(graph())
+    assert empty.roots.is_empty() and empty.status.is_empty()
+    flat = lineage.resolve(graph(**{"a/x": [], "b/y": []}))
+    assert status_of(flat) == {"a/x": "original", "b/y": "original"}
+
+
+def _oracle(parents: dict[str, list[str]]) -> dict[str, dict[str, float]]:
+    """Roots by plain recursion over an acyclic graph (no code shared with origin.lineage)."""
+    memo: dict[str, dict[str, float]] = {}
+
+    def roots(m: str) -> dict[str, float]:
+        if m not in memo:
+            ps = [p for p in dict.fromkeys(parents.get(m, [])) if p != m]
+            out: dict[str, float] = {} if ps else {m: 1.0}
+            for p in ps:
+                for root, w in roots(p).items():
+                    out[root] = out.get(root, 0.0) + w / len(ps)
+            memo[m] = out
+        return memo[m]
+
+    return {m: roots(m) for m in parents}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_random_acyclic_graphs_match_a_plain_recursive_walk(data):
+    n = data.draw(st.integers(1, 25), label="models")
+    parents = {}
+    for i in range(n):
+        # parents among earlier models (acyclic), or outside the snapshot ("gone/…"), or the model itself
+        pool = [f"m/{j}" for j in range(i)] + ["gone/a", "gone/b", f"m/{i}"]
+        parents[f"m/{i}"] = data.draw(st.lists(st.sampled_from(pool), max_size=3), label=f"parents of m/{i}")
+    res = lineage.resolve(graph(**parents))
+    expected = _oracle(parents)
+    got = roots_of(res)
+    assert set(got) == set(expected)
+    for m, roots in expected.items():
+        assert got[m] == pytest.approx(roots), m
+    st_ = status_of(res)
+    for m, roots in expected.items():
+        declared = [p for p in parents[m] if p != m]
+        want = "original" if not parents[m] else "self_reference" if not declared else "external_root" if any(r.startswith("gone/") for r in roots) else "resolved"
+        assert st_[m] == want, m
+
+
+def _reaches_a_cycle(parents: dict[str, list[str]]) -> set[str]:
+    """Models from which following declared parents can come back to a model already on the path."""
+    bad: set[str] = set()
+
+    def walk(m: str, path: tuple[str, ...]) -> bool:
+        if m in path:
+            return True
+        return any(walk(p, (*path, m)) for p in parents.get(m, []) if p != m)
+
+    for m in parents:
+        if walk(m, ()):
+            bad.add(m)
+    return bad
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_random_graphs_with_cycles_terminate_and_agree_away_from_the_cycles(data):
+    n = data.draw(st.integers(1, 12), label="models")
+    ids = [f"m/{i}" for i in range(n)]
+    parents = {m: data.draw(st.lists(st.sampled_from([*ids, "gone/x"]), max_size=3), label=m) for m in ids}
+    res = lineage.resolve(graph(**parents), max_depth=64)
+    got = roots_of(res)
+    st_ = status_of(res)
+    for m in ids:
+        assert sum(got[m].values()) == pytest.approx(1.0)
+        assert set(got[m]) <= {*ids, "gone/x"}
+    cyclic = _reaches_a_cycle(parents)
+    expected = _oracle({m: ps for m, ps in parents.items() if m not in cyclic})
+    for m in ids:
+        if m in cyclic:
+            assert st_[m] == "cycle", m
+        else:
+            assert got[m] == pytest.approx(expected[m]), m

@@ -73,7 +73,7 @@ def test_aggregates_by_view(tagged):
 
 
 def test_download_share_both_denominators(tagged):
-    ix = indices.compute(aggregates.aggregate(tagged, MONTH), tagged, MONTH)
+    ix = indices.compute(tagged, MONTH).table
     s = {k: r["value"] for k, r in by(ix.filter(pl.col("index") == "download_share"), "view", "denominator", "country").items()}
     assert s[("direct", "all", "CN")] == pytest.approx(0.6)
     assert s[("direct", "all", "UNATTRIBUTED")] == pytest.approx(0.2)
@@ -90,7 +90,7 @@ def test_download_share_both_denominators(tagged):
 
 
 def test_hhi_org_hand_computed(tagged):
-    ix = indices.compute(aggregates.aggregate(tagged, MONTH), tagged, MONTH)
+    ix = indices.compute(tagged, MONTH).table
     hhi = {r["view"]: r["value"] for r in ix.filter(pl.col("index") == "hhi_org").iter_rows(named=True)}
     # direct: Qwen .6, meta-llama .2, bartowski .1, someone .1
     assert hhi["direct"] == pytest.approx(10_000 * (0.36 + 0.04 + 0.01 + 0.01))
@@ -100,6 +100,9 @@ def test_hhi_org_hand_computed(tagged):
 
 def test_empty_denominator_gives_no_rows():
     t = tag(raw([("someone/x", 0, [], None)]), load_registry())[0]
-    ix = indices.compute(aggregates.aggregate(t, MONTH), t, MONTH)
+    result = indices.compute(t, MONTH)
+    ix = result.table
     assert ix.filter(pl.col("index") == "download_share").is_empty()
     assert ix.filter(pl.col("index") == "china_us_ratio").is_empty()
+    assert ix.filter(pl.col("index") == "hhi_org").is_empty()
+    assert result.absent["download_share"] == "no 30-day downloads in the listing"

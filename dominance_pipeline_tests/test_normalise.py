@@ -81,6 +81,27 @@ def test_wrong_type_is_quarantined_not_nulled():
     assert '"lots"' in q["row_json"]
 
 
+def test_every_leniently_cast_column_is_checked_for_values_lost_in_the_cast():
+    df = pl.DataFrame(
+        {
+            "id": ["a/ok", "a/score", "a/modified"],
+            "trendingScore": ["1.5", "hot", "2"],
+            "lastModified": ["2025-01-01T00:00:00Z", "2025-01-01T00:00:00Z", "last week"],
+        }
+    )
+    out = normalise(df, month=MONTH, snapshot_at=SNAP, source="local")
+    assert out.rows.get_column("trending_score").to_list() == [1.5]
+    got = {r["model_id"]: (r["reason"], r["detail"]) for r in out.quarantine.iter_rows(named=True)}
+    assert got == {"a/score": ("wrong_type", "trendingScore"), "a/modified": ("unparseable_date", "lastModified")}
+
+
+def test_the_count_bound_is_a_parameter():
+    rows = hub_rows({"id": "a/big", "downloads": 1_001}, {"id": "a/small", "downloads": 1_000})
+    out = normalise(rows, month=MONTH, snapshot_at=SNAP, source="local", max_count=1_000)
+    assert out.rows.get_column("model_id").to_list() == ["a/small"]
+    assert out.quarantine.select("model_id", "reason", "detail").row(0) == ("a/big", "absurd_count", "downloads")
+
+
 def test_duplicate_ids_keep_latest_and_quarantine_the_rest():
     out = normalise(
         hub_rows(

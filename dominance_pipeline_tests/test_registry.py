@@ -1,12 +1,17 @@
-"""The org registry file: the shipped one loads, and a broken one is refused with file and line."""
+"""The org registry file: the shipped one loads and is well formed, and a broken one is refused with file and line."""
 
 from __future__ import annotations
+
+import csv
+import datetime as dt
 
 import polars as pl
 import pytest
 
 from dominance_pipeline.origin.countries import countries, valid_codes
-from dominance_pipeline.origin.registry import COLUMNS, RegistryError, attribute_namespaces, load_registry
+from dominance_pipeline.origin.registry import COLUMNS, REGISTRY_PATH, RegistryError, attribute, load_registry, month_end
+
+MAY = dt.date(2026, 5, 31)
 
 
 def write(tmp_path, *lines: str):
@@ -15,18 +20,40 @@ def write(tmp_path, *lines: str):
     return p
 
 
-ROW = "{ns},Org,{cc},company,headquarters,https://example.org,{aliases},{renamed},,,false,"
+def row(ns: str, cc: str = "US", aliases: str = "", renamed: str = "", start: str = "", end: str = "", inter: str = "false") -> str:
+    return f"{ns},Org,{cc},company,headquarters,https://example.org,{aliases},{renamed},{start},{end},{inter},"
 
 
-def row(ns: str, cc: str = "US", aliases: str = "", renamed: str = "") -> str:
-    return ROW.format(ns=ns, cc=cc, aliases=aliases, renamed=renamed)
+def attributed(reg, day: dt.date, *namespaces: str) -> list[tuple[str, str]]:
+    got = attribute(pl.Series(list(namespaces)), reg.lookup_at(day))
+    return list(zip(got.get_column("namespace"), got.get_column("country"), strict=True))
 
 
-def test_shipped_registry_loads_and_every_row_has_a_source():
+def test_shipped_registry_is_large_sourced_and_valid():
     reg = load_registry()
-    assert reg.rows.height >= 100
+    assert reg.namespaces >= 300
     assert reg.rows.filter(pl.col("source") == "").is_empty()
     assert set(reg.rows.get_column("country")) <= valid_codes()
+    # UNATTRIBUTED is only for repackagers whose country is not public; an unknown individual stays out.
+    unknown = reg.rows.filter(pl.col("country") == "UNATTRIBUTED")
+    assert unknown.get_column("is_intermediary").all()
+
+
+def test_shipped_registry_flags_the_known_repackagers_and_not_the_labs():
+    rows = {r["namespace"]: r for r in csv.DictReader(REGISTRY_PATH.open(encoding="utf-8"))}
+    for ns in ("unsloth", "bartowski", "mlx-community", "TheBloke", "lmstudio-community", "QuantFactory", "mradermacher"):
+        assert rows[ns]["is_intermediary"] == "true", ns
+    for ns in ("Qwen", "meta-llama", "deepseek-ai", "google", "mistralai", "zai-org"):
+        assert rows[ns]["is_intermediary"] == "false", ns
+
+
+def test_shipped_registry_follows_renames_and_ownership_changes():
+    reg = load_registry()
+    got = dict(zip(["THUDM", "Yi", "CohereForAI", "AIDC-AI"], attributed(reg, MAY, "THUDM", "Yi", "CohereForAI", "AIDC-AI"), strict=True))
+    assert got == {"THUDM": ("zai-org", "CN"), "Yi": ("01-ai", "CN"), "CohereForAI": ("CohereLabs", "CA"), "AIDC-AI": ("ATH-MaaS", "CN")}
+    # Jina AI was acquired by Elastic in October 2025: September is German, October (month end) American.
+    assert attributed(reg, month_end(dt.date(2025, 9, 1)), "jinaai") == [("jinaai", "DE")]
+    assert attributed(reg, month_end(dt.date(2025, 10, 1)), "jinaai") == [("jinaai", "US")]
 
 
 def test_country_table_keeps_namibia():
@@ -34,22 +61,58 @@ def test_country_table_keeps_namibia():
     assert "NA" in valid_codes() and countries().get_column("code").null_count() == 0
 
 
-def test_lookup_is_case_insensitive_and_follows_renames(tmp_path):
+def test_lookup_is_case_insensitive_and_follows_renames_and_aliases(tmp_path):
     reg = load_registry(write(tmp_path, row("zai-org", "CN"), row("THUDM", "CN", renamed="zai-org"), row("Qwen", "CN", aliases="qwen-legacy")))
-    df = pl.DataFrame({"ns": ["thudm", "Qwen", "QWEN-legacy", "nobody"]})
-    canon, country, _ = attribute_namespaces(pl.col("ns"), reg.lookup)
-    got = df.select(canon.alias("c"), country.alias("k")).rows()
-    assert got == [("zai-org", "CN"), ("Qwen", "CN"), ("Qwen", "CN"), ("nobody", "UNATTRIBUTED")]
+    assert attributed(reg, MAY, "thudm", "Qwen", "QWEN-legacy", "nobody") == [
+        ("zai-org", "CN"),
+        ("Qwen", "CN"),
+        ("Qwen", "CN"),
+        ("nobody", "UNATTRIBUTED"),
+    ]
+
+
+def test_rename_chains_end_at_the_last_name(tmp_path):
+    reg = load_registry(write(tmp_path, row("a", renamed="b"), row("b", renamed="c"), row("c")))
+    assert attributed(reg, MAY, "A") == [("c", "US")]
+
+
+def test_each_day_uses_the_row_valid_on_it(tmp_path):
+    reg = load_registry(
+        write(tmp_path, row("lab", "DE", end="2025-10-09"), row("lab", "US", start="2025-10-09"), row("gone", "FR", end="2024-01-01"))
+    )
+    assert attributed(reg, dt.date(2025, 10, 8), "lab") == [("lab", "DE")]
+    assert attributed(reg, dt.date(2025, 10, 9), "lab") == [("lab", "US")]
+    # A namespace outside every validity period is unknown on that day, not guessed from another period.
+    assert attributed(reg, MAY, "gone") == [("gone", "UNATTRIBUTED")]
+    assert reg.namespaces == 2 and reg.rows.height == 3
+
+
+def test_month_end_is_the_last_day():
+    assert month_end(dt.date(2024, 2, 1)) == dt.date(2024, 2, 29)
+    assert month_end(dt.date(2026, 12, 1)) == dt.date(2026, 12, 31)
 
 
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
-        ((row("a"), row("A")), "repeats line 2"),
+        ((row("a"), row("A")), "overlaps line 2"),
+        ((row("a", end="2025-01-01"), row("a", start="2024-06-01")), "overlaps line 2"),
+        ((row("a", start="2025-01-01", end="2024-01-01"),), "is not before valid_to"),
+        ((row("a", start="2025-13-01"),), "valid_from '2025-13-01' is not a date"),
+        ((row("a", start="2025-10"),), "is not a date YYYY-MM-DD"),
         ((row("a", "XX"),), "country 'XX'"),
+        ((row("a", "UNATTRIBUTED"),), "leave a namespace whose country is unknown out"),
+        ((row("a/b"),), "is not a Hub namespace"),
         ((row("a", renamed="b"), row("b", renamed="a")), "renamed_to cycle"),
         ((row("a", renamed="ghost"),), "renamed_to 'ghost' has no row"),
+        ((row("a", "CN", renamed="b"), row("b", "US")), "a rename keeps the owner"),
+        ((row("a", aliases="b"), row("b")), "alias 'b' is also a namespace (line 3)"),
+        ((row("a", aliases="x"), row("b", aliases="X")), "is also an alias of 'a'"),
+        ((row("a", aliases="a"),), "is the namespace itself"),
         (("a,Org,US,company,headquarters,,,,,,false,",), "has no source"),
+        (("a,Org,US,company,garage,https://x.org,,,,,false,",), "basis 'garage'"),
+        (("a,Org,US,firm,headquarters,https://x.org,,,,,false,",), "org_type 'firm'"),
+        (("a,Org,US,company,headquarters,https://x.org,,,,,yes,",), "is_intermediary must be true or false"),
         (("a,Org,US",), "expected 12 fields"),
     ],
 )
@@ -59,3 +122,18 @@ def test_broken_registry_names_file_and_line(tmp_path, lines, message):
         load_registry(path)
     assert message in str(err.value)
     assert f"{path}:" in str(err.value)
+
+
+def test_every_problem_is_listed_not_just_the_first(tmp_path):
+    path = write(tmp_path, row("a", "XX"), row("b", "YY"), row("c"))
+    with pytest.raises(RegistryError) as err:
+        load_registry(path)
+    text = str(err.value)
+    assert text.startswith("2 problem(s)") and f"{path}:2:" in text and f"{path}:3:" in text
+
+
+def test_a_wrong_header_is_refused(tmp_path):
+    p = tmp_path / "registry.csv"
+    p.write_text("namespace,country\nQwen,CN\n")
+    with pytest.raises(RegistryError, match=":1: header must be"):
+        load_registry(p)

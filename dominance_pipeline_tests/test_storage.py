@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+from dagster_duckdb import DuckDBResource
 
+from dominance_pipeline.defs.partitions import monthly
+from dominance_pipeline.defs.resources import WarehouseIOManager
 from dominance_pipeline.storage import parquet
 from dominance_pipeline.storage.duckdb_views import ensure_views
 
@@ -49,3 +53,19 @@ def test_readers_see_all_months(tmp_path):
     ]
     parquet.write_partition(frame("2026-06-01", 4), tmp_path, "t", "2026-06-01")
     assert con.execute("select count(*) from t").fetchone() == (7,)
+
+
+def test_io_manager_loads_only_the_columns_an_input_asks_for(tmp_path):
+    parquet.write_partition(frame("2026-05-01", 3).with_columns(y=pl.lit("a")), tmp_path, "t", "2026-05-01")
+    io = WarehouseIOManager(root=str(tmp_path), duckdb=DuckDBResource(database=str(tmp_path / "d.duckdb")))
+
+    def load(metadata):
+        ctx = dg.build_input_context(
+            asset_key="t", partition_key="2026-05-01", asset_partitions_def=monthly, definition_metadata=metadata
+        )
+        return io.load_input(ctx)
+
+    assert load({"columns": ["x"]}).columns == ["x"]
+    assert load(None).columns == ["month", "x", "y"]
+    assert parquet.partition_rows(tmp_path, "t", "2026-05-01") == 3
+    assert parquet.partition_rows(tmp_path, "t", "2026-04-01") is None

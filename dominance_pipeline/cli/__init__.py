@@ -7,14 +7,17 @@ failure ends with the failing step and its reason and exit status 1.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
-from dominance_pipeline.cli import hub_server, materialize
+from dominance_pipeline.cli import hub_server, materialize, registry_gaps, report
 from dominance_pipeline.cli.errors import UserError
 
 # Each module exposes `register(subparsers) -> None`, setting `func` on its parser.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [materialize.register, hub_server.register]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    materialize.register, report.register, registry_gaps.register, hub_server.register,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader (head, less) stopped early: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """`dominance-pipeline materialize --month YYYY-MM`: the whole chain for one month, through Dagster.
 
-The run goes into the persistent instance (data/dagster_home), so it shows in `make ui` afterwards.
+The run goes into the persistent instance (data/dagster_home), so it shows in `make ui` afterwards. After
+a successful month it refreshes the time series over every materialized month (timeseries_job).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import sys
 from dataclasses import dataclass
 
 from dominance_pipeline.cli.errors import UserError
+from dominance_pipeline.cli.render import KEY_COUNTRIES
 
 SOURCES = ("local", "live", "archive")
 
@@ -68,8 +70,12 @@ def run(args: argparse.Namespace) -> int:
     from dominance_pipeline.instance import ensure_dagster_home
 
     ensure_dagster_home()
-    result = execute(key, raw, log_level="WARNING" if args.quiet else "INFO", endpoint=args.endpoint)
-    return report(result, key)
+    log_level = "WARNING" if args.quiet else "INFO"
+    result = execute(key, raw, log_level=log_level, endpoint=args.endpoint)
+    status = report(result, key)
+    if status == 0:
+        status = refresh_timeseries(log_level)
+    return status
 
 
 def execute(key: str, raw: dict[str, object], log_level: str = "INFO", endpoint: str | None = None):  # -> dg.ExecuteInProcessResult
@@ -90,13 +96,52 @@ def execute(key: str, raw: dict[str, object], log_level: str = "INFO", endpoint:
         return job.execute_in_process(partition_key=key, instance=instance, run_config=run_config, raise_on_error=False)
 
 
-def failures(result) -> list[StepFailure]:
-    """What went wrong, in the user's terms: the failing step (asset or check) and the innermost reason."""
+def refresh_timeseries(log_level: str = "INFO") -> int:
+    """Run timeseries_job (the series, crossover and chart over every materialized month); print where they are."""
+    import dagster as dg
+
+    from dominance_pipeline.definitions import defs
+
+    job = defs.resolve_job_def("timeseries_job")
+    run_config = {"loggers": {"concise_console": {"config": {"log_level": log_level}}}}
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+    return report_series(result)
+
+
+def report_series(result) -> int:
+    """What timeseries_job did: where the series is, or what failed and which of its assets are stale."""
+    for f in failed_checks(result, "WARN"):
+        print_step("WARNING", f)
+    if not result.success:
+        for f in failures(result):
+            print_step("FAILED", f)
+        from dominance_pipeline.defs.timeseries import TIMESERIES_ASSETS
+
+        done = {e.asset_key for e in result.get_asset_materialization_events()}
+        stale = [a.key.to_user_string() for a in TIMESERIES_ASSETS if a.key not in done]
+        # A failed blocking check leaves its asset written (for inspection) and stops what is downstream.
+        print(f"the month is materialized; not refreshed: {', '.join(stale)} (run {result.run_id})", file=sys.stderr)
+        return 1
+    meta = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "dominance_timeseries")
+    m = meta.materialization.metadata
+    print(f"Time series: {m['months'].value} month(s), {m['first_month'].value} to {m['last_month'].value}; chart {m['chart_file'].value}")
+    return 0
+
+
+def failed_checks(result, severity: str) -> list[StepFailure]:
+    """Checks that failed at `severity` (ERROR or WARN), each with its description: which expectations failed."""
     out: list[StepFailure] = []
     for ev in result.get_asset_check_evaluations():
-        if not ev.passed:
+        if not ev.passed and ev.severity.value == severity:
             name = f"check {ev.asset_check_key.name} on {ev.asset_key.to_user_string()}"
             out.append(StepFailure(name, ev.description or "failed"))
+    return out
+
+
+def failures(result) -> list[StepFailure]:
+    """What went wrong, in the user's terms: the failing step (asset or check) and the innermost reason."""
+    out = failed_checks(result, "ERROR")
     for event in result.all_events:
         if event.event_type_value != "STEP_FAILURE":
             continue
@@ -112,10 +157,20 @@ def failures(result) -> list[StepFailure]:
     return out
 
 
+def print_step(label: str, f: StepFailure) -> None:
+    """`label step: first line of the reason`, then its other lines (one per failed expectation) indented."""
+    first, *rest = f.reason.splitlines() or [""]
+    print(f"{label} {f.step}: {first}", file=sys.stderr)
+    for line in rest:
+        print(f"    {line}", file=sys.stderr)
+
+
 def report(result, key: str) -> int:
+    for f in failed_checks(result, "WARN"):
+        print_step("WARNING", f)
     if not result.success:
         for f in failures(result):
-            print(f"FAILED {f.step}: {f.reason}", file=sys.stderr)
+            print_step("FAILED", f)
         from dominance_pipeline.defs.assets import ASSETS
 
         done = {e.asset_key for e in result.get_asset_materialization_events() if e.asset_key}
@@ -124,12 +179,14 @@ def report(result, key: str) -> int:
             print(f"not materialized for {key[:7]}: {', '.join(missing)}", file=sys.stderr)
         print(f"run {result.run_id} failed; details: make ui, then Runs", file=sys.stderr)
         return 1
-    from dominance_pipeline.cli.render import indices_table, print_table
+    from dominance_pipeline.cli.report import print_month
     from dominance_pipeline.definitions import defs
     from dominance_pipeline.storage import parquet
 
     root = defs.resources["warehouse"].path  # type: ignore[attr-defined]
     ix = parquet.read_partition(root, "dominance_indices", key)
-    print_table(indices_table(ix), f"\nDominance indices for {key[:7]} (run {result.run_id})")
+    event = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "dominance_indices")
+    absent = event.materialization.metadata["absent"].value
+    print_month(ix, key, dict(absent), KEY_COUNTRIES, f"\nDominance indices for {key[:7]} (run {result.run_id})")
     print(f"\nOutputs: {root}/<asset>/month={key}/data.parquet; SQL views in {root / 'dominance.duckdb'}")
     return 0

@@ -1,51 +1,97 @@
-"""One blocking, per-partition check per asset: a failing month stops before it reaches the indices."""
+"""One blocking, per-partition Great Expectations check per asset: a failing month stops before the indices.
 
+The suites live in quality/suites.py; this module only loads what each suite needs and turns its result
+into an `AssetCheckResult`. Severity follows the worst failed expectation: an ERROR blocks the month's
+downstream assets, a WARN (for example a late snapshot) is shown on the check but lets the month through.
+"""
 
 import dagster as dg
 import polars as pl
 
 from dominance_pipeline.defs.assets import dominance_indices, monthly_aggregates, origin_tagged_models, raw_hub_listings
-from dominance_pipeline.defs.partitions import monthly
-from dominance_pipeline.quality import rules
+from dominance_pipeline.defs.partitions import month_of, monthly
+from dominance_pipeline.defs.resources import QualityResource, WarehouseResource
+from dominance_pipeline.quality import suites
+from dominance_pipeline.schemas import QUARANTINE
+from dominance_pipeline.storage import parquet
 
 
-def _result(failures: list[rules.Failure], rows: int) -> dg.AssetCheckResult:
+def check_result(result: suites.SuiteResult) -> dg.AssetCheckResult:
+    """The suite's outcome as a check result whose metadata lists every failed expectation and its offenders."""
+    worst = result.worst
     return dg.AssetCheckResult(
-        passed=not failures,
-        severity=dg.AssetCheckSeverity.ERROR,
+        passed=worst is None,
+        severity=dg.AssetCheckSeverity.WARN if worst == suites.WARN else dg.AssetCheckSeverity.ERROR,
+        description=result.summary(),
         metadata={
-            "rows": rows,
-            "failed_rules": dg.MetadataValue.json([f.as_dict() for f in failures]),
-            "failed_count": len(failures),
+            "failed_expectations": dg.MetadataValue.md(result.failures_markdown()),
+            "failed": dg.MetadataValue.json([o.as_dict() for o in result.failed()]),
+            "failed_count": len(result.failed()),
+            "evaluated_expectations": result.evaluated,
+            "skipped": dg.MetadataValue.json([o.as_dict() for o in result.skipped]),
+            "rows": result.rows,
+            "gx_seconds": round(result.seconds, 3),
         },
-        description="; ".join(f"{f.rule}: {f.unexpected_count} unexpected (e.g. {', '.join(f.sample[:3])})" for f in failures) or None,
     )
 
 
-@dg.asset_check(asset=raw_hub_listings, blocking=True, partitions_def=monthly, description="Unique non-null ids, non-negative counts, no creation after the snapshot.")
-def raw_hub_listings_valid(raw_hub_listings: pl.DataFrame) -> dg.AssetCheckResult:
-    return _result(rules.raw_rules(raw_hub_listings), raw_hub_listings.height)
+@dg.asset_check(
+    asset=raw_hub_listings,
+    blocking=True,
+    partitions_def=monthly,
+    description="GX suite: schema, unique non-null ids, counts in range, dates, quarantine volume, size vs last month, snapshot time.",
+)
+def raw_hub_listings_valid(
+    context: dg.AssetCheckExecutionContext,
+    raw_hub_listings: pl.DataFrame,
+    warehouse: WarehouseResource,
+    quality: QualityResource,
+) -> dg.AssetCheckResult:
+    month = month_of(context.partition_key)
+    qfile = parquet.partition_file(warehouse.quarantine, "raw_hub_listings", month)
+    quarantine = pl.read_parquet(qfile) if qfile.exists() else QUARANTINE.empty()
+    previous = parquet.partition_rows(warehouse.path, "raw_hub_listings", suites.previous_month(month))
+    ctx = suites.RawContext(month=month, quarantine=quarantine, previous_rows=previous, quarantine_file=str(qfile))
+    return check_result(suites.validate_raw(raw_hub_listings, ctx, quality.thresholds()))
 
 
-@dg.asset_check(asset=origin_tagged_models, blocking=True, partitions_def=monthly, description="Valid country codes; lineage weights sum to 1 per model.")
-def origin_tagged_models_valid(origin_tagged_models: pl.DataFrame) -> dg.AssetCheckResult:
-    return _result(rules.tagged_rules(origin_tagged_models), origin_tagged_models.height)
+@dg.asset_check(
+    asset=origin_tagged_models,
+    blocking=True,
+    partitions_def=monthly,
+    description="GX suite: valid country codes in both views, lineage walks closed and rarely cut, release dates only moved later, attributed coverage per view.",
+)
+def origin_tagged_models_valid(origin_tagged_models: pl.DataFrame, quality: QualityResource) -> dg.AssetCheckResult:
+    return check_result(suites.validate_tagged(origin_tagged_models, quality.thresholds()))
 
 
 @dg.asset_check(
     asset=monthly_aggregates,
     blocking=True,
     partitions_def=monthly,
-    additional_ins={"raw_hub_listings": dg.AssetIn("raw_hub_listings")},
-    description="Conservation: per view, the totals across countries equal the raw totals.",
+    additional_ins={
+        "raw_hub_listings": dg.AssetIn("raw_hub_listings", metadata={"columns": list(suites.RAW_TOTAL_COLUMNS)})
+    },
+    description="GX suite: conservation (per view and measure, totals across countries equal the raw totals), one row per country.",
 )
-def monthly_aggregates_conserve_totals(monthly_aggregates: pl.DataFrame, raw_hub_listings: pl.DataFrame) -> dg.AssetCheckResult:
-    return _result(rules.conservation_rules(monthly_aggregates, raw_hub_listings), monthly_aggregates.height)
+def monthly_aggregates_conserve_totals(
+    context: dg.AssetCheckExecutionContext,
+    monthly_aggregates: pl.DataFrame,
+    raw_hub_listings: pl.DataFrame,
+    quality: QualityResource,
+) -> dg.AssetCheckResult:
+    month = month_of(context.partition_key)
+    return check_result(suites.validate_aggregates(monthly_aggregates, raw_hub_listings, month, quality.thresholds()))
 
 
-@dg.asset_check(asset=dominance_indices, blocking=True, partitions_def=monthly, description="Shares in [0, 1] summing to 1 per group; HHI in [0, 10000].")
-def dominance_indices_valid(dominance_indices: pl.DataFrame) -> dg.AssetCheckResult:
-    return _result(rules.index_rules(dominance_indices), dominance_indices.height)
+@dg.asset_check(
+    asset=dominance_indices,
+    blocking=True,
+    partitions_def=monthly,
+    description="GX suite: every value a number, one row per key, shares in [0, 1] summing to 1 per group, HHI in [0, 10,000], CR-n and Gini in [0, 1], effective_orgs >= 1, ratios >= 0, gaps in [-1, 1], country only on shares, no UNATTRIBUTED under attributed.",
+)
+def dominance_indices_valid(dominance_indices: pl.DataFrame, quality: QualityResource) -> dg.AssetCheckResult:
+    return check_result(suites.validate_indices(dominance_indices, quality.thresholds()))
 
 
 CHECKS = [raw_hub_listings_valid, origin_tagged_models_valid, monthly_aggregates_conserve_totals, dominance_indices_valid]

@@ -1,23 +1,59 @@
 """dominance_indices: every published index, one long table per month."""
 
+import datetime as dt
+
 import dagster as dg
 import polars as pl
 
-from dominance_pipeline.defs.partitions import GROUP, month_of, monthly
+from dominance_pipeline.defs.aggregates import monthly_aggregates
+from dominance_pipeline.defs.partitions import FIRST_MONTH, GROUP, month_of, monthly
 from dominance_pipeline.metrics import indices
+
+PREVIOUS_MONTH = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True)
 
 
 @dg.asset(
     partitions_def=monthly,
     group_name=GROUP,
     kinds={"polars", "parquet"},
+    # monthly_aggregates is not read: depending on it lets its blocking conservation check gate the month.
+    deps=[monthly_aggregates],
+    ins={
+        "origin_tagged_models": dg.AssetIn(),
+        "previous_listing": dg.AssetIn(
+            "raw_hub_listings",
+            partition_mapping=PREVIOUS_MONTH,
+            metadata={"columns": ["month", "model_id", "downloads_all_time"], "allow_missing_partitions": True},
+        ),
+    },
     description="The dominance indices in one long table: month, index, view, denominator, country, value.",
 )
 def dominance_indices(
-    context: dg.AssetExecutionContext, monthly_aggregates: pl.DataFrame, origin_tagged_models: pl.DataFrame
+    context: dg.AssetExecutionContext, origin_tagged_models: pl.DataFrame, previous_listing: pl.DataFrame
 ) -> dg.Output[pl.DataFrame]:
-    out = indices.compute(monthly_aggregates, origin_tagged_models, month_of(context.partition_key))
-    return dg.Output(out, metadata={"preview": dg.MetadataValue.md(summary_markdown(out))})
+    key = context.partition_key
+    month = month_of(key)
+    if previous_listing.is_empty():
+        previous = None
+        why = (
+            f"no previous month: {key[:7]} is the first partition"
+            if key == FIRST_MONTH
+            else f"raw_hub_listings for {month - dt.timedelta(days=1):%Y-%m} is not materialized (or empty): materialize that month, then this one again"
+        )
+    else:
+        previous, why = previous_listing, ""
+    result = indices.compute(origin_tagged_models, month, previous, why)
+    if result.absent:
+        context.log.info(f"no rows for {key[:7]} (reasons in the metadata, 'absent'): {', '.join(result.absent)}")
+    return dg.Output(
+        result.table,
+        metadata={
+            "preview": dg.MetadataValue.md(summary_markdown(result.table)),
+            "indices": len(result.table.get_column("index").unique()),
+            "absent": dg.MetadataValue.json(result.absent),
+            **{k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in result.notes.items()},
+        },
+    )
 
 
 def _pct(value: float | None) -> str:

@@ -7,12 +7,10 @@ batch by batch, so the asset writes its own partition (atomically) instead of ha
 manager: the Hub's ~3 million models never sit in memory at once.
 """
 
-import datetime as dt
 import tempfile
 from pathlib import Path
 
 import dagster as dg
-import pyarrow.parquet as pq
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
@@ -21,9 +19,11 @@ from dominance_pipeline.defs.resources import (
     HubApiResource,
     HubArchiveResource,
     LocalSnapshotsResource,
+    QualityResource,
     WarehouseResource,
     refresh_view,
 )
+from dominance_pipeline.quality.suites import previous_month
 from dominance_pipeline.sources import archive, live, local
 from dominance_pipeline.sources.publish import TABLE, parquet_batches, publish_listing
 from dominance_pipeline.storage import parquet
@@ -44,13 +44,6 @@ class RawListingConfig(dg.Config):
     )
 
 
-def _previous_count(root: Path, month: dt.date) -> int | None:
-    """Last month's model count, from the Parquet footer: the live listing's ETA when the Hub gives no total."""
-    prev = (month.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
-    path = parquet.partition_file(root, TABLE, prev)
-    return pq.ParquetFile(path).metadata.num_rows if path.exists() else None
-
-
 @dg.asset(
     partitions_def=monthly,
     group_name=GROUP,
@@ -66,6 +59,7 @@ def raw_hub_listings(
     hub_api: HubApiResource,
     hub_archive: HubArchiveResource,
     duckdb: DuckDBResource,
+    quality: QualityResource,
 ) -> dg.MaterializeResult:
     key = context.partition_key
     month = month_of(key)
@@ -74,6 +68,7 @@ def raw_hub_listings(
     if config.source != "local" and config.snapshot:
         raise ValueError(f"snapshot={config.snapshot!r} is only for the local source, not {config.source}")
     log = context.log.info
+    max_count = quality.thresholds().raw_hub_listings.max_count
     warehouse.path.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=warehouse.path, prefix=".staging-") as tmp:
         staged = Path(tmp) / "listing.parquet"
@@ -91,7 +86,8 @@ def raw_hub_listings(
                 max_lag_days=config.max_snapshot_lag_days,
                 page_size=hub_api.page_size,
                 requests_per_5min=hub_api.requests_per_5min,
-                expected_total=_previous_count(warehouse.path, month),
+                # Last month's count from its Parquet footer: the ETA when the Hub gives no total.
+                expected_total=parquet.partition_rows(warehouse.path, TABLE, previous_month(month)),
                 log=log,
             )
             snapshot_at, extra = listing.snapshot_at, {"endpoint": hub_api.base_url, **listing.metadata()}
@@ -101,7 +97,7 @@ def raw_hub_listings(
             snapshot_at, extra = snap.taken_at, {"endpoint": hub_api.base_url, **read.metadata()}
         notes = publish_listing(
             parquet_batches(staged), warehouse=warehouse.path, quarantine=warehouse.quarantine,
-            month=month, snapshot_at=snapshot_at, source=config.source,
+            month=month, snapshot_at=snapshot_at, source=config.source, max_count=max_count,
         )
     refresh_view(duckdb, warehouse.path, TABLE, context.log)
     if notes["quarantined"]:

@@ -10,6 +10,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from dominance_pipeline.origin.registry import REGISTRY_PATH, Registry, load_registry
+from dominance_pipeline.quality.config import THRESHOLDS_PATH, Thresholds, load_thresholds
 from dominance_pipeline.schemas import BY_ASSET, conform
 from dominance_pipeline.settings import Paths
 from dominance_pipeline.sources import archive, live
@@ -46,12 +47,28 @@ class RegistryResource(dg.ConfigurableResource):
         return load_registry(self.path)
 
 
+class QualityResource(dg.ConfigurableResource):
+    """The data-quality thresholds file (defaults to the documented one shipped in the package)."""
+
+    thresholds_path: str = str(THRESHOLDS_PATH)
+
+    def thresholds(self) -> Thresholds:
+        return load_thresholds(self.thresholds_path)
+
+
 class WarehouseIOManager(dg.ConfigurableIOManager):
     """Stores each asset partition at <root>/<asset>/month=<key>/data.parquet, checked against its schema.
 
+    An unpartitioned asset (a summary over all months) is stored at <root>/<asset>/data.parquet.
     The write is atomic (see storage.parquet), so a failed run leaves the previous partition readable.
     After publishing, it makes sure the asset has a view in the DuckDB file; a locked DuckDB file (an
     analyst holding it open) is logged, not fatal, since the Parquet files are the source of truth.
+
+    Inputs read the upstream partitions the input's partition mapping selects (the same month by default,
+    the previous one through `TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)`), concatenated:
+    every table has a `month` column to tell them apart. An input's `AssetIn` metadata may set
+    `columns` (read only those) and `allow_missing_partitions` (a mapped month that does not exist or was
+    never materialized is skipped, so the input may be empty, instead of failing the step).
     """
 
     root: str
@@ -60,7 +77,10 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame) -> None:
         table = context.asset_key.path[-1]
         df = conform(obj, BY_ASSET[table])
-        path = parquet.write_partition(df, Path(self.root), table, context.partition_key)
+        if context.has_partition_key:
+            path = parquet.write_partition(df, Path(self.root), table, context.partition_key)
+        else:
+            path = parquet.write_table(df, Path(self.root), table)
         refresh_view(self.duckdb, Path(self.root), table, context.log)
         context.add_output_metadata(
             {"dagster/row_count": df.height, "path": dg.MetadataValue.path(str(path)), "bytes": path.stat().st_size}
@@ -68,7 +88,24 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         table = context.upstream_output.asset_key.path[-1] if context.upstream_output else context.asset_key.path[-1]
-        return parquet.read_partition(Path(self.root), table, context.asset_partition_key)
+        meta = context.definition_metadata or {}
+        columns = meta.get("columns")
+        root = Path(self.root)
+        if not context.has_asset_partitions:
+            return parquet.read_table(root, table, columns)
+        keys = context.asset_partition_keys  # the mapped upstream keys, not the downstream run's key
+        if meta.get("allow_missing_partitions"):
+            skipped = [k for k in keys if not parquet.partition_file(root, table, k).exists()]
+            if skipped:
+                context.log.debug(f"{table}: partitions {skipped} not materialized; input '{context.name}' goes without them")
+            keys = [k for k in keys if k not in skipped]
+        elif not keys:
+            raise FileNotFoundError(f"input '{context.name}' maps to no partition of {table}")
+        frames = [parquet.read_partition(root, table, k, columns) for k in keys]
+        if frames:
+            return pl.concat(frames)
+        empty = BY_ASSET[table].empty()
+        return empty.select(columns) if columns else empty
 
 
 def refresh_view(duckdb: DuckDBResource, root: Path, table: str, log: object) -> None:
@@ -120,6 +157,7 @@ def build_resources(p: Paths, hub_endpoint: str | None = None) -> dict[str, obje
         "warehouse": WarehouseResource(root=str(p.warehouse)),
         "local_snapshots": LocalSnapshotsResource(snapshot_dir=str(p.sample)),
         "registry": RegistryResource(),
+        "quality": QualityResource(),
         "duckdb": duck,
         "io_manager": WarehouseIOManager(root=str(p.warehouse), duckdb=duck),
         "hub_api": hub_api_resource(hub_endpoint),

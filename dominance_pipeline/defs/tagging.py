@@ -20,15 +20,32 @@ def origin_tagged_models(
     reg = registry.load()
     tagged, stats = tagging.tag(raw_hub_listings, reg)
     cov = tagging.coverage(tagged)
-    context.log.info(f"attributed downloads: direct {cov['direct']:.2%}, lineage {cov['lineage']:.2%}")
+    lin: dict = stats["lineage"]  # type: ignore[assignment]
+    dates: dict = stats["release_dates"]  # type: ignore[assignment]
+    context.log.info(
+        f"attributed downloads: direct {cov['direct']:.2%}, lineage {cov['lineage']:.2%} "
+        f"(registry as of {stats['attributed_on']}; `dominance-pipeline registry-gaps --month {context.partition_key[:7]}` lists the gaps)"
+    )
+    if lin["cycle_nodes"] or lin["depth_capped_nodes"]:
+        context.log.warning(
+            f"lineage: {lin['cycle_nodes']} models on declared cycles (e.g. {', '.join(lin['cycle_examples'])}), "
+            f"{lin['depth_capped_nodes']} chains cut at the depth cap"
+        )
     return dg.Output(
         tagged,
         metadata={
             "coverage_direct": cov["direct"],
             "coverage_lineage": cov["lineage"],
-            "lineage_status": dg.MetadataValue.json(stats["lineage_status"]),
-            "max_lineage_depth": stats["max_lineage_depth"],
+            "intermediary_download_share": tagging.intermediary_share(tagged),
+            "lineage_status": dg.MetadataValue.json(lin["status"]),
+            "lineage": dg.MetadataValue.json({k: v for k, v in lin.items() if k != "status"}),
+            "max_lineage_depth": lin["max_depth"],
+            "lineage_cycle_nodes": lin["cycle_nodes"],
+            "lineage_depth_capped": lin["depth_capped_nodes"],
+            "release_dates_corrected": len(dates["applied"]),
+            "release_date_corrections": dg.MetadataValue.json(dates),
             "registry": dg.MetadataValue.path(str(reg.path)),
-            "registry_namespaces": reg.rows.height,
+            "registry_namespaces": reg.namespaces,
+            "registry_attributed_on": stats["attributed_on"],
         },
     )

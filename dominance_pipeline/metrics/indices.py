@@ -1,30 +1,81 @@
 """The dominance indices: every formula the pipeline publishes, in one long table.
 
 Shape: (month, index, view, denominator, country, value); `country` is null for indices that are not per
-country. `view` is `direct` (uploader's country) or `lineage` (root base model's country); `denominator`
-is `all` (every download on the Hub) or `attributed` (downloads of models whose country is known).
-An index with an empty denominator has no rows for that group: a missing row, never a zero that looks like
-a measurement. The data dictionary (docs/data_dictionary.md) gives each formula with a worked example.
+country. `view` is `direct` (uploader's country) or `lineage` (root base model's country, a merge split
+equally among its roots); `denominator` is `all` (every model counted by the index) or `attributed` (only
+models whose country is known, so it has no UNATTRIBUTED row).
+
+Every per-country share is computed the same way, and this is the place to read it: each model
+contributes an amount to its index (its 30-day downloads, 1 if it is a new original, ...; see
+`contributions`), the amount goes to the model's country in each view (with the root's weight in
+`lineage`), and a country's share is its amount over the group's total. A group whose total is zero has no
+rows, and `IndexResult.absent` says why: a missing row, never a zero that looks like a measurement.
+Concentration indices (HHI, CR-n, Gini) are in `concentration.py`. docs/data_dictionary.md gives each
+formula with a worked example.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 
 import polars as pl
 
-from dominance_pipeline.metrics.aggregates import VIEWS, view_frame
+from dominance_pipeline.metrics import concentration
+from dominance_pipeline.metrics.aggregates import VIEWS, is_new, view_frame
 from dominance_pipeline.origin.countries import UNATTRIBUTED
 from dominance_pipeline.schemas import DOMINANCE_INDICES, conform
+from dominance_pipeline.sources.normalise import RELATIONS
 
 DENOMINATORS = ("all", "attributed")
 
+NOTABLE_MIN_DOWNLOADS = 1_000  # new_notable_share: at least this many 30-day downloads
+DERIVATIVE_MIN_DOWNLOADS = 5  # derivative_share: strictly more than this many 30-day downloads
+VINTAGE_MONTHS = 12  # vintage_share: created at most this many months before the snapshot
+ROBUST_TASK = "text-generation"
+ROBUST_QUANTILE = 0.999  # robust_share caps each model's downloads at this quantile of the month
+REPACK_FORMATS = ("gguf", "mlx")
 
-def _long(df: pl.DataFrame, month: dt.date, index: str) -> pl.DataFrame:
-    """Rows of one index in the table's column order (df has view, denominator, country, value)."""
+# Share family -> its index. A family also has china_us_ratio_<family> and china_us_gap_<family>
+# (plain china_us_ratio / china_us_gap for downloads). Names with "share" are per-country shares summing
+# to 1 per (index, view, denominator); nothing else may contain "share" (the quality rules rely on it).
+FAMILIES: dict[str, str] = {
+    "download": "download_share",
+    "download_delta": "download_delta_share",
+    "vintage": "vintage_share",
+    "robust": "robust_share",
+    "new_model": "new_model_share",
+    "new_notable": "new_notable_share",
+    "derivative": "derivative_share",
+    "likes": "likes_share",
+    "trending": "trending_share",
+}
+RELATION_INDICES = tuple(f"derivative_share_{r}" for r in RELATIONS)
+LINEAGE_ONLY = ("derivative_share", *RELATION_INDICES)  # a derivative's country is its root's by definition
+
+
+def ratio_index(family: str) -> str:
+    return "china_us_ratio" if family == "download" else f"china_us_ratio_{family}"
+
+
+def gap_index(family: str) -> str:
+    return "china_us_gap" if family == "download" else f"china_us_gap_{family}"
+
+
+@dataclass
+class IndexResult:
+    """The month's index rows, why any index has no rows for some group, and figures for the metadata."""
+
+    table: pl.DataFrame
+    absent: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, object] = field(default_factory=dict)
+
+
+def _long(df: pl.DataFrame, month: dt.date, index: str | None = None) -> pl.DataFrame:
+    """Rows in the table's column order; df has view, denominator, country, value (and index unless given)."""
     return df.select(
         pl.lit(month, pl.Date).alias("month"),
-        pl.lit(index).alias("index"),
+        pl.lit(index).alias("index") if index else pl.col("index"),
         pl.col("view"),
         pl.col("denominator"),
         pl.col("country").cast(pl.String),
@@ -32,80 +83,223 @@ def _long(df: pl.DataFrame, month: dt.date, index: str) -> pl.DataFrame:
     )
 
 
-def shares(by_country: pl.DataFrame, measure: str) -> pl.DataFrame:
-    """Each country's share of `measure` per view, under both denominators.
+def shares(amounts: pl.DataFrame) -> pl.DataFrame:
+    """Each country's share of its (view, index) amount, under both denominators.
 
-    `by_country` has columns view, country, <measure>. The `attributed` denominator leaves UNATTRIBUTED out
-    of both numerator and denominator, so it has no UNATTRIBUTED row.
+    `amounts` has view, index, country, amount. Groups whose total is zero produce no rows. The
+    `attributed` denominator leaves UNATTRIBUTED out of both numerator and denominator.
     """
     frames = []
     for denominator in DENOMINATORS:
-        base = by_country if denominator == "all" else by_country.filter(pl.col("country") != UNATTRIBUTED)
-        total = pl.col(measure).sum().over("view")
+        base = amounts if denominator == "all" else amounts.filter(pl.col("country") != UNATTRIBUTED)
+        total = pl.col("amount").sum().over("view", "index")
         frames.append(
             base.filter(total > 0).select(
-                "view", pl.lit(denominator).alias("denominator"), "country", (pl.col(measure) / total).alias("value")
+                "view", "index", pl.lit(denominator).alias("denominator"), "country", (pl.col("amount") / total).alias("value")
             )
         )
     return pl.concat(frames)
 
 
-def download_share(aggregates: pl.DataFrame, month: dt.date) -> pl.DataFrame:
-    """download_share: Σ downloads_30d of the country's models / Σ downloads_30d over the denominator."""
-    return _long(shares(aggregates.select("view", "country", "downloads_30d"), "downloads_30d"), month, "download_share")
+def is_original() -> pl.Expr:
+    """No declared base model other than itself: the model is its own lineage root."""
+    return pl.col("lineage_depth") == 0
 
 
-def china_us(share_rows: pl.DataFrame, month: dt.date, suffix: str = "") -> pl.DataFrame:
-    """china_us_ratio = share(CN) / share(US) and china_us_gap = share(CN) − share(US), per view and denominator.
+def is_repackage() -> pl.Expr:
+    """A quantization or format conversion of someone else's model, not a model of its own.
 
-    `share_rows` are the rows of one share index. A group without a US share has no ratio row (the ratio
-    is undefined) but still has a gap. `suffix` names the share family for indices other than downloads.
+    Declared as quantized; or a GGUF/MLX build that declares a base model; or uploaded by a registry
+    intermediary (quantizers, converters). robust_share leaves these out of the direct view; the lineage
+    view keeps them, credited to their root like every derivative.
     """
-    wide = (
-        share_rows.filter(pl.col("country").is_in(["CN", "US"]))
-        .pivot(on="country", index=["view", "denominator"], values="value")
+    fmt = pl.col("tags").list.eval(pl.element().is_in(REPACK_FORMATS)).list.any().fill_null(False)
+    fmt = fmt | pl.col("library_name").is_in(REPACK_FORMATS).fill_null(False)
+    return (
+        (pl.col("base_relation") == "quantized").fill_null(False)
+        | (fmt & ~is_original())
+        | pl.col("is_intermediary").fill_null(False)
     )
-    for c in ("CN", "US"):
-        if c not in wide.columns:
-            wide = wide.with_columns(pl.lit(None, pl.Float64).alias(c))
-    wide = wide.with_columns(pl.col("CN").fill_null(0.0), pl.col("US").fill_null(0.0))
-    none = pl.lit(None, pl.String).alias("country")
-    ratio = wide.filter(pl.col("US") > 0).select("view", "denominator", none, (pl.col("CN") / pl.col("US")).alias("value"))
-    gap = wide.select("view", "denominator", none, (pl.col("CN") - pl.col("US")).alias("value"))
-    return pl.concat([_long(ratio, month, f"china_us_ratio{suffix}"), _long(gap, month, f"china_us_gap{suffix}")])
 
 
-def org_downloads(tagged: pl.DataFrame) -> pl.DataFrame:
-    """30-day downloads per namespace and view: the uploader's namespace (direct) or the root's (lineage)."""
+def robust_cap(tagged: pl.DataFrame) -> float:
+    """The month's 99.9th percentile of 30-day downloads over every model (linear interpolation)."""
+    q = tagged.select(pl.col("downloads_30d").fill_null(0).cast(pl.Float64).quantile(ROBUST_QUANTILE, "linear")).item()
+    return float(q or 0.0)
+
+
+def contributions(month: dt.date, cap: float, with_delta: bool) -> dict[str, pl.Expr]:
+    """What one model adds to each share index (its country's numerator and the group's denominator).
+
+    `cap` is robust_share's per-model ceiling; `with_delta` says whether the `download_delta` column
+    (downloads since the previous snapshot) exists.
+    """
     dl = pl.col("downloads_30d").fill_null(0).cast(pl.Float64)
-    direct = tagged.lazy().select(pl.lit("direct").alias("view"), pl.col("org_namespace").alias("namespace"), dl)
-    lineage = (
-        tagged.lazy()
-        .select("downloads_30d", "lineage_roots")
-        .explode("lineage_roots")
-        .select(
-            pl.lit("lineage").alias("view"),
-            pl.col("lineage_roots").struct.field("namespace").alias("namespace"),
-            dl * pl.col("lineage_roots").struct.field("weight"),
+    new = is_new(month)
+    new_original = new & is_original()
+    new_derivative = new & ~is_original() & (dl > DERIVATIVE_MIN_DOWNLOADS)
+    young = (pl.col("created_at") >= pl.col("snapshot_at").dt.offset_by(f"-{VINTAGE_MONTHS}mo")).fill_null(False)
+    text_generation = (pl.col("pipeline_tag") == ROBUST_TASK).fill_null(False)
+
+    def count(flag: pl.Expr) -> pl.Expr:
+        return flag.cast(pl.Float64)
+
+    out = {
+        "download_share": dl,
+        "vintage_share": pl.when(young).then(dl).otherwise(0.0),
+        "robust_share": pl.when(text_generation).then(dl.clip(upper_bound=cap)).otherwise(0.0),
+        "new_model_share": count(new_original),
+        "new_notable_share": count(new_original & (dl >= NOTABLE_MIN_DOWNLOADS)),
+        "derivative_share": count(new_derivative),
+        **{f"derivative_share_{r}": count(new_derivative & (pl.col("base_relation") == r).fill_null(False)) for r in RELATIONS},
+        "likes_share": pl.col("likes").fill_null(0).cast(pl.Float64),
+        "trending_share": pl.col("trending_score").fill_null(0.0).clip(lower_bound=0.0),
+    }
+    if with_delta:
+        out["download_delta_share"] = pl.col("download_delta").fill_null(0).cast(pl.Float64)
+    return out
+
+
+def download_delta(tagged: pl.DataFrame, previous: pl.DataFrame) -> tuple[pl.Series, dict[str, int]]:
+    """downloads_all_time(M) − downloads_all_time(M−1) per model, aligned with `tagged`'s rows.
+
+    A model absent from the previous listing counts its whole all-time count; a negative difference (the
+    counter was reset) counts 0; a model without an all-time count in either month counts nothing.
+    """
+    prev = previous.select("model_id", pl.col("downloads_all_time").alias("_prev"), pl.lit(True).alias("_in_prev"))
+    joined = tagged.select("model_id", "downloads_all_time").join(prev, on="model_id", how="left", maintain_order="left")
+    now, before, seen = pl.col("downloads_all_time"), pl.col("_prev"), pl.col("_in_prev").fill_null(False)
+    raw = pl.when(~seen).then(now).when(before.is_not_null()).then(now - before)
+    flags = joined.select(
+        raw.clip(lower_bound=0).alias("delta"),
+        (raw < 0).fill_null(False).alias("reset"),
+        (~seen & now.is_not_null()).alias("new"),
+        raw.is_null().alias("unknown"),
+    )
+    stats = {
+        "counter_resets": int(flags.get_column("reset").sum()),
+        "new_in_listing": int(flags.get_column("new").sum()),
+        "without_all_time_count": int(flags.get_column("unknown").sum()),
+    }
+    return flags.get_column("delta").alias("download_delta"), stats
+
+
+def country_amounts(tagged: pl.DataFrame, amounts: dict[str, pl.Expr]) -> pl.DataFrame:
+    """Σ weight × amount per (view, index, country), one pass over the models and their lineage roots."""
+    cols = list(amounts)
+    models = tagged.lazy().select(
+        "org_country", "lineage_roots", is_repackage().alias("_repackage"), *[e.alias(c) for c, e in amounts.items()]
+    )
+    rows = pl.concat(
+        [view_frame(models, v).select(pl.lit(v).alias("view"), "country", "weight", "_repackage", *cols) for v in VIEWS]
+    )
+    if "robust_share" in cols:
+        rows = rows.with_columns(
+            pl.when((pl.col("view") == "direct") & pl.col("_repackage")).then(0.0).otherwise(pl.col("robust_share")).alias("robust_share")
         )
+    sums = rows.group_by("view", "country").agg([(pl.col("weight") * pl.col(c)).sum().alias(c) for c in cols]).collect()
+    return sums.unpivot(on=cols, index=["view", "country"], variable_name="index", value_name="amount").filter(
+        ~(pl.col("index").is_in(LINEAGE_ONLY) & (pl.col("view") == "direct"))
     )
-    return pl.concat([direct, lineage]).group_by("view", "namespace").agg(pl.col("downloads_30d").sum()).collect()
 
 
-def hhi_org(orgs: pl.DataFrame, month: dt.date) -> pl.DataFrame:
-    """hhi_org = 10,000 · Σ_o s_o², s_o the namespace's share of all 30-day downloads in the view (0–10,000)."""
-    s = pl.col("downloads_30d") / pl.col("downloads_30d").sum().over("view")
-    out = (
-        orgs.filter(pl.col("downloads_30d").sum().over("view") > 0)
-        .group_by("view")
-        .agg((10_000 * (s**2).sum()).alias("value"))
-        .with_columns(pl.lit("all").alias("denominator"), pl.lit(None, pl.String).alias("country"))
+EMPTY_REASONS: dict[str, str] = {
+    "download_share": "no 30-day downloads in the listing",
+    "download_delta_share": "no downloads between the two snapshots",
+    "vintage_share": f"no downloads of models created in the {VINTAGE_MONTHS} months before the snapshot",
+    "robust_share": f"no downloads of {ROBUST_TASK} models",
+    "new_model_share": "no original model (without a base model) was created in {month}",
+    "new_notable_share": f"no original model created in {{month}} has {NOTABLE_MIN_DOWNLOADS:,} or more 30-day downloads",
+    "derivative_share": f"no model created in {{month}} declares a base model and has more than {DERIVATIVE_MIN_DOWNLOADS} downloads",
+    "likes_share": "no likes in the listing",
+    "trending_share": "no positive trending score in the listing",
+    **{
+        f"derivative_share_{r}": f"no {r} derivative created in {{month}} has more than {DERIVATIVE_MIN_DOWNLOADS} downloads"
+        for r in RELATIONS
+    },
+}
+
+
+def absent_groups(amounts: pl.DataFrame, share_rows: pl.DataFrame, month: dt.date) -> dict[str, str]:
+    """For each share index missing some (view, denominator) group, why; groups named unless all are missing."""
+    expected = {(i, v, d) for i, v in amounts.select("index", "view").unique().iter_rows() for d in DENOMINATORS}
+    present = set(share_rows.select("index", "view", "denominator").unique().iter_rows())
+    by_index: dict[str, dict[str, list[str]]] = {}
+    for index, view, den in sorted(expected - present):
+        if (index, view, "all") in present:
+            why = "every counted model is UNATTRIBUTED"
+        else:
+            why = EMPTY_REASONS[index].format(month=f"{month:%Y-%m}")
+        by_index.setdefault(index, {}).setdefault(why, []).append(f"{view}/{den}")
+    out = {}
+    for index, reasons in by_index.items():
+        every = not any(i == index for i, _, _ in present)
+        out[index] = "; ".join(why if every else f"{why} ({', '.join(groups)})" for why, groups in reasons.items())
+    return out
+
+
+def china_us(share_rows: pl.DataFrame, month: dt.date) -> pl.DataFrame:
+    """china_us_ratio = share(CN) / share(US) and china_us_gap = share(CN) − share(US), per family, view and denominator.
+
+    `share_rows` are share-index rows; only the families' main indices (FAMILIES) get a ratio and a gap.
+    A group without a US share has no ratio row (the ratio is undefined) but still has a gap.
+    """
+    keys = ["index", "view", "denominator"]
+    rows = share_rows.filter(pl.col("index").is_in(list(FAMILIES.values())))
+
+    def one(country: str) -> pl.DataFrame:
+        return rows.filter(pl.col("country") == country).select(*keys, pl.col("value").alias(country))
+
+    wide = (
+        rows.select(keys).unique()
+        .join(one("CN"), on=keys, how="left")
+        .join(one("US"), on=keys, how="left")
+        .with_columns(pl.col("CN").fill_null(0.0), pl.col("US").fill_null(0.0))
     )
-    return _long(out, month, "hhi_org")
+    family = {index: f for f, index in FAMILIES.items()}
+    ratio_names = {index: ratio_index(f) for index, f in family.items()}
+    gap_names = {index: gap_index(f) for index, f in family.items()}
+    none = pl.lit(None, pl.String).alias("country")
+    ratio = wide.filter(pl.col("US") > 0).select(
+        pl.col("index").replace_strict(ratio_names), "view", "denominator", none, (pl.col("CN") / pl.col("US")).alias("value")
+    )
+    gap = wide.select(pl.col("index").replace_strict(gap_names), "view", "denominator", none, (pl.col("CN") - pl.col("US")).alias("value"))
+    return _long(pl.concat([ratio, gap]), month)
 
 
-def compute(aggregates: pl.DataFrame, tagged: pl.DataFrame, month: dt.date) -> pl.DataFrame:
-    """The dominance_indices partition for `month`."""
-    dl = download_share(aggregates, month)
-    out = pl.concat([dl, china_us(dl, month), hhi_org(org_downloads(tagged), month)])
-    return conform(out.sort("index", "view", "denominator", "country", nulls_last=True), DOMINANCE_INDICES)
+def compute(
+    tagged: pl.DataFrame,
+    month: dt.date,
+    previous: pl.DataFrame | None = None,
+    no_previous_reason: str = "no previous month's listing",
+) -> IndexResult:
+    """The dominance_indices partition for `month` from its origin-tagged models.
+
+    `previous` is the previous month's listing (model_id, downloads_all_time) for download_delta_share;
+    without it that index is absent, for `no_previous_reason`.
+    """
+    notes: dict[str, object] = {}
+    absent: dict[str, str] = {}
+    if previous is None:
+        absent["download_delta_share"] = no_previous_reason
+    elif tagged.get_column("downloads_all_time").is_null().all():
+        absent["download_delta_share"] = "the listing has no all-time download counts"
+    else:
+        delta, notes["download_delta"] = download_delta(tagged, previous)
+        tagged = tagged.with_columns(delta)
+    with_delta = "download_delta" in tagged.columns
+    cap = robust_cap(tagged)
+    notes["robust_cap_downloads_30d"] = cap
+
+    amounts = country_amounts(tagged, contributions(month, cap, with_delta))
+    share_rows = shares(amounts)
+    absent |= absent_groups(amounts, share_rows, month)
+    share_table = _long(share_rows, month)
+
+    frames = [
+        share_table,
+        china_us(share_table, month),
+        concentration.indices(tagged, share_table.filter(pl.col("index") == "download_share"), month),
+    ]
+    out = pl.concat(frames).sort("index", "view", "denominator", "country", nulls_last=True)
+    return IndexResult(conform(out, DOMINANCE_INDICES), absent, notes)

@@ -1,19 +1,31 @@
-"""The org registry: which country each Hub namespace belongs to, and on what evidence.
+"""The org registry: which country each Hub namespace belongs to, on what evidence, and since when.
 
-The registry is a reviewed CSV (registry.csv beside this module), one row per namespace with its source.
-Every published share stands on it, so the loader refuses a file with any inconsistency and names the
-file and line of each problem rather than publishing figures built on a typo.
+The registry is a reviewed CSV (registry.csv beside this module). Every published share stands on it, so
+the loader refuses a file with any inconsistency and names the file and line of each problem rather than
+publishing figures built on a typo.
+
+Ownership changes over time (Jina AI was acquired by Elastic in October 2025), so a namespace may have
+several rows with non-overlapping validity periods [valid_from, valid_to). A month is attributed with the
+rows valid on its last day, because a monthly partition describes the Hub as of the end of the month.
+
+Old names are recorded in one of two ways, never both: an alias (a name with no row of its own that
+points at the namespace) or a row of its own with `renamed_to`, when the old name deserves its own source
+and note. Either way the canonical namespace is the end of the rename chain, so a month's HHI does not
+count THUDM and zai-org as two organisations.
 """
 
 from __future__ import annotations
 
+import calendar
 import csv
+import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
-from dominance_pipeline.origin.countries import UNATTRIBUTED, valid_codes
+from dominance_pipeline.origin.countries import UNATTRIBUTED, bloc_of, valid_codes
 
 REGISTRY_PATH = Path(__file__).with_name("registry.csv")
 
@@ -34,6 +46,10 @@ COLUMNS = (
 ORG_TYPES = frozenset({"company", "academic", "nonprofit", "community", "individual"})
 BASES = frozenset({"headquarters", "parent company", "legal seat"})
 
+# A Hub namespace (user or organisation name), as huggingface_hub validates it.
+NAMESPACE_PATTERN = re.compile(r"^[\w][\w.\-]{0,95}$")
+DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
 # The lookup every tagger joins on: namespaces match case-insensitively, as on the Hub.
 LOOKUP_SCHEMA = {
     "ns_key": pl.String,
@@ -42,18 +58,79 @@ LOOKUP_SCHEMA = {
     "is_intermediary": pl.Boolean,
 }
 
+ROWS_SCHEMA: dict[str, pl.DataType] = {
+    **{c: pl.String for c in COLUMNS},
+    "valid_from": pl.Date,
+    "valid_to": pl.Date,
+    "is_intermediary": pl.Boolean,
+    "line": pl.Int64,
+}
+
 
 class RegistryError(ValueError):
     """The registry file is inconsistent; the message names the file and line of every problem."""
 
 
 @dataclass(frozen=True)
+class _Row:
+    line: int
+    values: dict[str, str]
+    valid_from: dt.date | None
+    valid_to: dt.date | None
+
+    @property
+    def key(self) -> str:
+        return self.values["namespace"].lower()
+
+    def valid_on(self, day: dt.date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (self.valid_to is None or day < self.valid_to)
+
+    def overlaps(self, other: _Row) -> bool:
+        lo = max(self.valid_from or dt.date.min, other.valid_from or dt.date.min)
+        hi = min(self.valid_to or dt.date.max, other.valid_to or dt.date.max)
+        return lo < hi
+
+    def period(self) -> str:
+        return f"[{self.valid_from or '…'}, {self.valid_to or '…'})"
+
+
+@dataclass(frozen=True)
 class Registry:
-    """A validated registry: the reviewed rows and the case-insensitive lookup derived from them."""
+    """A validated registry: its reviewed rows (one per namespace and validity period) and where it came from."""
 
     rows: pl.DataFrame
-    lookup: pl.DataFrame
     path: Path
+    _rows: tuple[_Row, ...]
+
+    @property
+    def namespaces(self) -> int:
+        """How many distinct namespaces the registry knows (a namespace with an ownership change has several rows)."""
+        return self.rows.get_column("namespace").str.to_lowercase().n_unique()
+
+    def lookup_at(self, day: dt.date) -> pl.DataFrame:
+        """The case-insensitive lookup (ns_key, canonical namespace, country, is_intermediary) valid on `day`.
+
+        A namespace's country and intermediary flag come from its own row valid on that day; an alias
+        inherits them from the namespace it points at. The canonical name follows `renamed_to` to its end.
+        """
+        valid = {r.key: r for r in self._rows if r.valid_on(day)}
+        entries: dict[str, dict[str, object]] = {}
+        for key, row in valid.items():
+            entries[key] = {
+                "ns_key": key,
+                "namespace": _canonical_name(row, valid, self._rows),
+                "country": row.values["country"],
+                "is_intermediary": row.values["is_intermediary"] == "true",
+            }
+        for row in valid.values():
+            for alias in _aliases(row):
+                entries[alias.lower()] = {**entries[row.key], "ns_key": alias.lower()}
+        return pl.DataFrame(list(entries.values()), schema=LOOKUP_SCHEMA)
+
+
+def month_end(month: dt.date) -> dt.date:
+    """The last day of `month`: the day a monthly partition is attributed on."""
+    return month.replace(day=calendar.monthrange(month.year, month.month)[1])
 
 
 def load_registry(path: Path | str = REGISTRY_PATH) -> Registry:
@@ -62,18 +139,31 @@ def load_registry(path: Path | str = REGISTRY_PATH) -> Registry:
     rows, problems = _read_rows(path)
     problems += _check_rows(rows)
     if problems:
+        problems.sort()
         shown = "\n".join(f"  {path}:{line}: {msg}" for line, msg in problems[:50])
         more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
         raise RegistryError(f"{len(problems)} problem(s) in the org registry:\n{shown}{more}")
     frame = pl.DataFrame(
-        [{k: v for k, v in r.items() if k != "_line"} for r in rows],
-        schema={c: pl.String for c in COLUMNS},
+        [{**r.values, "valid_from": r.valid_from, "valid_to": r.valid_to, "line": r.line} for r in rows],
+        schema={**{c: pl.String for c in COLUMNS}, "valid_from": pl.Date, "valid_to": pl.Date, "line": pl.Int64},
         orient="row",
     ).with_columns(pl.col("is_intermediary").eq("true"))
-    return Registry(rows=frame, lookup=_lookup(rows), path=path)
+    return Registry(rows=frame.select(list(ROWS_SCHEMA)), path=path, _rows=tuple(rows))
 
 
-def _read_rows(path: Path) -> tuple[list[dict[str, str]], list[tuple[int, str]]]:
+def _parse_date(text: str, column: str, line: int, problems: list[tuple[int, str]]) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        if DATE_PATTERN.match(text):
+            return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    problems.append((line, f"{column} {text!r} is not a date YYYY-MM-DD"))
+    return None
+
+
+def _read_rows(path: Path) -> tuple[list[_Row], list[tuple[int, str]]]:
     problems: list[tuple[int, str]] = []
     if not path.exists():
         raise RegistryError(f"org registry not found: {path}")
@@ -82,7 +172,7 @@ def _read_rows(path: Path) -> tuple[list[dict[str, str]], list[tuple[int, str]]]
         header = next(reader, None)
         if header is None or tuple(header) != COLUMNS:
             raise RegistryError(f"{path}:1: header must be {','.join(COLUMNS)}, found {','.join(header or [])}")
-        rows = []
+        rows: list[_Row] = []
         for values in reader:
             line = reader.line_num
             if not values or all(not v.strip() for v in values):
@@ -91,87 +181,144 @@ def _read_rows(path: Path) -> tuple[list[dict[str, str]], list[tuple[int, str]]]
                 problems.append((line, f"expected {len(COLUMNS)} fields, found {len(values)}"))
                 continue
             row = {c: v.strip() for c, v in zip(COLUMNS, values, strict=True)}
-            row["_line"] = str(line)
-            rows.append(row)
+            start = _parse_date(row["valid_from"], "valid_from", line, problems)
+            end = _parse_date(row["valid_to"], "valid_to", line, problems)
+            rows.append(_Row(line, row, start, end))
     return rows, problems
 
 
-def _check_rows(rows: list[dict[str, str]]) -> list[tuple[int, str]]:
+def _aliases(row: _Row) -> list[str]:
+    return [a.strip() for a in row.values["aliases"].split(";") if a.strip()]
+
+
+def _check_rows(rows: list[_Row]) -> list[tuple[int, str]]:
     problems: list[tuple[int, str]] = []
-    codes = valid_codes()
-    first_line: dict[str, int] = {}
+    rows = [r for r in rows if _check_fields(r, problems)]
+    by_key: dict[str, list[_Row]] = {}
     for r in rows:
-        line = int(r["_line"])
-        ns = r["namespace"]
-        if not ns:
-            problems.append((line, "empty namespace"))
-            continue
-        key = ns.lower()
-        if key in first_line:
-            problems.append((line, f"namespace {ns!r} repeats line {first_line[key]}"))
-        first_line.setdefault(key, line)
-        if r["country"] not in codes:
-            problems.append((line, f"country {r['country']!r} is not ISO 3166-1 alpha-2, INTL or UNATTRIBUTED"))
-        if r["org_type"] not in ORG_TYPES:
-            problems.append((line, f"org_type {r['org_type']!r} is not one of {sorted(ORG_TYPES)}"))
-        if r["basis"] not in BASES:
-            problems.append((line, f"basis {r['basis']!r} is not one of {sorted(BASES)}"))
-        if not r["source"]:
-            problems.append((line, f"namespace {ns!r} has no source"))
-        if r["is_intermediary"] not in ("true", "false"):
-            problems.append((line, f"is_intermediary must be true or false, found {r['is_intermediary']!r}"))
-    by_key = {r["namespace"].lower(): r for r in rows if r["namespace"]}
-    for r in rows:
-        target = r["renamed_to"]
-        if target and target.lower() not in by_key:
-            problems.append((int(r["_line"]), f"renamed_to {target!r} has no row of its own"))
-    for r in rows:
-        seen = [r["namespace"].lower()]
-        cur = r
-        while cur["renamed_to"]:
-            nxt = cur["renamed_to"].lower()
-            if nxt in seen:
-                problems.append((int(r["_line"]), f"renamed_to cycle: {' -> '.join(seen + [nxt])}"))
-                break
-            if nxt not in by_key:
-                break
-            seen.append(nxt)
-            cur = by_key[nxt]
+        for earlier in by_key.get(r.key, []):
+            if r.overlaps(earlier):
+                problems.append(
+                    (r.line, f"namespace {r.values['namespace']!r} {r.period()} overlaps line {earlier.line} {earlier.period()}")
+                )
+        by_key.setdefault(r.key, []).append(r)
+    problems += _check_aliases(rows, by_key)
+    problems += _check_renames(rows, by_key)
     return problems
 
 
-def _canonical(rows_by_key: dict[str, dict[str, str]], key: str) -> dict[str, str]:
-    row = rows_by_key[key]
-    while row["renamed_to"] and row["renamed_to"].lower() in rows_by_key:
-        row = rows_by_key[row["renamed_to"].lower()]
-    return row
+def _check_fields(r: _Row, problems: list[tuple[int, str]]) -> bool:
+    """Per-row checks; False when the row is too broken to take part in the cross-row checks."""
+    v, line = r.values, r.line
+    ns = v["namespace"]
+    if not ns:
+        problems.append((line, "empty namespace"))
+        return False
+    if not NAMESPACE_PATTERN.match(ns):
+        problems.append((line, f"namespace {ns!r} is not a Hub namespace (letters, digits, '-', '_', '.')"))
+    if v["country"] not in valid_codes():
+        problems.append((line, f"country {v['country']!r} is not ISO 3166-1 alpha-2, INTL or UNATTRIBUTED"))
+    elif v["country"] == UNATTRIBUTED and v["is_intermediary"] != "true":
+        problems.append(
+            (line, f"{ns!r} is UNATTRIBUTED but not an intermediary: leave a namespace whose country is unknown out of the registry")
+        )
+    if v["org_type"] not in ORG_TYPES:
+        problems.append((line, f"org_type {v['org_type']!r} is not one of {sorted(ORG_TYPES)}"))
+    if v["basis"] not in BASES:
+        problems.append((line, f"basis {v['basis']!r} is not one of {sorted(BASES)}"))
+    if not v["source"]:
+        problems.append((line, f"namespace {ns!r} has no source"))
+    if v["is_intermediary"] not in ("true", "false"):
+        problems.append((line, f"is_intermediary must be true or false, found {v['is_intermediary']!r}"))
+    if r.valid_from and r.valid_to and r.valid_from >= r.valid_to:
+        problems.append((line, f"valid_from {r.valid_from} is not before valid_to {r.valid_to}"))
+    for alias in _aliases(r):
+        if not NAMESPACE_PATTERN.match(alias):
+            problems.append((line, f"alias {alias!r} is not a Hub namespace"))
+    return True
 
 
-def _lookup(rows: list[dict[str, str]]) -> pl.DataFrame:
-    by_key = {r["namespace"].lower(): r for r in rows}
-    entries: dict[str, dict[str, object]] = {}
-    for key in by_key:
-        canon = _canonical(by_key, key)
-        entries[key] = {
-            "ns_key": key,
-            "namespace": canon["namespace"],
-            "country": canon["country"],
-            "is_intermediary": canon["is_intermediary"] == "true",
-        }
+def _check_aliases(rows: list[_Row], by_key: dict[str, list[_Row]]) -> list[tuple[int, str]]:
+    problems: list[tuple[int, str]] = []
+    owner: dict[str, _Row] = {}
     for r in rows:
-        for alias in filter(None, (a.strip() for a in r["aliases"].split(";"))):
-            entries.setdefault(alias.lower(), {**entries[r["namespace"].lower()], "ns_key": alias.lower()})
-    return pl.DataFrame(list(entries.values()), schema=LOOKUP_SCHEMA)
+        for alias in _aliases(r):
+            key = alias.lower()
+            if key == r.key:
+                problems.append((r.line, f"alias {alias!r} is the namespace itself"))
+            elif key in by_key:
+                problems.append(
+                    (
+                        r.line,
+                        f"alias {alias!r} is also a namespace (line {by_key[key][0].line}): "
+                        f"keep either the alias or that row with renamed_to {r.values['namespace']!r}",
+                    )
+                )
+            elif key in owner and owner[key].key != r.key:
+                problems.append((r.line, f"alias {alias!r} is also an alias of {owner[key].values['namespace']!r} (line {owner[key].line})"))
+            owner.setdefault(key, r)
+    return problems
 
 
-def attribute_namespaces(namespaces: pl.Expr, lookup: pl.DataFrame) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
-    """Expressions giving the canonical namespace, country and intermediary flag of a namespace column.
+def _check_renames(rows: list[_Row], by_key: dict[str, list[_Row]]) -> list[tuple[int, str]]:
+    problems: list[tuple[int, str]] = []
+    for r in rows:
+        target = r.values["renamed_to"]
+        if not target:
+            continue
+        if target.lower() not in by_key:
+            problems.append((r.line, f"renamed_to {target!r} has no row of its own"))
+            continue
+        for t in by_key[target.lower()]:
+            if r.overlaps(t) and t.values["country"] != r.values["country"]:
+                problems.append(
+                    (
+                        r.line,
+                        f"renamed_to {target!r} (line {t.line}) has country {t.values['country']}, this row "
+                        f"{r.values['country']}: a rename keeps the owner; record a change of owner with validity dates",
+                    )
+                )
+        seen = [r.key]
+        nxt = target.lower()
+        while nxt in by_key:
+            if nxt in seen:
+                problems.append((r.line, f"renamed_to cycle: {' -> '.join(seen + [nxt])}"))
+                break
+            seen.append(nxt)
+            nxt = next((t.values["renamed_to"].lower() for t in by_key[nxt] if t.values["renamed_to"]), "")
+    return problems
 
-    A namespace absent from the registry keeps its own name and is UNATTRIBUTED: never a guess.
+
+def _canonical_name(row: _Row, valid: dict[str, _Row], rows: tuple[_Row, ...]) -> str:
+    """Follow renamed_to (validated acyclic) to the last name; a target without a row valid today still names it."""
+    name = row.values["namespace"]
+    target = row.values["renamed_to"]
+    seen = {row.key}
+    while target and target.lower() not in seen:
+        seen.add(target.lower())
+        nxt = valid.get(target.lower()) or next((r for r in rows if r.key == target.lower()), None)
+        name = nxt.values["namespace"] if nxt else target
+        target = nxt.values["renamed_to"] if nxt else ""
+    return name
+
+
+def attribute(namespaces: pl.Series, lookup: pl.DataFrame) -> pl.DataFrame:
+    """The canonical namespace, country, bloc and intermediary flag of each namespace, in order.
+
+    `lookup` is `Registry.lookup_at(day)`. A namespace absent from it keeps its own name and is
+    UNATTRIBUTED: never a guess. Only the distinct namespaces are compared case-insensitively (a listing
+    has a few per model); the rows then find theirs by an exact match.
     """
-    key = namespaces.str.to_lowercase()
-    keys = lookup.get_column("ns_key")
-    canonical = key.replace_strict(keys, lookup.get_column("namespace"), default=None).fill_null(namespaces)
-    country = key.replace_strict(keys, lookup.get_column("country"), default=UNATTRIBUTED)
-    intermediary = key.replace_strict(keys, lookup.get_column("is_intermediary"), default=False)
-    return canonical, country, intermediary
+    table = lookup.with_columns(bloc_of(pl.col("country")).alias("bloc"))
+    keys = table.get_column("ns_key")
+    distinct = namespaces.unique()
+    known = distinct.filter(distinct.str.to_lowercase().is_in(keys.implode()))
+    row_of_known = known.str.to_lowercase().replace_strict(keys, pl.int_range(table.height, dtype=pl.UInt32, eager=True), return_dtype=pl.UInt32)
+    at = namespaces.replace_strict(known, row_of_known, default=None, return_dtype=pl.UInt32)
+    found = table.select(pl.col("namespace", "country", "bloc", "is_intermediary").gather(at))
+    return found.with_columns(
+        pl.col("namespace").fill_null(namespaces.rechunk()),
+        pl.col("country").fill_null(UNATTRIBUTED),
+        pl.col("bloc").fill_null(UNATTRIBUTED),
+        pl.col("is_intermediary").fill_null(False),
+    )

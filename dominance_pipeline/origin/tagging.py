@@ -2,50 +2,134 @@
 
 The two views answer different questions. `direct` asks who publishes what the Hub downloads; `lineage`
 asks whose base models it runs on, so that a bartowski quantization of Qwen counts for China. Countries
-come only from the reviewed registry; a namespace it does not know is UNATTRIBUTED (never inferred from
-tags such as `region:us`, which is a storage region).
+come only from the reviewed registry, as it stood on the last day of the month; a namespace it does not
+know is UNATTRIBUTED (never inferred from tags such as `region:us`, which is a storage region).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 from dominance_pipeline.origin import lineage
-from dominance_pipeline.origin.countries import bloc_of
-from dominance_pipeline.origin.registry import Registry, attribute_namespaces
-from dominance_pipeline.schemas import ORIGIN_TAGGED_MODELS, conform
+from dominance_pipeline.origin.countries import UNATTRIBUTED
+from dominance_pipeline.origin.registry import Registry, attribute, month_end
+from dominance_pipeline.origin.release_dates import apply_corrections, load_corrections
+from dominance_pipeline.schemas import LINEAGE_ROOT, ORIGIN_TAGGED_MODELS, conform
 
 
-def tag(raw: pl.DataFrame, registry: Registry, max_depth: int = lineage.MAX_DEPTH) -> tuple[pl.DataFrame, dict[str, object]]:
-    """Tag every raw row with both views; return the tagged frame and lineage statistics for metadata."""
-    lookup = registry.lookup
-    org_ns, org_country, intermediary = attribute_namespaces(pl.col("author"), lookup)
-    resolved = lineage.resolve(raw.select("model_id", "base_model_ids"), max_depth=max_depth)
+def attribution_day(raw: pl.DataFrame) -> dt.date:
+    """The day the registry is read on: the last day of the listing's month (one month per listing)."""
+    months = raw.get_column("month").unique().drop_nulls()
+    if months.len() > 1:
+        raise ValueError(f"tag() takes one month's listing at a time, got {months.len()} months: {sorted(months.to_list())[:3]} ...")
+    return month_end(months.item()) if months.len() else dt.date.today()
 
-    root_ns, root_country, _ = attribute_namespaces(pl.col("root_id").str.split("/").list.first(), lookup)
-    roots = resolved.roots.with_columns(root_ns.alias("namespace"), root_country.alias("country"))
-    per_model = (
-        roots.sort("model_id", pl.col("weight"), "root_id", descending=[False, True, False])
-        .group_by("model_id", maintain_order=True)
+
+def namespace_of(model_ids: pl.Series) -> pl.Series:
+    """The namespace part of each model id (the whole id for a legacy id without one, such as `gpt2`)."""
+    return model_ids.str.split_exact("/", 1).struct.field("field_0")
+
+
+def tag(
+    raw: pl.DataFrame,
+    registry: Registry,
+    max_depth: int = lineage.MAX_DEPTH,
+    corrections: pl.DataFrame | None = None,
+) -> tuple[pl.DataFrame, dict[str, object]]:
+    """Tag every raw row with both views; return the tagged frame and what tagging met (for metadata).
+
+    `corrections` are the release-date corrections (default: the reviewed file shipped in the package).
+    Only models that declare parents go through the lineage joins; an original is its own root, so its
+    lineage view is its direct view.
+    """
+    day = attribution_day(raw)
+    lookup = registry.lookup_at(day)
+    redirects = lookup.filter(pl.col("ns_key") != pl.col("namespace").str.to_lowercase()).select("ns_key", "namespace")
+    resolved = lineage.resolve(raw.select("model_id", "base_model_ids"), max_depth=max_depth, redirects=redirects)
+    ids = raw.get_column("model_id").rechunk()
+
+    org = attribute(raw.get_column("author"), lookup)
+    roots = resolved.derived.hstack(attribute(namespace_of(resolved.derived.get_column("root_id")), lookup).select("namespace", "country", "bloc"))
+    per_model = _per_model(roots)
+    # Every model starts as an original (its own root: its lineage view is its direct view); the derived
+    # ones are then written at their rows (positions, not a join on millions of ids).
+    rows = per_model.get_column("row")
+    self_ref = ids.is_in(resolved.self_references.implode())
+    status = pl.select(pl.when(self_ref).then(pl.lit(lineage.SELF_REFERENCE)).otherwise(pl.lit(lineage.ORIGINAL))).to_series()
+    lin = pl.DataFrame(
+        {
+            "root_model_id": ids.clone().scatter(rows, per_model.get_column("root_model_id")),
+            "root_namespace": org.get_column("namespace").clone().scatter(rows, per_model.get_column("root_namespace")),
+            "root_country": org.get_column("country").clone().scatter(rows, per_model.get_column("root_country")),
+            "root_bloc": org.get_column("bloc").clone().scatter(rows, per_model.get_column("root_bloc")),
+            "lineage_depth": pl.zeros(raw.height, pl.Int32, eager=True).scatter(rows, per_model.get_column("lineage_depth")),
+            "lineage_status": status.scatter(rows, per_model.get_column("lineage_status")),
+        }
+    )
+    several = per_model.filter(pl.col("lineage_roots").is_not_null())
+    at = pl.repeat(None, raw.height, dtype=pl.UInt32, eager=True).scatter(
+        several.get_column("row"), pl.int_range(several.height, dtype=pl.UInt32, eager=True)
+    )
+    lin = lin.with_columns(
+        pl.when(at.is_null())
+        .then(pl.concat_list(pl.struct(root_id="root_model_id", namespace="root_namespace", country="root_country", weight=pl.lit(1.0))))
+        .otherwise(several.get_column("lineage_roots").gather(at))
+        .alias("lineage_roots")
+    )
+    dated, release_notes = apply_corrections(raw, load_corrections() if corrections is None else corrections)
+    columns = {
+        **{c: dated.get_column(c) for c in dated.columns},
+        "org_namespace": org.get_column("namespace"),
+        "org_country": org.get_column("country"),
+        "org_bloc": org.get_column("bloc"),
+        "is_intermediary": org.get_column("is_intermediary"),
+        **{c: lin.get_column(c) for c in lin.columns},
+    }
+    tagged = pl.DataFrame([columns[c].alias(c) for c in ORIGIN_TAGGED_MODELS.names])
+    stats: dict[str, object] = {
+        "attributed_on": day.isoformat(),
+        "registry_namespaces": registry.namespaces,
+        "lineage": resolved.stats,
+        "release_dates": release_notes,
+    }
+    return conform(tagged, ORIGIN_TAGGED_MODELS), stats
+
+
+def _per_model(roots: pl.DataFrame) -> pl.DataFrame:
+    """One row per derived model: its row, heaviest root (ties broken by root id), depth and status.
+
+    Most derived models have a single root and are mapped row by row; only the few with several (merges
+    and their descendants) are grouped, and only they carry `lineage_roots` here: for every other model
+    the list is its one root with weight 1, built once for the whole listing.
+    """
+    columns = ("row", "root_model_id", "root_namespace", "root_country", "root_bloc", "lineage_depth", "lineage_status")
+    single = roots.filter("single_root").select(
+        "row",
+        pl.col("root_id").alias("root_model_id"),
+        pl.col("namespace").alias("root_namespace"),
+        pl.col("country").alias("root_country"),
+        pl.col("bloc").alias("root_bloc"),
+        pl.col("depth").alias("lineage_depth"),
+        "lineage_status",
+        pl.lit(None, pl.List(LINEAGE_ROOT)).alias("lineage_roots"),
+    )
+    multi = (
+        roots.filter(~pl.col("single_root"))
+        .sort("row", "weight", "root_id", descending=[False, True, False])
+        .group_by("row", maintain_order=True)
         .agg(
             pl.col("root_id").first().alias("root_model_id"),
             pl.col("namespace").first().alias("root_namespace"),
             pl.col("country").first().alias("root_country"),
-            pl.struct("root_id", "namespace", "country", "weight").alias("lineage_roots"),
+            pl.col("bloc").first().alias("root_bloc"),
             pl.col("depth").max().alias("lineage_depth"),
+            pl.col("lineage_status").first(),
+            pl.struct("root_id", "namespace", "country", "weight").alias("lineage_roots"),
         )
     )
-    tagged = (
-        raw.with_columns(org_ns.alias("org_namespace"), org_country.alias("org_country"), intermediary.alias("is_intermediary"))
-        .join(per_model, on="model_id", how="left")
-        .join(resolved.status, on="model_id", how="left")
-        .with_columns(bloc_of(pl.col("org_country")).alias("org_bloc"), bloc_of(pl.col("root_country")).alias("root_bloc"))
-    )
-    stats: dict[str, object] = {
-        "lineage_status": resolved.stats,
-        "max_lineage_depth": int(tagged.get_column("lineage_depth").max() or 0),
-    }
-    return conform(tagged.select(ORIGIN_TAGGED_MODELS.names), ORIGIN_TAGGED_MODELS), stats
+    return pl.concat([single, multi.select(*columns, "lineage_roots")])
 
 
 def coverage(tagged: pl.DataFrame) -> dict[str, float]:
@@ -53,13 +137,21 @@ def coverage(tagged: pl.DataFrame) -> dict[str, float]:
     total = tagged.get_column("downloads_30d").sum() or 0
     if not total:
         return {"direct": float("nan"), "lineage": float("nan")}
-    direct = tagged.filter(pl.col("org_country") != "UNATTRIBUTED").get_column("downloads_30d").sum()
+    direct = tagged.filter(pl.col("org_country") != UNATTRIBUTED).get_column("downloads_30d").sum()
     lin = (
         tagged.select("downloads_30d", "lineage_roots")
         .explode("lineage_roots")
         .unnest("lineage_roots")
-        .filter(pl.col("country") != "UNATTRIBUTED")
+        .filter(pl.col("country") != UNATTRIBUTED)
         .select((pl.col("downloads_30d") * pl.col("weight")).sum())
         .item()
     )
     return {"direct": direct / total, "lineage": (lin or 0.0) / total}
+
+
+def intermediary_share(tagged: pl.DataFrame) -> float:
+    """Share of 30-day downloads that go to repackagers (quantizers, converters), by the registry's flag."""
+    total = tagged.get_column("downloads_30d").sum() or 0
+    if not total:
+        return float("nan")
+    return float(tagged.filter("is_intermediary").get_column("downloads_30d").sum() or 0) / total

@@ -22,6 +22,8 @@ from dominance_pipeline.schemas import QUARANTINE, RAW_HUB_LISTINGS, UTC_TS, con
 PLACEHOLDER_CREATED_AT = dt.datetime(2022, 3, 2, 23, 29, 4, tzinfo=dt.UTC)
 
 # A per-model count above this is not a measurement (the whole Hub serves a few billion downloads a month).
+# The default of `normalise(max_count=...)`; the pipeline passes raw_hub_listings.max_count from
+# quality/thresholds.yaml, where the check on the same bound is configured.
 MAX_COUNT = 100_000_000_000
 
 # huggingface_hub's repo-id rule: optional namespace, names of word characters, '-' and '.', at most 96.
@@ -46,6 +48,9 @@ HUB_COLUMNS: dict[str, pl.DataType] = {
     "gated": pl.String,
 }
 COUNT_COLUMNS = ("downloads", "downloadsAllTime", "likes")
+# Scalar columns that are cast leniently; a value present before the cast and null after it is quarantined.
+TYPED_COLUMNS = (*COUNT_COLUMNS, "trendingScore")
+DATE_COLUMNS = ("createdAt", "lastModified")
 # Optional columns a source may add: `_reject` quarantines the row with that reason ("wrong_type:downloads")
 # when the source could not even type a value; `_orig_item` keeps the item as received, for the quarantine.
 SOURCE_COLUMNS = ("_reject", "_orig_item")
@@ -102,7 +107,7 @@ def _coerce(lf: pl.LazyFrame) -> tuple[pl.LazyFrame, list[str], list[str]]:
         else:
             exprs.append(pl.col(col).cast(want, strict=False).alias(col))
             recast.append(col)
-    originals = [pl.col(c).alias(f"_orig_{c}") for c in (*COUNT_COLUMNS, "createdAt") if c in schema]
+    originals = [pl.col(c).alias(f"_orig_{c}") for c in (*TYPED_COLUMNS, *DATE_COLUMNS) if c in schema]
     passed = [pl.col(c) for c in SOURCE_COLUMNS if c in schema]
     return lf.select(*exprs, *originals, *passed), missing, recast
 
@@ -148,7 +153,9 @@ def _base_models() -> tuple[pl.Expr, pl.Expr]:
     return ids, relation
 
 
-def _stage(lf: pl.LazyFrame, snapshot_at: dt.datetime, offset: int) -> tuple[pl.LazyFrame, list[str], list[str]]:
+def _stage(
+    lf: pl.LazyFrame, snapshot_at: dt.datetime, offset: int, max_count: int
+) -> tuple[pl.LazyFrame, list[str], list[str]]:
     """Coerced hub columns plus `model_id`, the quarantine `reason` (null when the row is good) and `_row`,
     the row's position in the whole listing (batches are numbered from `offset`)."""
     lf, missing, recast = _coerce(lf)
@@ -162,17 +169,19 @@ def _stage(lf: pl.LazyFrame, snapshot_at: dt.datetime, offset: int) -> tuple[pl.
         .when(~model_id.str.contains(MODEL_ID_PATTERN) | model_id.str.contains(r"\.\.|--"))
         .then(pl.lit("invalid_id"))
     )
-    for c in COUNT_COLUMNS:
+    for c in TYPED_COLUMNS:
         orig = f"_orig_{c}"
         if orig in schema:
             reason = reason.when(pl.col(orig).is_not_null() & pl.col(c).is_null()).then(pl.lit(f"wrong_type:{c}"))
-        reason = reason.when(pl.col(c) < 0).then(pl.lit(f"negative_count:{c}")).when(pl.col(c) > MAX_COUNT).then(
-            pl.lit(f"absurd_count:{c}")
-        )
-    if "_orig_createdAt" in schema:
-        reason = reason.when(pl.col("_orig_createdAt").is_not_null() & pl.col("createdAt").is_null()).then(
-            pl.lit("unparseable_date:createdAt")
-        )
+        if c in COUNT_COLUMNS:
+            reason = reason.when(pl.col(c) < 0).then(pl.lit(f"negative_count:{c}")).when(pl.col(c) > max_count).then(
+                pl.lit(f"absurd_count:{c}")
+            )
+    for c in DATE_COLUMNS:
+        if f"_orig_{c}" in schema:
+            reason = reason.when(pl.col(f"_orig_{c}").is_not_null() & pl.col(c).is_null()).then(
+                pl.lit(f"unparseable_date:{c}")
+            )
     reason = reason.when(pl.col("createdAt") > snap).then(pl.lit("created_after_snapshot"))
     staged = lf.with_columns(
         model_id.alias("model_id"), reason.alias("reason"), (pl.int_range(pl.len(), dtype=pl.Int64) + offset).alias("_row")
@@ -184,7 +193,7 @@ Batches = Callable[[], Iterable[pl.DataFrame]]
 """A re-readable listing: each call yields the listing again, batch by batch, in the same order."""
 
 
-def _duplicate_losers(batches: Batches, hashes: list[pl.Series], snapshot_at: dt.datetime) -> pl.Series:
+def _duplicate_losers(batches: Batches, hashes: list[pl.Series], snapshot_at: dt.datetime, max_count: int) -> pl.Series:
     """`_row` of every good row that loses to another copy of its id: the most recently modified copy is
     kept (the first seen on a tie).
 
@@ -199,7 +208,7 @@ def _duplicate_losers(batches: Batches, hashes: list[pl.Series], snapshot_at: dt
     wanted = repeated.implode()
     offset, found = 0, []
     for batch in batches():
-        staged, _, _ = _stage(batch.lazy(), snapshot_at, offset)
+        staged, _, _ = _stage(batch.lazy(), snapshot_at, offset, max_count)
         found.append(
             staged.filter(pl.col("reason").is_null() & pl.col("model_id").hash().is_in(wanted))
             .select("model_id", "lastModified", "_row")
@@ -247,6 +256,7 @@ def normalise_batches(
     source: str,
     write_rows: Callable[[pl.DataFrame], None],
     write_quarantine: Callable[[pl.DataFrame], None],
+    max_count: int = MAX_COUNT,
 ) -> dict[str, object]:
     """Normalise a listing too large for memory, batch by batch, into `write_rows` and `write_quarantine`.
 
@@ -256,9 +266,9 @@ def normalise_batches(
     """
     hashes: list[pl.Series] = []
     for batch in batches():
-        staged, _, _ = _stage(batch.lazy(), snapshot_at, 0)
+        staged, _, _ = _stage(batch.lazy(), snapshot_at, 0, max_count)
         hashes.append(staged.filter(pl.col("reason").is_null()).select(pl.col("model_id").hash()).collect().to_series())
-    losers = _duplicate_losers(batches, hashes, snapshot_at).implode()
+    losers = _duplicate_losers(batches, hashes, snapshot_at, max_count).implode()
     del hashes
 
     totals: Counter[str] = Counter()
@@ -267,7 +277,7 @@ def normalise_batches(
     recast: list[str] = []
     offset = 0
     for batch in batches():
-        lf, missing, recast = _stage(batch.lazy(), snapshot_at, offset)
+        lf, missing, recast = _stage(batch.lazy(), snapshot_at, offset, max_count)
         staged = lf.collect()
         offset += batch.height
         bad = staged.filter(pl.col("reason").is_not_null())
@@ -311,14 +321,18 @@ def normalise(
     month: dt.date,
     snapshot_at: dt.datetime,
     source: str,
+    max_count: int = MAX_COUNT,
 ) -> Normalised:
-    """Normalise a hub-stats-shaped listing taken at `snapshot_at` into partition `month` of the raw schema."""
+    """Normalise a hub-stats-shaped listing taken at `snapshot_at` into partition `month` of the raw schema.
+
+    `max_count` is the largest credible per-model count (quality/thresholds.yaml, raw_hub_listings.max_count).
+    """
     frame = listing.collect() if isinstance(listing, pl.LazyFrame) else listing
     rows: list[pl.DataFrame] = []
     quarantined: list[pl.DataFrame] = []
     notes = normalise_batches(
         lambda: [frame], month=month, snapshot_at=snapshot_at, source=source,
-        write_rows=rows.append, write_quarantine=quarantined.append,
+        write_rows=rows.append, write_quarantine=quarantined.append, max_count=max_count,
     )
     return Normalised(rows=pl.concat(rows), quarantine=pl.concat(quarantined), notes=notes)
 

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dominance_pipeline.schemas import QUARANTINE, RAW_HUB_LISTINGS, Schema
-from dominance_pipeline.sources.normalise import HUB_COLUMNS, SOURCE_COLUMNS, Batches, normalise_batches
+from dominance_pipeline.sources.normalise import HUB_COLUMNS, MAX_COUNT, SOURCE_COLUMNS, Batches, normalise_batches
 from dominance_pipeline.storage import parquet
 
 BATCH_ROWS = 65_536
@@ -70,6 +70,7 @@ def publish_listing(
     month: dt.date,
     snapshot_at: dt.datetime,
     source: str,
+    max_count: int = MAX_COUNT,
 ) -> dict[str, object]:
     """Normalise `batches` into the raw partition of `month` and its quarantine, both published atomically.
 
@@ -82,6 +83,7 @@ def publish_listing(
             notes = normalise_batches(
                 batches, month=month, snapshot_at=snapshot_at, source=source,
                 write_rows=_Sink(writer, raw_schema), write_quarantine=_Sink(q_writer, q_schema),
+                max_count=max_count,
             )
     return {
         **notes,

@@ -11,19 +11,21 @@ from pathlib import Path
 
 import duckdb
 
-from dominance_pipeline.storage.parquet import table_glob
+from dominance_pipeline.storage.parquet import table_file, table_glob
 
 
 def view_sql(root: Path, table: str) -> str:
-    glob = table_glob(root, table).replace("'", "''")
+    """A view over the table's monthly partitions, or over its one file if it is unpartitioned."""
+    single = table_file(root, table)
+    glob = (str(single.resolve()) if single.exists() else table_glob(root, table)).replace("'", "''")
     return f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet('{glob}', hive_partitioning = false, union_by_name = true)"
 
 
 def ensure_views(conn: duckdb.DuckDBPyConnection, root: Path, tables: list[str]) -> list[str]:
-    """Create or refresh the view of each table that has at least one partition; return the views made."""
+    """Create or refresh the view of each table that has at least one partition (or its one file); return the views made."""
     made = []
     for table in tables:
-        if any((Path(root) / table).glob("month=*/data.parquet")):
+        if table_file(root, table).exists() or any((Path(root) / table).glob("month=*/data.parquet")):
             conn.execute(view_sql(root, table))
             made.append(table)
     return made

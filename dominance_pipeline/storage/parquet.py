@@ -3,7 +3,8 @@
 Layout: <root>/<table>/month=YYYY-MM-01/data.parquet, one file per partition, so that a partition is
 replaced by a single `os.replace`: readers see the old file or the new one, never half of either, and a
 run killed mid-write leaves the previous partition intact (its temporary file is not a `.parquet`, so no
-reader globbing `*.parquet` ever picks it up).
+reader globbing `*.parquet` ever picks it up). A table over all months (no partitions) is one file,
+<root>/<table>/data.parquet, published the same way.
 """
 
 from __future__ import annotations
@@ -76,11 +77,37 @@ def partition_writer(root: Path, table: str, month: dt.date | str, schema: pa.Sc
             writer.close()
 
 
-def read_partition(root: Path, table: str, month: dt.date | str) -> pl.DataFrame:
+def read_partition(root: Path, table: str, month: dt.date | str, columns: list[str] | None = None) -> pl.DataFrame:
     path = partition_file(root, table, month)
     if not path.exists():
         raise FileNotFoundError(f"partition {table} month={month} has not been materialized: {path} is missing")
-    return pl.read_parquet(path)
+    return pl.read_parquet(path, columns=columns)
+
+
+def partition_rows(root: Path, table: str, month: dt.date | str) -> int | None:
+    """The row count of a materialized partition from its Parquet footer (no data read); None if absent."""
+    path = partition_file(root, table, month)
+    return pq.read_metadata(path).num_rows if path.exists() else None
+
+
+def table_file(root: Path, table: str) -> Path:
+    """The one file of an unpartitioned table (a summary over all months): <root>/<table>/data.parquet."""
+    return Path(root) / table / FILE_NAME
+
+
+def write_table(df: pl.DataFrame, root: Path, table: str) -> Path:
+    """Write (or replace) an unpartitioned table atomically; return the published file."""
+    path = table_file(root, table)
+    with publishing(path) as tmp:
+        df.write_parquet(tmp, compression=COMPRESSION, statistics=True, row_group_size=ROW_GROUP_SIZE)
+    return path
+
+
+def read_table(root: Path, table: str, columns: list[str] | None = None) -> pl.DataFrame:
+    path = table_file(root, table)
+    if not path.exists():
+        raise FileNotFoundError(f"table {table} has not been materialized: {path} is missing")
+    return pl.read_parquet(path, columns=columns)
 
 
 def scan_table(root: Path, table: str) -> pl.LazyFrame:

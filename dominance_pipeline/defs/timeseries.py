@@ -1,0 +1,77 @@
+"""dominance_timeseries and dominance_crossover: every materialized month together, with the chart.
+
+They are not partitioned, so they cannot run in the monthly job: `timeseries_job` refreshes them from
+whatever months are in the warehouse. `dominance-pipeline materialize` runs it after each successful month;
+from the UI, materialize the two assets (or launch timeseries_job) after a month or a backfill.
+"""
+
+import base64
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+
+from dominance_pipeline.defs.indices import dominance_indices
+from dominance_pipeline.defs.partitions import GROUP
+from dominance_pipeline.defs.resources import WarehouseResource
+from dominance_pipeline.metrics import chart, timeseries
+from dominance_pipeline.metrics.indices import FAMILIES
+from dominance_pipeline.storage import parquet
+
+CHART_FILE = "chart.png"
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"polars", "parquet"},
+    deps=[dominance_indices],
+    description="Every materialized month of dominance_indices in one long table, with a chart of CN and US shares.",
+)
+def dominance_timeseries(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.Output[pl.DataFrame]:
+    months = parquet.materialized_months(warehouse.path, "dominance_indices")
+    if not months:
+        raise dg.Failure("no month of dominance_indices is materialized yet: run `dominance-pipeline materialize --month YYYY-MM` first")
+    ts = parquet.scan_table(warehouse.path, "dominance_indices").collect().sort("month", "index", "view", "denominator", "country", nulls_last=True)
+    dates = [dt.date.fromisoformat(m) for m in months]
+    gaps = timeseries.missing_months(dates)
+    cross = timeseries.crossover(ts)
+    lines = {(FAMILIES[r["family"]], r["view"]): r["crossover_month"] for r in cross.iter_rows(named=True) if r["crossover_month"]}
+    png = chart.share_chart(ts, lines)
+    path = warehouse.path / "dominance_timeseries" / CHART_FILE
+    with parquet.publishing(path) as tmp:
+        tmp.write_bytes(png)
+    context.log.info(f"{len(months)} month(s), {months[0][:7]} to {months[-1][:7]}; chart at {path}")
+    image = f"![CN and US shares over time](data:image/png;base64,{base64.b64encode(png).decode()})"
+    return dg.Output(
+        ts,
+        metadata={
+            "months": len(months),
+            "first_month": months[0][:7],
+            "last_month": months[-1][:7],
+            "missing_months": dg.MetadataValue.json([f"{m:%Y-%m}" for m in gaps]),
+            "chart": dg.MetadataValue.md(image),
+            "chart_file": dg.MetadataValue.path(str(path)),
+            "latest_month": dg.MetadataValue.md(timeseries.latest_markdown(ts)),
+            "crossover": dg.MetadataValue.md(timeseries.crossover_markdown(cross)),
+        },
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    kinds={"polars", "parquet"},
+    description="Per share family and view: the first month from which China's share is at least the US share three months running.",
+)
+def dominance_crossover(dominance_timeseries: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    cross = timeseries.crossover(dominance_timeseries)
+    found = cross.filter(pl.col("crossover_month").is_not_null()).height
+    return dg.Output(cross, metadata={"crossovers_found": found, "table": dg.MetadataValue.md(timeseries.crossover_markdown(cross))})
+
+
+TIMESERIES_ASSETS = [dominance_timeseries, dominance_crossover]
+
+timeseries_job = dg.define_asset_job(
+    "timeseries_job",
+    selection=dg.AssetSelection.assets(*TIMESERIES_ASSETS),
+    description="Refresh dominance_timeseries and dominance_crossover from every materialized month.",
+)

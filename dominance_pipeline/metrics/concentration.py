@@ -1,0 +1,91 @@
+"""Concentration of 30-day downloads: how few organisations (or countries) the Hub's use rests on.
+
+All on download shares, per view: an organisation is the uploader's namespace (`direct`) or the root
+model's namespace (`lineage`, a merge's downloads split equally among its roots). These indices are not
+per country (`country` is null) and are computed on the `all` denominator, except hhi_country which
+follows download_share's two denominators.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+TOP_N = (5, 10)  # cr5_org, cr10_org
+
+
+def org_downloads(tagged: pl.DataFrame) -> pl.DataFrame:
+    """30-day downloads per (view, namespace), with the namespace's country."""
+    dl = pl.col("downloads_30d").fill_null(0).cast(pl.Float64)
+    direct = tagged.lazy().select(
+        pl.lit("direct").alias("view"), pl.col("org_namespace").alias("namespace"), pl.col("org_country").alias("country"), dl
+    )
+    root = pl.col("lineage_roots").struct
+    lineage = (
+        tagged.lazy()
+        .select("downloads_30d", "lineage_roots")
+        .explode("lineage_roots")
+        .select(
+            pl.lit("lineage").alias("view"),
+            root.field("namespace").alias("namespace"),
+            root.field("country").alias("country"),
+            dl * root.field("weight"),
+        )
+    )
+    return (
+        pl.concat([direct, lineage])
+        .group_by("view", "namespace")
+        .agg(pl.col("country").min(), pl.col("downloads_30d").sum())
+        .collect()
+    )
+
+
+def org_indices(orgs: pl.DataFrame) -> pl.DataFrame:
+    """hhi_org, effective_orgs, cr5_org, cr10_org and gini_org per view (columns view, index, value).
+
+    s_o = a namespace's share of the view's downloads. hhi_org = 10,000 · Σ s_o²; effective_orgs =
+    10,000 / hhi_org (the number of equal-sized organisations with the same HHI); crN_org = Σ of the N
+    largest s_o; gini_org = Gini coefficient of the namespaces' downloads, every namespace present in the
+    view counting (those with zero downloads too). A view with no downloads has no rows.
+    """
+    x = pl.col("downloads_30d")
+    s = x / x.sum()
+    ascending = x.sort()
+    n = pl.len().cast(pl.Float64)
+    rank = pl.int_range(1, pl.len() + 1).cast(pl.Float64)
+    hhi = 10_000 * (s**2).sum()
+    wide = (
+        orgs.filter(x.sum().over("view") > 0)
+        .group_by("view")
+        .agg(
+            hhi.alias("hhi_org"),
+            (10_000 / hhi).alias("effective_orgs"),
+            *[s.sort(descending=True).head(k).sum().alias(f"cr{k}_org") for k in TOP_N],
+            (2 * (rank * ascending).sum() / (n * x.sum()) - (n + 1) / n).alias("gini_org"),
+        )
+    )
+    return wide.unpivot(index="view", variable_name="index", value_name="value")
+
+
+def hhi_country(download_share: pl.DataFrame) -> pl.DataFrame:
+    """hhi_country = 10,000 · Σ_c download_share(c)², per view and denominator (columns view, denominator, value).
+
+    Under `all`, UNATTRIBUTED counts as one bucket, as it does in download_share.
+    """
+    return download_share.group_by("view", "denominator").agg((10_000 * (pl.col("value") ** 2).sum()).alias("value"))
+
+
+def indices(tagged: pl.DataFrame, download_share: pl.DataFrame, month: dt.date) -> pl.DataFrame:
+    """Every concentration index of the month, in dominance_indices' columns."""
+    orgs = org_indices(org_downloads(tagged)).with_columns(pl.lit("all").alias("denominator"))
+    countries = hhi_country(download_share).with_columns(pl.lit("hhi_country").alias("index"))
+    cols = ["index", "view", "denominator", "value"]
+    return pl.concat([orgs.select(cols), countries.select(cols)]).select(
+        pl.lit(month, pl.Date).alias("month"),
+        "index",
+        "view",
+        "denominator",
+        pl.lit(None, pl.String).alias("country"),
+        pl.col("value").cast(pl.Float64),
+    )

@@ -1,0 +1,284 @@
+"""Every index formula on one small case whose expected values are worked out by hand in the comments.
+
+The case (month 2026-05, snapshot 2026-05-31; Qwen = CN, meta-llama = US, someone and bartowski unknown):
+
+  #  model                created     30d    base (relation)                    all-time  prev  likes trend task
+  1  Qwen/A               2026-05-10  5000   -                                  9000      -     10    4     text-generation
+  2  Qwen/B               2026-05-12   200   -                                   300      -      0    0     text-generation
+  3  meta-llama/C         2026-05-02  1000   -                                  5000      -     30    6     text-generation
+  4  meta-llama/Old       2024-01-01  4000   -                                100000  96000     60    0     text-generation
+  5  someone/ft           2026-05-20    10   Qwen/A (finetune)                    10      -      0    0     text-generation
+  6  bartowski/A-GGUF     2026-05-21     6   Qwen/A (quantized, gguf)              6      -      0    0     text-generation
+  7  someone/merge        2026-05-22   100   Qwen/A + meta-llama/C (merge)       100      -      0    0     text-generation
+  8  someone/tiny         2026-05-23     5   meta-llama/Old (adapter)              5      -      0    0     text-generation
+  9  someone/orig         2026-05-25     0   -                                     0      -      0    0     text-generation
+ 10  meta-llama/Reset     2025-09-01   300   -                                    50     80      0    0     feature-extraction
+
+The previous listing also holds gone/x (vanished since), which must not matter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from dominance_pipeline.metrics import concentration, indices
+from dominance_pipeline.origin.registry import load_registry
+from dominance_pipeline.origin.tagging import tag
+from dominance_pipeline.schemas import RAW_HUB_LISTINGS
+
+MONTH = dt.date(2026, 5, 1)
+SNAP = dt.datetime(2026, 5, 31, tzinfo=dt.UTC)
+TEXT = "text-generation"
+
+
+def model(model_id: str, created: dt.date | None, dl: int, base: tuple[str, ...] = (), relation: str | None = None, **kw) -> dict:
+    row = {
+        "model_id": model_id,
+        "created_at": dt.datetime(created.year, created.month, created.day, tzinfo=dt.UTC) if created else None,
+        "downloads_30d": dl,
+        "base_model_ids": list(base),
+        "base_relation": relation,
+        "downloads_all_time": kw.get("all_time", dl),
+        "likes": kw.get("likes", 0),
+        "trending_score": float(kw.get("trend", 0)),
+        "pipeline_tag": kw.get("task", TEXT),
+        "tags": kw.get("tags", []),
+    }
+    return row
+
+
+def raw_frame(models: list[dict], month: dt.date = MONTH, snap: dt.datetime = SNAP) -> pl.DataFrame:
+    df = pl.DataFrame(models, schema_overrides={c: RAW_HUB_LISTINGS.columns[c] for c in models[0]})
+    missing = {c: pl.lit(None, t) for c, t in RAW_HUB_LISTINGS.columns.items() if c not in df.columns}
+    return (
+        df.with_columns(**missing)
+        .with_columns(
+            pl.col("model_id").str.split("/").list.first().alias("author"),
+            pl.lit(month).alias("month"),
+            pl.lit(snap).alias("snapshot_at"),
+            pl.lit("test").alias("source"),
+        )
+        .select(RAW_HUB_LISTINGS.names)
+    )
+
+
+D = dt.date
+CASE = [
+    model("Qwen/A", D(2026, 5, 10), 5000, all_time=9000, likes=10, trend=4),
+    model("Qwen/B", D(2026, 5, 12), 200, all_time=300),
+    model("meta-llama/C", D(2026, 5, 2), 1000, all_time=5000, likes=30, trend=6),
+    model("meta-llama/Old", D(2024, 1, 1), 4000, all_time=100_000, likes=60),
+    model("someone/ft", D(2026, 5, 20), 10, ("Qwen/A",), "finetune"),
+    model("bartowski/A-GGUF", D(2026, 5, 21), 6, ("Qwen/A",), "quantized", tags=["gguf"]),
+    model("someone/merge", D(2026, 5, 22), 100, ("Qwen/A", "meta-llama/C"), "merge"),
+    model("someone/tiny", D(2026, 5, 23), 5, ("meta-llama/Old",), "adapter"),
+    model("someone/orig", D(2026, 5, 25), 0),
+    model("meta-llama/Reset", D(2025, 9, 1), 300, all_time=50, task="feature-extraction"),
+]
+PREVIOUS = pl.DataFrame(
+    {"model_id": ["meta-llama/Old", "meta-llama/Reset", "gone/x"], "downloads_all_time": [96_000, 80, 500]}
+)
+
+
+@pytest.fixture(scope="module")
+def tagged() -> pl.DataFrame:
+    return tag(raw_frame(CASE), load_registry())[0]
+
+
+@pytest.fixture(scope="module")
+def result(tagged) -> indices.IndexResult:
+    return indices.compute(tagged, MONTH, PREVIOUS)
+
+
+def values(result: indices.IndexResult, index: str) -> dict[tuple, float]:
+    rows = result.table.filter(pl.col("index") == index)
+    return {(v, d, c): x for v, d, c, x in rows.select("view", "denominator", "country", "value").iter_rows()}
+
+
+def check(got: dict[tuple, float], expected: dict[tuple, float], complete: bool = True) -> None:
+    """Every expected (view, denominator, country) value is there; if `complete`, other rows are zero-valued."""
+    for key, value in expected.items():
+        assert got[key] == pytest.approx(value, abs=1e-12), key
+    for key in set(got) - set(expected) if complete else ():
+        assert got[key] == 0, key
+
+
+def test_download_share(result):
+    # CN 5000 + 200; US 1000 + 4000 + 300; UNATTRIBUTED 10 + 6 + 100 + 5 + 0; total 10,621.
+    # Lineage: the finetune and the GGUF go to CN, the merge half and half, the adapter to US.
+    check(
+        values(result, "download_share"),
+        {
+            ("direct", "all", "CN"): 5200 / 10621,
+            ("direct", "all", "US"): 5300 / 10621,
+            ("direct", "all", "UNATTRIBUTED"): 121 / 10621,
+            ("direct", "attributed", "CN"): 5200 / 10500,
+            ("direct", "attributed", "US"): 5300 / 10500,
+            ("lineage", "all", "CN"): (5200 + 10 + 6 + 50) / 10621,
+            ("lineage", "all", "US"): (5300 + 50 + 5) / 10621,
+            ("lineage", "attributed", "CN"): 5266 / 10621,
+            ("lineage", "attributed", "US"): 5355 / 10621,
+        },
+    )
+
+
+def test_download_delta_share(result):
+    # New in the listing: their whole all-time count (9000, 300, 5000, 10, 6, 100, 5, 0). meta-llama/Old:
+    # 100,000 - 96,000 = 4,000. meta-llama/Reset: 50 - 80 < 0, a counter reset, counts 0.
+    # Direct: CN 9,300; US 5,000 + 4,000 = 9,000; UNATTRIBUTED 121; total 18,421.
+    check(
+        values(result, "download_delta_share"),
+        {
+            ("direct", "all", "CN"): 9300 / 18421,
+            ("direct", "all", "US"): 9000 / 18421,
+            ("direct", "all", "UNATTRIBUTED"): 121 / 18421,
+            ("direct", "attributed", "CN"): 9300 / 18300,
+            ("lineage", "all", "CN"): (9300 + 10 + 6 + 50) / 18421,
+            ("lineage", "all", "US"): (9000 + 50 + 5) / 18421,
+        },
+        complete=False,
+    )
+    assert result.notes["download_delta"] == {"counter_resets": 1, "new_in_listing": 8, "without_all_time_count": 0}
+
+
+def test_download_delta_absent_without_previous_month(tagged):
+    out = indices.compute(tagged, MONTH, None, "no previous month: 2024-07 is the first partition")
+    assert out.table.filter(pl.col("index").str.contains("download_delta")).is_empty()
+    assert out.absent["download_delta_share"] == "no previous month: 2024-07 is the first partition"
+
+
+def test_new_model_and_new_notable_share(result):
+    # Originals created in May: Qwen/A, Qwen/B, meta-llama/C, someone/orig -> CN 2, US 1, UNATTRIBUTED 1.
+    # Notable (>= 1,000 downloads): Qwen/A (5,000) and meta-llama/C (exactly 1,000).
+    for view in ("direct", "lineage"):
+        check(
+            {k: v for k, v in values(result, "new_model_share").items() if k[0] == view},
+            {(view, "all", "CN"): 2 / 4, (view, "all", "US"): 1 / 4, (view, "all", "UNATTRIBUTED"): 1 / 4,
+             (view, "attributed", "CN"): 2 / 3, (view, "attributed", "US"): 1 / 3},
+        )
+        check(
+            {k: v for k, v in values(result, "new_notable_share").items() if k[0] == view},
+            {(view, "all", "CN"): 0.5, (view, "all", "US"): 0.5, (view, "attributed", "CN"): 0.5, (view, "attributed", "US"): 0.5},
+        )
+
+
+def test_derivative_share_total_and_per_relation(result):
+    # Created in May with a base model and > 5 downloads: someone/ft (10), the GGUF (6), the merge (100);
+    # someone/tiny has exactly 5 and is left out. Roots: CN, CN, CN/US half each -> CN 2.5 of 3.
+    check(
+        values(result, "derivative_share"),
+        {("lineage", "all", "CN"): 2.5 / 3, ("lineage", "all", "US"): 0.5 / 3,
+         ("lineage", "attributed", "CN"): 2.5 / 3, ("lineage", "attributed", "US"): 0.5 / 3},
+    )
+    assert values(result, "derivative_share_finetune")[("lineage", "all", "CN")] == 1.0
+    assert values(result, "derivative_share_quantized")[("lineage", "all", "CN")] == 1.0
+    merge = values(result, "derivative_share_merge")
+    assert merge[("lineage", "all", "CN")] == merge[("lineage", "all", "US")] == 0.5
+    assert not values(result, "derivative_share_adapter")
+    assert "no adapter derivative created in 2026-05" in result.absent["derivative_share_adapter"]
+    assert not result.table.filter(pl.col("index").str.starts_with("derivative") & (pl.col("view") == "direct")).height
+
+
+def test_vintage_share(result):
+    # At most 12 months old at 2026-05-31: everything but meta-llama/Old (2024). Direct: CN 5,200;
+    # US 1,000 + 300; UNATTRIBUTED 121; total 6,621.
+    check(
+        {k: v for k, v in values(result, "vintage_share").items() if k[:2] == ("direct", "all")},
+        {("direct", "all", "CN"): 5200 / 6621, ("direct", "all", "US"): 1300 / 6621, ("direct", "all", "UNATTRIBUTED"): 121 / 6621},
+    )
+
+
+def test_robust_share(result):
+    # Cap: the 99.9th percentile (linear) of the ten 30-day counts 0, 5, 6, 10, 100, 200, 300, 1000, 4000,
+    # 5000 is at position 9 x 0.999 = 8.991: 4000 + 0.991 x 1000 = 4,991, so Qwen/A counts 4,991.
+    # meta-llama/Reset is not text-generation. Direct view drops the GGUF repackage:
+    #   CN 4,991 + 200; US 1,000 + 4,000; UNATTRIBUTED 10 + 100 + 5; total 10,306.
+    # Lineage keeps it, credited to its root: CN 4,991 + 200 + 10 + 6 + 50; US 5,000 + 50 + 5; total 10,312.
+    assert result.notes["robust_cap_downloads_30d"] == pytest.approx(4991)
+    check(
+        {k: v for k, v in values(result, "robust_share").items() if k[1] == "all"},
+        {("direct", "all", "CN"): 5191 / 10306, ("direct", "all", "US"): 5000 / 10306, ("direct", "all", "UNATTRIBUTED"): 115 / 10306,
+         ("lineage", "all", "CN"): 5257 / 10312, ("lineage", "all", "US"): 5055 / 10312},
+    )
+
+
+def test_likes_and_trending_share(result):
+    # Likes: CN 10, US 30 + 60. Trending: CN 4, US 6.
+    assert values(result, "likes_share")[("direct", "all", "CN")] == pytest.approx(0.1)
+    assert values(result, "likes_share")[("direct", "all", "US")] == pytest.approx(0.9)
+    assert values(result, "trending_share")[("lineage", "attributed", "US")] == pytest.approx(0.6)
+
+
+def test_china_us_ratio_and_gap_per_family(result):
+    # new_model: CN 1/2 vs US 1/4; derivative: 2.5/3 vs 0.5/3; downloads (direct): 5,200 vs 5,300.
+    assert values(result, "china_us_ratio_new_model")[("direct", "all", None)] == pytest.approx(2.0)
+    assert values(result, "china_us_gap_new_model")[("direct", "all", None)] == pytest.approx(0.25)
+    assert values(result, "china_us_ratio_derivative")[("lineage", "all", None)] == pytest.approx(5.0)
+    assert values(result, "china_us_ratio")[("direct", "attributed", None)] == pytest.approx(5200 / 5300)
+    assert values(result, "china_us_gap")[("direct", "all", None)] == pytest.approx(-100 / 10621)
+
+
+def test_concentration(result):
+    # Direct namespaces: Qwen 5,200, meta-llama 5,300, someone 115, bartowski 6 (total 10,621).
+    orgs = [5200, 5300, 115, 6]
+    s = [x / 10621 for x in orgs]
+    hhi = 10_000 * sum(x * x for x in s)
+    mean = sum(orgs) / len(orgs)
+    gini = sum(abs(a - b) for a in orgs for b in orgs) / (2 * len(orgs) ** 2 * mean)
+    got = {i: values(result, i)[("direct", "all", None)] for i in ("hhi_org", "effective_orgs", "cr5_org", "cr10_org", "gini_org")}
+    assert got["hhi_org"] == pytest.approx(hhi)
+    assert got["effective_orgs"] == pytest.approx(10_000 / hhi)
+    assert got["cr5_org"] == pytest.approx(1.0) and got["cr10_org"] == pytest.approx(1.0)
+    assert got["gini_org"] == pytest.approx(gini)
+    # hhi_country on the direct/all download shares CN, US, UNATTRIBUTED
+    assert values(result, "hhi_country")[("direct", "all", None)] == pytest.approx(10_000 * ((5200**2 + 5300**2 + 121**2) / 10621**2))
+    assert values(result, "hhi_country")[("direct", "attributed", None)] == pytest.approx(10_000 * ((5200**2 + 5300**2) / 10500**2))
+
+
+def test_concentration_ratios_and_gini_on_twelve_namespaces():
+    # Downloads 12, 11, ..., 1 (total 78): CR5 = (12+11+10+9+8)/78, CR10 = (78-2-1)/78.
+    orgs = pl.DataFrame({"view": ["direct"] * 12, "namespace": [f"o{i}" for i in range(12)], "downloads_30d": [float(12 - i) for i in range(12)]})
+    got = dict(concentration.org_indices(orgs).select("index", "value").iter_rows())
+    assert got["cr5_org"] == pytest.approx(50 / 78)
+    assert got["cr10_org"] == pytest.approx(75 / 78)
+    xs = list(range(1, 13))
+    assert got["gini_org"] == pytest.approx(sum(abs(a - b) for a in xs for b in xs) / (2 * 144 * (78 / 12)))
+    # equal downloads: no concentration beyond the count itself
+    equal = orgs.with_columns(pl.lit(5.0).alias("downloads_30d"))
+    got = dict(concentration.org_indices(equal).select("index", "value").iter_rows())
+    assert got["gini_org"] == pytest.approx(0.0, abs=1e-12)
+    assert got["effective_orgs"] == pytest.approx(12)
+
+
+def test_repackage_rule(tagged):
+    flags = dict(tagged.select("model_id", indices.is_repackage()).iter_rows())
+    assert flags["bartowski/A-GGUF"] and not flags["someone/ft"] and not flags["Qwen/A"]
+
+
+def test_attributed_groups_have_no_unattributed_row_and_names_agree_with_the_rules(result):
+    table = result.table
+    assert table.filter((pl.col("denominator") == "attributed") & (pl.col("country") == "UNATTRIBUTED")).is_empty()
+    per_country = table.filter(pl.col("country").is_not_null()).get_column("index").unique().to_list()
+    assert all("share" in i for i in per_country)
+    assert not [i for i in table.get_column("index").unique().to_list() if "share" in i and i not in per_country]
+
+
+def test_an_empty_attributed_group_is_absent_with_a_reason():
+    # Only unknown uploaders create originals this month: new_model_share exists under `all`, not `attributed`.
+    t = tag(raw_frame([model("someone/x", D(2026, 5, 3), 10), model("Qwen/Old", D(2024, 1, 1), 50)]), load_registry())[0]
+    out = indices.compute(t, MONTH)
+    got = values(out, "new_model_share")
+    assert got[("direct", "all", "UNATTRIBUTED")] == 1.0
+    assert not [k for k in got if k[1] == "attributed"]
+    assert out.absent["new_model_share"] == (
+        "every counted model is UNATTRIBUTED (direct/attributed, lineage/attributed)"
+    )
+
+
+def test_a_negative_trending_score_counts_zero():
+    t = tag(raw_frame([model("Qwen/A", D(2025, 1, 1), 10, trend=-5), model("meta-llama/B", D(2025, 1, 1), 10, trend=5)]), load_registry())[0]
+    got = values(indices.compute(t, MONTH), "trending_share")
+    assert got[("direct", "all", "CN")] == 0 and got[("direct", "all", "US")] == 1

@@ -1,0 +1,182 @@
+"""The data-quality gates through real Dagster runs: a corrupted month is stopped, others are untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from dominance_pipeline_tests.conftest import SAMPLE, run_month
+from dominance_pipeline_tests.snapshots import april_snapshot, corrupted_snapshot
+
+ASSETS = ["raw_hub_listings", "origin_tagged_models", "monthly_aggregates", "dominance_indices", "monthly_leaderboard"]
+APRIL, MAY = "2026-04-01", "2026-05-01"
+
+
+def partition(data_dir: Path, asset: str, key: str) -> Path:
+    return data_dir / "warehouse" / asset / f"month={key}" / "data.parquet"
+
+
+def digests(data_dir: Path, key: str) -> dict[str, str]:
+    files = [partition(data_dir, a, key) for a in ASSETS]
+    files.append(data_dir / "warehouse" / "quarantine" / "raw_hub_listings" / f"month={key}" / "data.parquet")
+    return {str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
+def evaluation(result, check: str):
+    (ev,) = [e for e in result.get_asset_check_evaluations() if e.check_name == check]
+    return ev
+
+
+def failed_expectations(ev) -> dict[str, dict]:
+    return {f["expectation"]: f for f in ev.metadata["failed"].value}
+
+
+@pytest.fixture(scope="module")
+def gated_months(tmp_path_factory):
+    """April good, then May corrupted, then May fixed: three runs in one instance and one warehouse."""
+    tmp = tmp_path_factory.mktemp("gates")
+    snapshots = tmp / "snapshots"
+    snapshots.mkdir()
+    april_snapshot(SAMPLE).write_parquet(snapshots / "hub_stats_2026-04.parquet")
+    bad = corrupted_snapshot(SAMPLE)
+    bad.frame.write_parquet(snapshots / "hub_stats_2026-05.parquet")
+    data = tmp / "data"
+    instance = dg.DagsterInstance.ephemeral()
+    april = run_month(data, APRIL, instance=instance, snapshot_dir=snapshots)
+    april_files = digests(data, APRIL)
+    corrupted = run_month(data, MAY, instance=instance, snapshot_dir=snapshots)
+    after_corrupted = digests(data, APRIL)
+    may_after_corrupted = {a for a in ASSETS if partition(data, a, MAY).exists()}
+    shutil.copy(SAMPLE, snapshots / "hub_stats_2026-05.parquet")
+    fixed = run_month(data, MAY, instance=instance, snapshot_dir=snapshots)
+    return {
+        "data": data, "bad": bad, "april": april, "corrupted": corrupted, "fixed": fixed,
+        "april_files": april_files, "after_corrupted": after_corrupted, "may_after_corrupted": may_after_corrupted, "after_fixed": digests(data, APRIL),
+    }
+
+
+def test_the_good_month_passes_every_check(gated_months):
+    april = gated_months["april"]
+    assert april.success
+    assert all(e.passed for e in april.get_asset_check_evaluations())
+    raw = evaluation(april, "raw_hub_listings_valid")
+    # 2026-03 was never materialized: the size comparison is skipped with a note, not failed.
+    (skipped,) = raw.metadata["skipped"].value
+    assert skipped["expectation"].startswith("row count within") and "no raw partition for 2026-03" in skipped["note"]
+
+
+def test_the_corrupted_month_fails_its_raw_check_naming_the_expectations(gated_months):
+    corrupted, bad = gated_months["corrupted"], gated_months["bad"]
+    assert not corrupted.success
+    raw = evaluation(corrupted, "raw_hub_listings_valid")
+    assert not raw.passed and raw.severity == dg.AssetCheckSeverity.ERROR and raw.partition == MAY
+    failed = failed_expectations(raw)
+    evaluated = raw.metadata["evaluated_expectations"].value
+    assert len(failed) == 2 and raw.description.splitlines()[0] == f"2 of {evaluated} expectations failed"
+    quarantine_name = next(n for n in failed if n.startswith("quarantined rows <= 1.00% of the listing"))
+    size_name = next(n for n in failed if n.startswith("row count within -3%/+25% of 2026-04"))
+    # Quarantine: every appended duplicate and every negative row, nothing else (the sample itself is clean).
+    rows_in = bad.frame.height
+    quarantine = failed[quarantine_name]
+    assert quarantine["unexpected_count"] == len(bad.duplicated_ids) + len(bad.negative_ids) == 100
+    assert quarantine_name.endswith(f"({math.floor(0.01 * rows_in):,} of {rows_in:,})")
+    reasons = {s.split(" (")[1].rstrip(")") for s in quarantine["sample"]}
+    assert reasons == {"duplicate_id", "negative_count:downloads"}  # the sample shows every kind of rejection
+    assert {s.split(" (")[0] for s in quarantine["sample"]} <= set(bad.duplicated_ids) | set(bad.negative_ids)
+    # Truncation: the raw partition holds the kept rows less the quarantined negatives, against April's rows.
+    april_rows = april_snapshot(SAMPLE).height
+    assert failed[size_name]["observed"] == f"{bad.kept_rows - len(bad.negative_ids):,}"
+    assert f"({april_rows:,} rows): {math.ceil(april_rows * 0.97):,} to" in size_name
+
+
+def test_the_corrupted_month_stops_before_the_indices(gated_months):
+    corrupted = gated_months["corrupted"]
+    materialized = {e.asset_key.to_user_string() for e in corrupted.get_asset_materialization_events()}
+    assert materialized == {"raw_hub_listings"}
+    started = {e.step_key for e in corrupted.all_events if e.event_type_value == "STEP_START"}
+    assert started == {"raw_hub_listings", "raw_hub_listings_raw_hub_listings_valid"}
+    # On disk: the rejected listing stays inspectable as May's raw partition; nothing downstream was written.
+    assert gated_months["may_after_corrupted"] == {"raw_hub_listings"}
+    assert gated_months["after_corrupted"] == gated_months["april_files"]
+
+
+def test_after_the_fix_the_month_passes_and_april_is_untouched(gated_months):
+    fixed, data = gated_months["fixed"], gated_months["data"]
+    assert fixed.success
+    evals = fixed.get_asset_check_evaluations()
+    assert len(evals) == len(ASSETS) and all(e.passed for e in evals) and {e.partition for e in evals} == {MAY}
+    raw = evaluation(fixed, "raw_hub_listings_valid")
+    assert raw.metadata["skipped"].value == []  # April exists now: the size comparison ran and passed
+    for asset in ASSETS:
+        assert partition(data, asset, MAY).is_file()
+    assert pl.read_parquet(partition(data, "raw_hub_listings", MAY)).height == pl.read_parquet(SAMPLE).height
+    assert gated_months["after_fixed"] == gated_months["april_files"]
+
+
+def test_a_late_snapshot_warns_without_blocking(tmp_path, capsys):
+    # The sample's newest timestamp is 2026-05-20 18:24:08: as April's snapshot, 19 days 18:24 after April ended.
+    result = run_month(tmp_path, APRIL, raw_config={"source": "local", "snapshot": str(SAMPLE)})
+    assert result.success
+    raw = evaluation(result, "raw_hub_listings_valid")
+    assert not raw.passed and raw.severity == dg.AssetCheckSeverity.WARN
+    (late,) = raw.metadata["failed"].value
+    assert late["expectation"] == "snapshot taken at most 7 days after the month end"
+    assert late["sample"] == ["2026-05-20 18:24 UTC (days_after_month_end=19.7668)"]
+    assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == set(ASSETS)
+    # What the CLI prints for it, on a run that succeeded:
+    from dominance_pipeline.cli.materialize import failed_checks, failures, print_step
+
+    assert failures(result) == []
+    capsys.readouterr()  # drop the run's own log
+    for f in failed_checks(result, "WARN"):
+        print_step("WARNING", f)
+    evaluated = raw.metadata["evaluated_expectations"].value
+    assert capsys.readouterr().err.splitlines() == [
+        f"WARNING check raw_hub_listings_valid on raw_hub_listings: 1 of {evaluated} expectations failed",
+        "    WARN snapshot taken at most 7 days after the month end: 1 unexpected; "
+        "e.g. 2026-05-20 18:24 UTC (days_after_month_end=19.7668)",
+        "    SKIPPED row count within -3%/+25% of 2026-03: no raw partition for 2026-03 to compare with",
+    ]
+
+
+def test_a_bad_month_in_the_series_fails_the_timeseries_check_and_stops_the_crossover(tmp_path, capsys):
+    """The time series is not partitioned: its check validates every month at once and names the bad one."""
+    from dominance_pipeline.definitions import build_definitions
+    from dominance_pipeline.metrics import indices
+    from dominance_pipeline.origin.registry import load_registry
+    from dominance_pipeline.origin.tagging import tag
+    from dominance_pipeline.storage import parquet
+    from dominance_pipeline_tests.test_metrics import CASE, MONTH
+    from dominance_pipeline_tests.test_metrics import raw as raw_frame
+
+    may = indices.compute(tag(raw_frame(CASE), load_registry())[0], MONTH).table
+    cn = (pl.col("index") == "download_share") & (pl.col("view") == "direct") & (pl.col("denominator") == "all") & (pl.col("country") == "CN")
+    april = may.with_columns(month=pl.lit(MONTH.replace(month=4)), value=pl.when(cn).then(1.2).otherwise(pl.col("value")))
+    warehouse = tmp_path / "warehouse"
+    parquet.write_partition(april, warehouse, "dominance_indices", APRIL)
+    parquet.write_partition(may, warehouse, "dominance_indices", MAY)
+    job = build_definitions(tmp_path).resolve_job_def("timeseries_job")
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not result.success
+    check = evaluation(result, "dominance_timeseries_valid")
+    assert not check.passed and check.partition is None and check.severity == dg.AssetCheckSeverity.ERROR
+    failed = failed_expectations(check)
+    assert set(failed) == {"every share is within [0, 1]", "shares sum to 1 within 1e-09 per (month, index, view, denominator)"}
+    assert failed["every share is within [0, 1]"]["sample"] == ["2026-04 download_share direct all CN (share=1.2)"]
+    assert check.metadata["rows"].value == april.height + may.height
+    assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == {"dominance_timeseries"}
+    assert not (warehouse / "dominance_crossover" / "data.parquet").exists()
+    # What `dominance-pipeline materialize` prints after the month when the series fails its check:
+    from dominance_pipeline.cli.materialize import report_series
+
+    capsys.readouterr()
+    assert report_series(result) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"FAILED check dominance_timeseries_valid on dominance_timeseries: 2 of {check.metadata['evaluated_expectations'].value} expectations failed"
+    assert err[-1] == f"the month is materialized; not refreshed: dominance_crossover (run {result.run_id})"

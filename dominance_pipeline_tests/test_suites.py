@@ -1,0 +1,414 @@
+"""The GX suites on the hand-computed case of test_metrics, each corruption made by hand with a known outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import polars as pl
+import pytest
+
+from dominance_pipeline.metrics import aggregates, indices, leaderboard, timeseries
+from dominance_pipeline.origin.registry import load_registry
+from dominance_pipeline.origin.release_dates import CORRECTIONS_SCHEMA
+from dominance_pipeline.origin.tagging import tag
+from dominance_pipeline.quality import suites
+from dominance_pipeline.quality.config import THRESHOLDS_PATH, Thresholds, ThresholdsError, load_thresholds
+from dominance_pipeline.schemas import DOMINANCE_CROSSOVER, QUARANTINE
+from dominance_pipeline_tests.test_metrics import CASE, MONTH
+from dominance_pipeline_tests.test_metrics import raw as raw_frame
+
+TH = load_thresholds()
+
+
+def thresholds(section: str, **updates: object) -> Thresholds:
+    return TH.model_copy(update={section: getattr(TH, section).model_copy(update=updates)})
+
+
+def failed(result: suites.SuiteResult) -> dict[str, suites.Outcome]:
+    return {o.name: o for o in result.failed()}
+
+
+def unexpected(failures: dict[str, suites.Outcome]) -> dict[str, int | None]:
+    """Each failed expectation's unexpected count."""
+    return {n: o.unexpected_count for n, o in failures.items()}
+
+
+def set_value(df: pl.DataFrame, model: str, column: str, value: object, key: str = "model_id") -> pl.DataFrame:
+    return df.with_columns(
+        pl.when(pl.col(key) == model).then(pl.lit(value, df.schema[column])).otherwise(pl.col(column)).alias(column)
+    )
+
+
+@pytest.fixture(scope="module")
+def case():
+    raw = raw_frame(CASE)
+    tagged, _ = tag(raw, load_registry())
+    agg = aggregates.aggregate(tagged, MONTH)
+    return raw, tagged, agg, indices.compute(tagged, MONTH).table
+
+
+def ctx(quarantine: pl.DataFrame | None = None, previous: int | None = None) -> suites.RawContext:
+    return suites.RawContext(MONTH, QUARANTINE.empty() if quarantine is None else quarantine, previous)
+
+
+def test_the_clean_case_passes_every_suite(case):
+    raw, tagged, agg, ix = case
+    board = leaderboard.leaderboard(tagged, None, MONTH)
+    cross = timeseries.crossover(ix)
+    results = [
+        suites.validate_raw(raw, ctx(previous=5), TH),
+        suites.validate_tagged(tagged, TH),
+        suites.validate_aggregates(agg, raw, MONTH, TH),
+        suites.validate_indices(ix, TH),
+        suites.validate_leaderboard(board, TH),
+        suites.validate_timeseries(ix, TH),
+        suites.validate_crossover(cross, TH),
+    ]
+    for r in results:
+        assert r.worst is None and not r.failed() and not r.skipped, r.summary()
+        assert r.evaluated == len(r.outcomes) > 5
+    assert [r.rows for r in results] == [5, 5, agg.height, ix.height, board.height, ix.height, cross.height]
+
+
+RAW_CORRUPTIONS = [
+    (lambda r: pl.concat([r, r.head(1)]), "model_id is unique", 2, ("Qwen/Q",)),
+    (lambda r: set_value(r, "meta-llama/L", "likes", -1), "likes within [0, 1e+11]", 1, ("meta-llama/L (likes=-1)",)),
+    (
+        lambda r: set_value(r, "Qwen/Q", "downloads_30d", 10**11 + 1),
+        "downloads_30d within [0, 1e+11]",
+        1,
+        ("Qwen/Q (downloads_30d=100,000,000,001)",),
+    ),
+    (lambda r: set_value(r, "someone/orig", "author", None), "author is not null", 1, ("someone/orig (author=null)",)),
+    (
+        lambda r: set_value(r, "someone/orig", "created_at", dt.datetime(2026, 6, 2, tzinfo=dt.UTC)),
+        "created_at <= snapshot_at",
+        1,
+        ("someone/orig (snapshot_at=2026-05-31 00:00:00+00:00, created_at=2026-06-02 00:00:00+00:00)",),
+    ),
+    (
+        lambda r: r.with_columns(pl.col("likes").cast(pl.Float64), pl.lit(1).alias("extra")),
+        "columns and dtypes are those declared for raw_hub_listings (schemas.py)",
+        2,
+        ("likes (declared=Int64, actual=Float64)", "extra (declared=null, actual=Int32)"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("corrupt", "name", "unexpected", "sample"), RAW_CORRUPTIONS)
+def test_each_raw_corruption_fails_its_own_expectation(case, corrupt, name, unexpected, sample):
+    result = suites.validate_raw(corrupt(case[0]), ctx(), TH)
+    assert list(failed(result)) == [name]
+    got = failed(result)[name]
+    assert (got.severity, got.unexpected_count, got.sample) == ("ERROR", unexpected, sample)
+    assert result.worst == "ERROR"
+
+
+def quarantine(n: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"month": [MONTH] * n, "model_id": [f"x/{i}" for i in range(n)], "reason": ["negative_count"] * n,
+         "detail": ["downloads"] * n, "row_json": ["{}"] * n},
+        schema=QUARANTINE.columns,
+    )
+
+
+def test_quarantine_volume_against_its_threshold(case):
+    raw = case[0]
+    # 5 rows kept + 1 quarantined = 6 in: 1 % allows floor(0.06) = 0 rows, 20 % allows 1.
+    strict = suites.validate_raw(raw, suites.RawContext(MONTH, quarantine(1), quarantine_file="q.parquet"), TH)
+    (got,) = strict.failed()
+    assert got.name == "quarantined rows <= 1.00% of the listing (0 of 6)"
+    assert (got.unexpected_count, got.sample, got.observed) == (1, ("x/0 (negative_count:downloads)",), None)
+    assert got.note == "every quarantined row with its reason: q.parquet"
+    loose = suites.validate_raw(raw, ctx(quarantine(1)), thresholds("raw_hub_listings", max_quarantined_fraction=0.2))
+    assert not loose.failed()
+
+
+@pytest.mark.parametrize(
+    ("previous", "bounds", "passed"),
+    [(5, "5 to 6", True), (6, "6 to 7", False), (4, "4 to 5", True), (3, "3 to 3", False)],
+)
+def test_row_count_against_the_previous_month(case, previous, bounds, passed):
+    # -3 % / +25 %: 6 rows before allow ceil(5.82) = 6 to floor(7.5) = 7; 3 rows allow 3 to floor(3.75) = 3.
+    result = suites.validate_raw(case[0], ctx(previous=previous), TH)
+    (outcome,) = [o for o in result.outcomes if o.name.startswith("row count")]
+    assert outcome.name == f"row count within -3%/+25% of 2026-04 ({previous} rows): {bounds}"
+    assert outcome.passed is passed and outcome.observed == 5
+
+
+def test_without_a_previous_month_the_size_check_is_skipped_not_failed(case):
+    result = suites.validate_raw(case[0], ctx(), TH)
+    (skipped,) = result.skipped
+    assert skipped.passed and skipped.note == "no raw partition for 2026-04 to compare with"
+    assert "SKIPPED row count within -3%/+25% of 2026-04: no raw partition" in result.summary()
+
+
+def test_a_late_snapshot_is_a_warning_an_early_one_an_error(case):
+    raw = case[0]
+    late = suites.validate_raw(raw.with_columns(snapshot_at=pl.lit(dt.datetime(2026, 6, 10, 12, tzinfo=dt.UTC))), ctx(), TH)
+    (warn,) = late.failed()
+    assert (warn.severity, warn.name, late.worst) == ("WARN", "snapshot taken at most 7 days after the month end", "WARN")
+    assert warn.sample == ("2026-06-10 12:00 UTC (days_after_month_end=9.5)",)
+    early = suites.validate_raw(
+        raw.with_columns(snapshot_at=pl.lit(dt.datetime(2026, 4, 30, tzinfo=dt.UTC)), created_at=pl.lit(None, pl.Datetime("us", "UTC"))),
+        ctx(),
+        TH,
+    )
+    assert [(o.severity, o.name) for o in early.failed()] == [
+        ("ERROR", "snapshot taken after the month started (else it is another month's file)")
+    ]
+
+
+def test_tagged_invalid_country_and_open_lineage(case):
+    tagged = set_value(case[1], "Qwen/Q", "org_country", "ZZ")
+    half = pl.Series([[{"root_id": "Qwen/Q", "namespace": "Qwen", "country": "CN", "weight": 0.5}]])
+    tagged = tagged.with_columns(
+        pl.when(pl.col("model_id") == "someone/merge").then(half.first()).otherwise(pl.col("lineage_roots")).alias("lineage_roots")
+    )
+    got = failed(suites.validate_tagged(tagged, TH))
+    assert set(got) == {
+        "org_country is a valid country code (countries.csv)",
+        "root weights sum to 1 for every model (no lineage walk left open)",
+    }
+    assert got["org_country is a valid country code (countries.csv)"].sample == ("Qwen/Q (org_country=ZZ)",)
+    assert got["root weights sum to 1 for every model (no lineage walk left open)"].sample == (
+        "someone/merge (root_weight_sum=0.5)",
+    )
+
+
+def test_cut_lineage_warns_and_blocks_only_beyond_its_threshold(case):
+    tagged = set_value(case[1], "bartowski/Q-GGUF", "lineage_status", "cycle")
+    strict = suites.validate_tagged(tagged, TH)  # 1 of 5 models is 20 % > 0.1 %
+    assert [(o.severity, o.unexpected_count) for o in strict.failed()] == [("ERROR", 1), ("WARN", 1)]
+    lenient = suites.validate_tagged(tagged, thresholds("origin_tagged_models", max_cut_lineage_fraction=0.25))
+    (warn,) = lenient.failed()
+    assert (lenient.worst, warn.sample) == ("WARN", ("bartowski/Q-GGUF (lineage_status=cycle)",))
+
+
+def test_coverage_per_view(case):
+    # Direct: Qwen 600 + meta-llama 200 of 1,000 downloads are attributed (0.8); lineage: all 1,000 (1.0).
+    warn = suites.validate_tagged(case[1], thresholds("origin_tagged_models", warn_attributed_coverage=0.85))
+    assert [(o.severity, o.name, o.sample) for o in warn.failed()] == [
+        ("WARN", "attributed download coverage >= 85% per view", ("direct (coverage=0.8)",))
+    ]
+    error = suites.validate_tagged(
+        case[1], thresholds("origin_tagged_models", min_attributed_coverage=0.9, warn_attributed_coverage=0.95)
+    )
+    assert [(o.severity, o.sample) for o in error.failed()] == [("ERROR", ("direct (coverage=0.8)",)), ("WARN", ("direct (coverage=0.8)",))]
+    silent = suites.validate_tagged(case[1].with_columns(downloads_30d=pl.lit(0, pl.Int64)), TH)
+    assert [o.name for o in silent.failed()] == ["attributed download coverage is defined (the month has downloads)"]
+
+
+CONSERVATION = (
+    "conservation: per view and measure, the totals across countries equal the raw totals (relative error <= 1e-09)"
+)
+
+
+def test_conservation_names_the_view_and_measure_that_lost_rows(case):
+    raw, _, agg, _ = case
+    no_us = agg.filter(~((pl.col("view") == "direct") & (pl.col("country") == "US")))
+    got = failed(suites.validate_aggregates(no_us, raw, MONTH, TH))
+    (cons,) = got.values()
+    # meta-llama/L (US, 1 model, 200 of 1,000 downloads) is missing from direct: 1/5 and 200/1000 lost.
+    assert cons.sample == ("direct / models (relative_error=0.2)", "direct / downloads_30d (relative_error=0.2)")
+    (no_lineage,) = failed(suites.validate_aggregates(agg.filter(pl.col("view") == "direct"), raw, MONTH, TH)).values()
+    assert no_lineage.unexpected_count == len(aggregates.MEASURES)
+    assert no_lineage.sample[0] == "lineage / models (relative_error=inf)"
+    doubled = failed(suites.validate_aggregates(pl.concat([agg, agg.head(1)]), raw, MONTH, TH))
+    assert set(doubled) == {"one row per (view, country)", CONSERVATION}
+    negative = agg.with_columns(
+        pl.when((pl.col("view") == "lineage") & (pl.col("country") == "US")).then(-1.0).otherwise(pl.col("likes")).alias("likes")
+    )
+    got = failed(suites.validate_aggregates(negative, raw, MONTH, TH))
+    assert got["every count >= 0 (models, new models, downloads, likes)"].sample == ("lineage / US (smallest_count=-1)",)
+    assert got[CONSERVATION].sample == ("lineage / likes (relative_error=1)",)  # 0 likes in the raw rows
+
+
+def test_conservation_counts_new_models_by_their_corrected_release_date():
+    # Qwen/Q's repo dates from 2025-01-01; a (made-up) correction says it was released on 2026-05-10, so the
+    # tagged listing counts it new in May: 3 new models (with bartowski/Q-GGUF and someone/merge), not 2.
+    corrections = pl.DataFrame(
+        [("Qwen/Q", dt.date(2025, 1, 1), dt.date(2026, 5, 10), "test", 2)], schema=CORRECTIONS_SCHEMA, orient="row"
+    )
+    raw = raw_frame(CASE)
+    agg = aggregates.aggregate(tag(raw, load_registry(), corrections=corrections)[0], MONTH)
+    assert agg.filter(pl.col("view") == "direct").get_column("new_models").sum() == 3
+    assert not suites.validate_aggregates(agg, raw, MONTH, TH, corrections).failed()
+    uncorrected = failed(suites.validate_aggregates(agg, raw, MONTH, TH, corrections.clear()))
+    assert uncorrected[CONSERVATION].sample == (
+        "direct / new_models (relative_error=0.5)",
+        "lineage / new_models (relative_error=0.5)",
+    )
+
+
+def keyed(ix: pl.DataFrame) -> pl.DataFrame:
+    return ix.with_columns(pl.format("{}|{}|{}|{}", "index", "view", "denominator", pl.col("country").fill_null("-")).alias("k"))
+
+
+SUMS = "shares sum to 1 within 1e-09 per (month, index, view, denominator)"
+
+
+def test_indices_shares_sums_hhi_and_nan(case):
+    bad = set_value(keyed(case[3]), "download_share|direct|all|CN", "value", 1.2, key="k")
+    bad = set_value(bad, "hhi_org|lineage|all|-", "value", 10_001.0, key="k").with_columns(
+        pl.when(pl.col("index") == "china_us_gap").then(float("nan")).otherwise(pl.col("value")).alias("value")
+    ).drop("k")
+    got = failed(suites.validate_indices(bad, TH))
+    assert unexpected(got) == {
+        "every value is a number (not null, not NaN)": 4,
+        "every share is within [0, 1]": 1,
+        SUMS: 1,
+        "HHI within [0, 10,000]": 1,
+    }
+    assert got["every share is within [0, 1]"].sample == ("2026-05 download_share direct all CN (share=1.2)",)
+    assert got[SUMS].sample[0].startswith("2026-05 download_share direct all (total=1.6")
+
+
+def test_indices_bounds_of_the_other_indices_and_the_row_keys(case):
+    bad = keyed(case[3])
+    for key, value in [
+        ("cr5_org|direct|all|-", 1.1),
+        ("gini_org|lineage|all|-", -0.1),
+        ("effective_orgs|lineage|all|-", 0.5),
+        ("china_us_ratio|direct|all|-", -1.0),
+        ("china_us_gap|lineage|all|-", 1.5),
+    ]:
+        bad = set_value(bad, key, "value", value, key="k")
+    bad = set_value(bad, "hhi_org|direct|all|-", "country", "CN", key="k").drop("k")
+    # A zero UNATTRIBUTED share under `attributed` (the sum stays 1), and a repeated HHI row.
+    unattributed = bad.filter((pl.col("index") == "download_share") & (pl.col("denominator") == "attributed")).head(1)
+    unattributed = unattributed.with_columns(country=pl.lit("UNATTRIBUTED"), value=pl.lit(0.0))
+    bad = pl.concat([bad, unattributed, bad.filter(pl.col("index") == "hhi_country").head(1)])
+    got = failed(suites.validate_indices(bad, TH))
+    assert unexpected(got) == {
+        "one row per (month, index, view, denominator, country)": 2,
+        "country is set exactly on the *_share rows": 1,
+        "the attributed denominator has no UNATTRIBUTED row": 1,
+        "cr*_org and gini_org within [0, 1]": 2,
+        "effective_orgs >= 1": 1,
+        "china_us_ratio* >= 0": 1,
+        "china_us_gap* within [-1, 1]": 1,
+    }
+    assert set(got["cr*_org and gini_org within [0, 1]"].sample) == {
+        "2026-05 cr5_org direct all - (cr_or_gini=1.1)",
+        "2026-05 gini_org lineage all - (cr_or_gini=-0.1)",
+    }
+    assert got["country is set exactly on the *_share rows"].sample == (
+        "2026-05 hhi_org direct all CN (country_set_iff_share=false)",
+    )
+    assert got["the attributed denominator has no UNATTRIBUTED row"].sample[0].startswith(
+        "2026-05 download_share direct attributed UNATTRIBUTED"
+    )
+
+
+def test_timeseries_takes_each_month_apart_and_names_it(case):
+    may = case[3]
+    april = may.with_columns(month=pl.lit(dt.date(2026, 4, 1)))
+    assert not suites.validate_timeseries(pl.concat([april, may]), TH).failed()
+    bad_april = set_value(keyed(april), "download_share|direct|all|CN", "value", 1.2, key="k").drop("k")
+    got = failed(suites.validate_timeseries(pl.concat([bad_april, may]), TH))
+    assert set(got) == {"every share is within [0, 1]", SUMS}
+    assert got["every share is within [0, 1]"].sample == ("2026-04 download_share direct all CN (share=1.2)",)
+    (group,) = got[SUMS].sample
+    assert group.startswith("2026-04 download_share direct all (total=1.6")
+    doubled = failed(suites.validate_timeseries(pl.concat([may, may]), TH))
+    assert doubled["one row per (month, index, view, denominator, country)"].unexpected_count == 2 * may.height
+
+
+@pytest.fixture(scope="module")
+def board(case):
+    # The month against itself: every entry has a previous rank equal to its rank.
+    return leaderboard.leaderboard(case[1], case[1], MONTH)
+
+
+def test_leaderboard_ranks_shares_and_changes(board):
+    assert not suites.validate_leaderboard(board, TH).failed()
+    lb = board.with_columns(pl.format("{}|{}|{}", "board", "view", "name").alias("k"))
+    lb = set_value(lb, "model|direct|meta-llama/L", "rank", 3, key="k")  # 200 downloads, one entry above: rank 2
+    lb = set_value(lb, "model|direct|Qwen/Q", "share", 1.5, key="k")
+    lb = set_value(lb, "model|lineage|Qwen/Q", "rank_change", 4, key="k")  # previous 1 - rank 1 = 0
+    lb = set_value(lb, "model|lineage|meta-llama/L", "previous_rank", None, key="k")  # its rank_change stays 0
+    lb = pl.concat([lb, lb.tail(1)]).drop("k")  # the last namespace (0 downloads) twice: still rank 3
+    got = failed(suites.validate_leaderboard(lb, TH, top=4))
+    assert unexpected(got) == {
+        "rank = 1 + entries with more downloads (ties share a rank)": 1,
+        # rank 3 stored for meta-llama/L changes its own rank_change check too: previous 2 - 3 = -1, stored 0.
+        "rank_change = previous_rank - rank": 3,
+        "ranks within the top 4": 2,
+        "one entry per name per board and view": 2,
+        "share within [0, 1]": 1,
+    }
+    assert got["rank = 1 + entries with more downloads (ties share a rank)"].sample == (
+        "model direct #3 meta-llama/L (rank=3, competition_rank=2)",
+    )
+    assert set(got["ranks within the top 4"].sample) == {"model direct #5 someone/orig (rank=5)", "model lineage #5 someone/orig (rank=5)"}
+
+
+def cross_rows(*rows: tuple) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema=DOMINANCE_CROSSOVER.columns, orient="row")
+
+
+def test_crossover_inside_the_series_with_its_whole_run():
+    d = dt.date
+    good = cross_rows(
+        ("download", "direct", 4, d(2026, 1, 1), d(2026, 4, 1), 1.2, d(2026, 2, 1)),  # Feb, Mar, Apr led
+        ("download", "lineage", 4, d(2026, 1, 1), d(2026, 4, 1), 0.8, None),
+    )
+    assert not suites.validate_crossover(good, TH).failed()
+    bad = pl.concat(
+        [
+            good,
+            cross_rows(
+                ("likes", "direct", 4, d(2026, 1, 1), d(2026, 4, 1), 1.1, d(2026, 3, 1)),  # Mar, Apr: one month short
+                ("downloads", "direct", 4, d(2026, 4, 1), d(2026, 1, 1), -1.0, None),
+                ("download", "direct", 4, d(2026, 1, 1), d(2026, 4, 1), 1.2, d(2025, 12, 1)),
+            ),
+        ]
+    )
+    got = failed(suites.validate_crossover(bad, TH))
+    assert unexpected(got) == {
+        "one row per (family, view)": 2,
+        "family is a share family of the index set": 1,
+        "last_month >= first_month": 1,
+        "crossover_month >= first_month": 1,
+        f"the crossover's {timeseries.CROSSOVER_RUN} led months end by last_month": 1,
+        "latest_ratio >= 0": 1,
+    }
+    assert got[f"the crossover's {timeseries.CROSSOVER_RUN} led months end by last_month"].sample[0].startswith("likes direct (")
+
+
+def test_tagged_release_dates_only_move_later(case):
+    name = "created_at >= created_at_hub (a release-date correction only moves a date later)"
+    earlier = set_value(case[1], "Qwen/Q", "created_at", dt.datetime(2024, 12, 1, tzinfo=dt.UTC))
+    lost = set_value(earlier, "meta-llama/L", "created_at", None)
+    got = failed(suites.validate_tagged(lost, TH))
+    assert list(got) == [name] and got[name].unexpected_count == 2
+    assert got[name].sample[0].startswith("Qwen/Q (created_at=2024-12-01")
+
+
+def test_an_expectation_gx_cannot_evaluate_fails_closed():
+    table = suites.Table(pl.DataFrame({"id": ["a"]}), "id")
+    expectation = suites.Expectation("x is not null", "t", "ExpectColumnValuesToNotBeNull", {"column": "x"})
+    (outcome,) = suites.run_suite("s", {"t": table}, [expectation]).outcomes
+    assert not outcome.passed and outcome.note.startswith("could not be evaluated")
+    with pytest.raises(ValueError, match="names table 'nope'"):
+        suites.run_suite("s", {"t": table}, [suites.Expectation("y", "nope", "ExpectColumnValuesToNotBeNull")])
+
+
+def test_the_shipped_thresholds_are_valid_and_a_bad_file_names_every_problem(tmp_path):
+    assert load_thresholds(THRESHOLDS_PATH) == TH
+    text = THRESHOLDS_PATH.read_text()
+    bad = tmp_path / "t.yaml"
+    bad.write_text(text.replace("max_shrink: 0.03", "max_shrink: 3").replace("sample_size:", "sample_sise:"))
+    with pytest.raises(ThresholdsError) as err:
+        load_thresholds(bad)
+    message = str(err.value)
+    assert str(bad) in message and "raw_hub_listings.max_shrink" in message
+    assert "sample_size: Field required" in message and "sample_sise: Extra inputs" in message
+    bad.write_text(text.replace("warn_attributed_coverage: 0.8", "warn_attributed_coverage: 0.3"))
+    with pytest.raises(ThresholdsError, match="warn_attributed_coverage must be at least min_attributed_coverage"):
+        load_thresholds(bad)
+    with pytest.raises(ThresholdsError, match="cannot read"):
+        load_thresholds(tmp_path / "missing.yaml")
+    assert math.isclose(TH.raw_hub_listings.max_quarantined_fraction, 0.01)

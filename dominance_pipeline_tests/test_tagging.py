@@ -1,0 +1,183 @@
+"""Tagging on hand-made listings: validity dates, renames, intermediaries, release dates, and registry gaps."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from dominance_pipeline.metrics import aggregates
+from dominance_pipeline.origin.gaps import registry_gaps
+from dominance_pipeline.origin.registry import COLUMNS, load_registry, month_end
+from dominance_pipeline.origin.release_dates import CorrectionsError, load_corrections
+from dominance_pipeline.origin.tagging import coverage, intermediary_share, tag
+from dominance_pipeline.schemas import RAW_HUB_LISTINGS
+
+UTC = dt.UTC
+
+
+def listing(rows: list[tuple[str, int, list[str], dt.datetime | None]], month: dt.date = dt.date(2026, 5, 1)) -> pl.DataFrame:
+    df = pl.DataFrame(
+        {
+            "model_id": [r[0] for r in rows],
+            "downloads_30d": [r[1] for r in rows],
+            "base_model_ids": [r[2] for r in rows],
+            "created_at": [r[3] for r in rows],
+        },
+        schema={"model_id": pl.String, "downloads_30d": pl.Int64, "base_model_ids": pl.List(pl.String), "created_at": pl.Datetime("us", "UTC")},
+    )
+    filled = {c: pl.lit(None, t) for c, t in RAW_HUB_LISTINGS.columns.items() if c not in df.columns}
+    return (
+        df.with_columns(**filled)
+        .with_columns(
+            pl.col("model_id").str.split("/").list.first().alias("author"),
+            pl.lit(month).alias("month"),
+            pl.lit(dt.datetime(2026, 5, 31, tzinfo=UTC)).alias("snapshot_at"),
+            pl.lit("test").alias("source"),
+        )
+        .select(RAW_HUB_LISTINGS.names)
+    )
+
+
+def registry_file(tmp_path, *rows: str):
+    p = tmp_path / "registry.csv"
+    p.write_text(",".join(COLUMNS) + "\n" + "\n".join(rows) + "\n")
+    return load_registry(p)
+
+
+def by_id(tagged: pl.DataFrame) -> dict[str, dict]:
+    return {r["model_id"]: r for r in tagged.iter_rows(named=True)}
+
+
+NO_CORRECTIONS = pl.DataFrame(schema={"model_id": pl.String, "hf_created_at": pl.Date, "actual_release_date": pl.Date, "notes": pl.String, "line": pl.Int64})
+
+
+def test_each_month_is_attributed_with_the_registry_rows_valid_at_its_end(tmp_path):
+    reg = registry_file(
+        tmp_path,
+        "lab,Lab,DE,company,headquarters,https://x.org,,,,2025-10-09,false,",
+        "lab,Lab (Parent),US,company,parent company,https://x.org,,,2025-10-09,,false,acquired",
+    )
+    rows = [("lab/base", 10, [], None), ("fan/ft", 5, ["lab/base"], None)]
+    sept = by_id(tag(listing(rows, dt.date(2025, 9, 1)), reg, corrections=NO_CORRECTIONS)[0])
+    octo = by_id(tag(listing(rows, dt.date(2025, 10, 1)), reg, corrections=NO_CORRECTIONS)[0])
+    assert (sept["lab/base"]["org_country"], sept["fan/ft"]["root_country"]) == ("DE", "DE")
+    assert (octo["lab/base"]["org_country"], octo["fan/ft"]["root_country"]) == ("US", "US")
+    assert sept["lab/base"]["org_bloc"] == "EUROPE" and octo["fan/ft"]["root_bloc"] == "US"
+
+
+def test_renamed_namespaces_are_canonical_for_uploaders_and_parents():
+    rows = [
+        ("zai-org/glm-4-9b", 100, [], None),
+        ("THUDM/legacy-upload", 10, [], None),
+        ("someone/ft", 5, ["THUDM/glm-4-9b"], None),
+        ("someone/other", 5, ["thudm/chatglm-6b"], None),
+    ]
+    t = by_id(tag(listing(rows), load_registry(), corrections=NO_CORRECTIONS)[0])
+    assert t["THUDM/legacy-upload"]["org_namespace"] == "zai-org" and t["THUDM/legacy-upload"]["org_country"] == "CN"
+    assert t["someone/ft"]["root_model_id"] == "zai-org/glm-4-9b" and t["someone/ft"]["lineage_status"] == "resolved"
+    assert (t["someone/other"]["root_model_id"], t["someone/other"]["root_country"]) == ("zai-org/chatglm-6b", "CN")
+    assert t["someone/other"]["org_country"] == "UNATTRIBUTED"
+
+
+def test_two_views_and_the_intermediary_flag():
+    rows = [("Qwen/Q", 600, [], None), ("bartowski/Q-GGUF", 300, ["Qwen/Q"], None), ("nobody/x", 100, [], None)]
+    tagged, stats = tag(listing(rows), load_registry(), corrections=NO_CORRECTIONS)
+    t = by_id(tagged)
+    assert [t[m]["is_intermediary"] for m in ("Qwen/Q", "bartowski/Q-GGUF", "nobody/x")] == [False, True, False]
+    assert (t["bartowski/Q-GGUF"]["org_country"], t["bartowski/Q-GGUF"]["root_country"]) == ("UNATTRIBUTED", "CN")
+    assert t["bartowski/Q-GGUF"]["lineage_roots"] == [{"root_id": "Qwen/Q", "namespace": "Qwen", "country": "CN", "weight": 1.0}]
+    assert coverage(tagged) == {"direct": pytest.approx(0.6), "lineage": pytest.approx(0.9)}
+    assert intermediary_share(tagged) == pytest.approx(0.3)
+    assert stats["attributed_on"] == "2026-05-31" and stats["lineage"]["status"]["resolved"] == 1
+
+
+def test_tag_takes_one_month_at_a_time():
+    two = pl.concat([listing([("a/x", 1, [], None)], dt.date(2026, 4, 1)), listing([("a/y", 1, [], None)])])
+    with pytest.raises(ValueError, match="one month's listing"):
+        tag(two, load_registry())
+
+
+def corrections_file(tmp_path, *rows: str) -> pl.DataFrame:
+    p = tmp_path / "corrections.csv"
+    p.write_text("# comment\n# another\nmodel_id,hf_created_at,actual_release_date,notes\n" + "\n".join(rows) + "\n")
+    return load_corrections(p)
+
+
+def test_release_date_corrections_move_a_model_to_its_release_month(tmp_path):
+    fixes = corrections_file(
+        tmp_path,
+        "lab/early,2026-04-28,2026-05-02,4 days early",
+        "Lab/Case,2026-04-30,2026-05-01,case differs from the Hub",
+        "lab/late,2026-05-10,2026-05-03,announced before the upload",
+        "lab/elsewhere,2026-01-01,2026-01-02,not in this listing",
+    )
+    rows = [
+        ("lab/early", 1, [], dt.datetime(2026, 4, 28, 9, tzinfo=UTC)),
+        ("lab/case", 1, [], dt.datetime(2026, 4, 30, 9, tzinfo=UTC)),
+        ("lab/late", 1, [], dt.datetime(2026, 5, 10, 9, tzinfo=UTC)),
+        ("lab/plain", 1, [], dt.datetime(2026, 4, 2, tzinfo=UTC)),
+    ]
+    tagged, stats = tag(listing(rows), load_registry(), corrections=fixes)
+    t = by_id(tagged)
+    assert t["lab/early"]["created_at"] == dt.datetime(2026, 5, 2, tzinfo=UTC)
+    assert t["lab/early"]["created_at_hub"] == dt.datetime(2026, 4, 28, 9, tzinfo=UTC)
+    assert t["lab/case"]["created_at"] == dt.datetime(2026, 5, 1, tzinfo=UTC)
+    assert t["lab/late"]["created_at"] == t["lab/late"]["created_at_hub"] == dt.datetime(2026, 5, 10, 9, tzinfo=UTC)
+    assert t["lab/plain"]["created_at"] == t["lab/plain"]["created_at_hub"]
+    assert stats["release_dates"] == {"listed_in_snapshot": 3, "applied": ["lab/case", "lab/early"], "not_applied": ["lab/late"]}
+    # "new in May": the two corrected models and lab/late, not lab/plain
+    agg = aggregates.aggregate(tagged, dt.date(2026, 5, 1)).filter(pl.col("view") == "direct")
+    assert agg.get_column("new_models").sum() == 3
+
+
+def test_shipped_corrections_load_and_apply_on_the_real_sample_rows():
+    fixes = load_corrections()
+    assert fixes.height == 40 and fixes.get_column("model_id").n_unique() == 40
+    kimi = fixes.filter(pl.col("model_id") == "moonshotai/Kimi-K2.5").row(0, named=True)
+    assert (kimi["hf_created_at"], kimi["actual_release_date"]) == (dt.date(2026, 1, 1), dt.date(2026, 1, 27))
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("a/b,2026-01-01,2026-13-01,x", "actual_release_date '2026-13-01' is not a date"),
+        ("a/b,2026-01-01", "expected 4 fields"),
+        ("ab,2026-01-01,2026-01-02,x", "is not namespace/name"),
+    ],
+)
+def test_broken_corrections_name_file_and_line(tmp_path, row, message):
+    with pytest.raises(CorrectionsError) as err:
+        corrections_file(tmp_path, "ok/model,2026-01-01,2026-01-02,fine", row)
+    assert message in str(err.value) and ":5:" in str(err.value)
+
+
+def test_repeated_correction_is_refused(tmp_path):
+    with pytest.raises(CorrectionsError, match="repeats line 4"):
+        corrections_file(tmp_path, "a/b,2026-01-01,2026-01-02,x", "A/B,2026-01-01,2026-01-03,y")
+
+
+def test_registry_gaps_ranks_unattributed_namespaces_in_both_views():
+    rows = [
+        ("Qwen/Q", 500, [], None),
+        ("anon/big", 300, [], None),
+        ("anon/small", 50, [], None),
+        ("bartowski/Q-GGUF", 100, ["Qwen/Q"], None),
+        ("other/merge", 40, ["anon/big", "Qwen/Q"], None),
+        ("other/ft", 10, ["gone/base"], None),
+    ]
+    tagged = tag(listing(rows), load_registry(), corrections=NO_CORRECTIONS)[0]
+    gaps = registry_gaps(tagged, load_registry().lookup_at(month_end(dt.date(2026, 5, 1))), top=10)
+    assert gaps.total_downloads == 1000
+    direct = {r["namespace"]: r for r in gaps.direct.iter_rows(named=True)}
+    # direct: anon 350 (2 models), bartowski 100 (a known intermediary), other 50
+    assert list(direct) == ["anon", "bartowski", "other"]
+    assert (direct["anon"]["downloads_30d"], direct["anon"]["models"], direct["anon"]["top_model"]) == (350, 2, "anon/big")
+    assert direct["anon"]["share"] == pytest.approx(0.35)
+    assert direct["bartowski"]["registry"] == "known intermediary, country not public"
+    lineage = {r["namespace"]: r["downloads_30d"] for r in gaps.lineage.iter_rows(named=True)}
+    # lineage: anon 300 + 50 + half of the merge (20); gone 10; Qwen's derivatives are attributed
+    assert lineage == {"anon": pytest.approx(370), "gone": pytest.approx(10)}
+    assert gaps.coverage["direct"] == pytest.approx(0.5) and gaps.coverage["lineage"] == pytest.approx(0.62)
+    assert registry_gaps(tagged, load_registry().lookup_at(dt.date(2026, 5, 31)), top=1).direct.height == 1

@@ -1,0 +1,98 @@
+"""The crossover month, the latest-month summary and the chart, on hand-made series."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import polars as pl
+import pytest
+
+from dominance_pipeline.metrics import chart, timeseries
+from dominance_pipeline.metrics.indices import gap_index, ratio_index
+from dominance_pipeline.schemas import DOMINANCE_INDICES
+
+
+def m(text: str) -> dt.date:
+    return dt.date.fromisoformat(text + "-01")
+
+
+def series(points: dict[str, tuple[float, float]], index: str = "download_share", view: str = "direct") -> pl.DataFrame:
+    """Share rows for CN and US, plus their ratio and gap, for each month given as 'YYYY-MM': (cn, us)."""
+    family = {"download_share": "download", "derivative_share": "derivative", "new_model_share": "new_model"}[index]
+    rows = []
+    for month, (cn, us) in points.items():
+        for country, value in (("CN", cn), ("US", us)):
+            rows.append((m(month), index, view, "all", country, value))
+        if us > 0:
+            rows.append((m(month), ratio_index(family), view, "all", None, cn / us))
+        rows.append((m(month), gap_index(family), view, "all", None, cn - us))
+    return pl.DataFrame(rows, schema=DOMINANCE_INDICES.columns, orient="row")
+
+
+def crossover_of(df: pl.DataFrame, family: str = "download", view: str = "direct") -> dt.date | None:
+    row = timeseries.crossover(df).filter((pl.col("family") == family) & (pl.col("view") == view))
+    return row.get_column("crossover_month").item()
+
+
+def test_first_month_of_three_consecutive_leads():
+    # leads in 02 (alone), then 04, 05, 06, 07: the crossover is 2025-04
+    df = series({"2025-01": (.3, .4), "2025-02": (.5, .4), "2025-03": (.3, .4), "2025-04": (.4, .4), "2025-05": (.5, .4), "2025-06": (.6, .3), "2025-07": (.6, .3)})
+    assert crossover_of(df) == m("2025-04")  # a ratio of exactly 1 counts
+
+
+def test_a_missing_month_breaks_the_run():
+    df = series({"2025-01": (.5, .4), "2025-02": (.5, .4), "2025-04": (.5, .4), "2025-05": (.5, .4)})
+    assert crossover_of(df) is None
+    assert timeseries.missing_months([m("2025-01"), m("2025-02"), m("2025-04"), m("2025-05")]) == [m("2025-03")]
+    df = series({"2024-11": (.5, .4), "2024-12": (.5, .4), "2025-01": (.5, .4)})  # across a year end
+    assert crossover_of(df) == m("2024-11")
+
+
+def test_no_us_share_counts_as_a_lead_only_if_china_has_one():
+    assert crossover_of(series({"2025-01": (.1, 0), "2025-02": (.1, 0), "2025-03": (.1, 0)})) == m("2025-01")
+    assert crossover_of(series({"2025-01": (0, 0), "2025-02": (.1, 0), "2025-03": (.1, 0)})) is None
+
+
+def test_crossover_per_family_and_view():
+    df = pl.concat([
+        series({"2025-01": (.5, .4), "2025-02": (.5, .4), "2025-03": (.5, .4)}),
+        series({"2025-01": (.3, .4), "2025-02": (.5, .4), "2025-03": (.5, .4)}, view="lineage"),
+        series({"2025-01": (.6, .1), "2025-02": (.6, .1), "2025-03": (.6, .1)}, index="derivative_share", view="lineage"),
+    ])
+    cross = timeseries.crossover(df)
+    assert cross.height == 3
+    assert crossover_of(df, "download", "direct") == m("2025-01")
+    assert crossover_of(df, "download", "lineage") is None
+    assert crossover_of(df, "derivative", "lineage") == m("2025-01")
+    row = cross.filter((pl.col("family") == "download") & (pl.col("view") == "lineage")).to_dicts()[0]
+    assert row["months_observed"] == 3 and row["latest_ratio"] == pytest.approx(1.25)
+
+
+def test_latest_markdown_shows_the_latest_month():
+    df = series({"2025-01": (.3, .4), "2025-02": (.5, .25)})
+    text = timeseries.latest_markdown(df)
+    assert "**2025-02**" in text and "| download | direct | 50.00% | 25.00% | 2.000 |" in text
+
+
+def test_chart_is_a_png_with_both_countries_drawn():
+    import matplotlib.image as mpimg
+    import numpy as np
+
+    df = pl.concat([
+        series({"2025-01": (.3, .4), "2025-02": (.5, .4), "2025-04": (.6, .3)}),
+        series({"2025-01": (.3, .4), "2025-02": (.5, .4)}, index="new_model_share"),
+    ])
+    png = chart.share_chart(df, {("download_share", "direct"): m("2025-02")})
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    img = mpimg.imread(io.BytesIO(png), format="png")[:, :, :3]
+    third = img.shape[1] // 3
+
+    def has(colour: str, part: np.ndarray) -> bool:
+        rgb = np.array([int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+        return bool((np.abs(part - rgb).sum(axis=2) < 0.05).sum() > 50)
+
+    download, derivative, new_model = img[:, :third], img[:, third : 2 * third], img[:, 2 * third :]
+    for colour in chart.COLOURS.values():
+        assert has(colour, download) and has(colour, new_model)
+        assert not has(colour, derivative)  # no derivative data in this series: the panel says so instead
