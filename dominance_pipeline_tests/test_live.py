@@ -115,6 +115,8 @@ def test_items_of_the_wrong_type_reach_the_quarantine_with_the_item():
         {"id": "a/good", "downloads": 5, "createdAt": "2026-01-01T00:00:00.000Z", "gated": False, "safetensors": {"parameters": {"BF16": 8}, "total": 8}},
         {"id": "a/bad", "downloads": "5", "likes": 1},
         {"id": "a/oddtime", "createdAt": 1767225600},
+        {"id": "a/hot", "trendingScore": "hot"},
+        {"id": "a/oddmodified", "lastModified": {"at": "yesterday"}},
         "not an object",
     ]
     staged = pl.from_arrow(live.items_to_table(items))
@@ -122,8 +124,14 @@ def test_items_of_the_wrong_type_reach_the_quarantine_with_the_item():
     assert out.rows["model_id"].to_list() == ["a/good"]
     good = out.rows.row(0, named=True)
     assert (good["gated"], good["params_total"], good["downloads_30d"]) == ("false", 8, 5)
-    reasons = dict(out.quarantine.select("model_id", "reason").iter_rows())
-    assert reasons == {"a/bad": "wrong_type", "a/oddtime": "unparseable_date", None: "wrong_type"}
+    reasons = {r[0]: r[1:] for r in out.quarantine.select("model_id", "reason", "detail").iter_rows()}
+    assert reasons == {
+        "a/bad": ("wrong_type", "downloads"),
+        "a/oddtime": ("unparseable_date", "createdAt"),
+        "a/hot": ("wrong_type", "trendingScore"),
+        "a/oddmodified": ("unparseable_date", "lastModified"),
+        None: ("wrong_type", "item"),
+    }
     assert '\\"downloads\\": \\"5\\"' in out.quarantine.filter(pl.col("model_id") == "a/bad")["row_json"].item()
 
 

@@ -196,8 +196,10 @@ def _card(value: object) -> str | None:
 def items_to_table(items: list) -> pa.Table:
     """One page of `/api/models` items as Arrow columns in STAGE_SCHEMA.
 
-    A value of the wrong JSON type is never guessed at: a non-integer count marks the row for quarantine
-    (`_reject`, with the item as received in `_orig_item`); other malformed fields become null.
+    A value of the wrong JSON type is never guessed at: a non-integer count or a non-numeric trending score
+    marks the row for quarantine (`_reject`, with the item as received in `_orig_item`); a timestamp that is
+    not a string is kept as JSON text, so normalisation quarantines it as unparseable; other malformed
+    fields become null.
     """
     cols: dict[str, list] = {name: [] for name in STAGE_SCHEMA.names}
     for item in items:
@@ -218,7 +220,9 @@ def items_to_table(items: list) -> pa.Table:
         cols["createdAt"].append(_time(item.get("createdAt")))
         cols["lastModified"].append(_time(item.get("lastModified")))
         score = item.get("trendingScore")
-        cols["trendingScore"].append(float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None)
+        if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+            reject, score = reject or "wrong_type:trendingScore", None
+        cols["trendingScore"].append(None if score is None else float(score))
         tags = item.get("tags")
         cols["tags"].append([t for t in tags if isinstance(t, str)] if isinstance(tags, list) else None)
         cols["cardData"].append(_card(item.get("cardData")))
