@@ -100,3 +100,29 @@ def test_a_refused_live_listing_fails_the_step_and_keeps_the_previous_partition(
 
 def test_hub_calls_share_one_concurrency_pool():
     assert raw_hub_listings.op.pool == "hf_api"
+
+
+def test_a_live_listing_that_repeats_models_is_quarantined_and_fails_the_raw_gate(tmp_path, sample_path):
+    # The listing serves 60 of the sample's 4,167 models twice, the second copy modified an hour later:
+    # 60 of 4,227 rows is above the 1 % quarantine threshold (42 rows).
+    sample = pl.read_parquet(sample_path)
+    repeated = sample.sample(60, seed=3).with_columns(pl.col("lastModified") + dt.timedelta(hours=1))
+    corpus = ModelCorpus(pl.concat([sample, repeated]))
+    with HubServer(corpus, as_of=JUNE_5, page_size=500) as server:
+        result = run_month(tmp_path, raw_config={"source": "live"}, hub_endpoint=server.url)
+        assert server.stats.pages_sent == 9
+    assert not result.success
+    (raw_check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "raw_hub_listings_valid"]
+    assert not raw_check.passed and raw_check.severity == dg.AssetCheckSeverity.ERROR
+    (failed,) = raw_check.metadata["failed"].value
+    assert failed["expectation"].startswith("quarantined rows <= 1.00% of the listing (42 of 4,227)")
+    assert failed["unexpected_count"] == 60
+    quarantine = pl.read_parquet(tmp_path / "warehouse" / "quarantine" / "raw_hub_listings" / f"month={SAMPLE_KEY}" / "data.parquet")
+    assert sorted(quarantine["model_id"]) == sorted(repeated["id"]) and set(quarantine["reason"]) == {"duplicate_id"}
+    # Each model once in the raw partition, as its later copy; nothing downstream of the raw asset ran.
+    raw = partition(tmp_path, "raw_hub_listings")
+    assert raw.height == 4167 and raw["model_id"].n_unique() == 4167
+    kept = raw.filter(pl.col("model_id").is_in(repeated["id"].implode())).select("model_id", "last_modified").sort("model_id")
+    later = repeated.select(pl.col("id").alias("model_id"), pl.col("lastModified").dt.replace_time_zone("UTC").alias("last_modified"))
+    assert kept.equals(later.sort("model_id"))
+    assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == {"raw_hub_listings"}
