@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/data/dagster_home
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo test ui instance clean bench-quality bench-indices
+.PHONY: install demo demo-live test ui instance clean bench-quality bench-indices
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,20 @@ instance: $(STAMP)
 
 demo: instance
 	$(BIN)/dominance-pipeline materialize --month 2026-05
+
+# The live path end to end, offline: a local Hub server replays the bundled 2026-05 sample as the listing
+# it would have served on 2026-06-05 (--as-of sets its clock, which dates the snapshot), on a free port,
+# with one 429 and one 503 burst on the way; stopped when the run ends, whatever its outcome.
+DEMO_LIVE_AS_OF ?= 2026-06-05T00:00:00Z
+demo-live: instance
+	@set -e; ready=$$(mktemp -u); \
+	$(BIN)/dominance-pipeline hub-server --port 0 --ready-file $$ready --page-size 500 \
+	    --snapshot data/sample/hub_stats_2026-05.parquet --as-of $(DEMO_LIVE_AS_OF) \
+	    --fault 429:after=2,times=1 --fault 5xx:after=5,burst=2,times=1 & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; rm -f $$ready' EXIT; \
+	for i in $$(seq 100); do [ -s $$ready ] && break; kill -0 $$pid 2>/dev/null || exit 1; sleep 0.1; done; \
+	[ -s $$ready ] || { echo "hub-server did not start" >&2; exit 1; }; \
+	NO_PROXY=127.0.0.1,localhost,$$NO_PROXY $(BIN)/dominance-pipeline materialize --month 2026-05 --source live --endpoint $$(cat $$ready)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

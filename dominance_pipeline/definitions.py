@@ -25,13 +25,15 @@ from dominance_pipeline.defs.resources import build_resources
 from dominance_pipeline.settings import paths
 
 
-def build_definitions(data_dir: str | Path | None = None, snapshot_dir: str | Path | None = None) -> dg.Definitions:
+def build_definitions(
+    data_dir: str | Path | None = None, snapshot_dir: str | Path | None = None, hub_endpoint: str | None = None
+) -> dg.Definitions:
     return dg.Definitions(
         assets=[*ASSETS, *ALL_MONTHS_ASSETS],
         asset_checks=[*CHECKS, *INDEX_CHECKS],
         jobs=JOBS,
         loggers=LOGGERS,
-        resources=build_resources(paths(data_dir, snapshot_dir)),
+        resources=build_resources(paths(data_dir, snapshot_dir), hub_endpoint),
     )
 
 

@@ -26,11 +26,11 @@ def sample_path() -> Path:
     return SAMPLE
 
 
-def run_month(data_dir: Path, key: str = SAMPLE_KEY, raw_config: dict | None = None, instance: dg.DagsterInstance | None = None, snapshot_dir: Path | None = None):
+def run_month(data_dir: Path, key: str = SAMPLE_KEY, raw_config: dict | None = None, instance: dg.DagsterInstance | None = None, snapshot_dir: Path | None = None, hub_endpoint: str | None = None):
     """Run monthly_job for one partition through a real Dagster instance, outputs under data_dir."""
     from dominance_pipeline.definitions import build_definitions
 
-    defs = build_definitions(data_dir, snapshot_dir or SAMPLE_DIR)
+    defs = build_definitions(data_dir, snapshot_dir or SAMPLE_DIR, hub_endpoint)
     job = defs.resolve_job_def("monthly_job")
     run_config = {"ops": {"raw_hub_listings": {"config": raw_config or {"source": "local"}}}}
     return job.execute_in_process(

@@ -155,3 +155,25 @@ def test_real_sample_normalises_without_loss(sample_path):
     assert out.rows.get_column("downloads_30d").sum() == raw.get_column("downloads").sum()
     placeholders = raw.filter(pl.col("createdAt") == dt.datetime(2022, 3, 2, 23, 29, 4)).height
     assert out.notes["placeholder_created_at"] == placeholders > 0
+
+
+def test_duplicates_in_different_batches_are_resolved_across_the_whole_listing():
+    from dominance_pipeline.sources.normalise import normalise_batches
+
+    batches = [
+        hub_rows({"id": "a/m", "downloads": 1, "lastModified": "2025-01-01T00:00:00.000Z"}, {"id": "b/x", "downloads": 2}),
+        hub_rows({"id": "a/m", "downloads": 7, "lastModified": "2025-06-01T00:00:00.000Z"}),
+        hub_rows({"id": "a/m", "downloads": 3, "lastModified": "2025-03-01T00:00:00.000Z"}, {"id": "c/y", "downloads": -1}, {"id": "d/z"}),
+    ]
+    rows: list[pl.DataFrame] = []
+    quarantined: list[pl.DataFrame] = []
+    notes = normalise_batches(
+        lambda: iter(batches), month=MONTH, snapshot_at=SNAP, source="live",
+        write_rows=rows.append, write_quarantine=quarantined.append,
+    )
+    kept = pl.concat(rows)
+    assert kept.select("model_id", "downloads_30d").rows() == [("b/x", 2), ("a/m", 7), ("d/z", 1)]
+    q = pl.concat(quarantined)
+    assert sorted(q.select("model_id", "reason").rows()) == [("a/m", "duplicate_id"), ("a/m", "duplicate_id"), ("c/y", "negative_count")]
+    assert (notes["rows_in"], notes["rows_out"], notes["quarantined"], notes["downloads_30d_total"]) == (6, 3, 3, 10)
+    assert notes["quarantine_reasons"] == {"duplicate_id": 2, "negative_count": 1}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from dominance_pipeline.cli.errors import UserError
 from dominance_pipeline.cli.render import KEY_COUNTRIES
 
-SOURCES = ("local",)
+SOURCES = ("local", "live", "archive")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--month", required=True, help="the month, YYYY-MM (for example 2026-05)")
     p.add_argument("--source", default="local", choices=SOURCES, help="where the month-end listing comes from")
     p.add_argument("--snapshot", help="a hub-stats Parquet file standing for the month-end listing (local source)")
+    p.add_argument("--endpoint", help="the Hub to call (live and archive sources; default $HF_ENDPOINT or https://huggingface.co)")
+    p.add_argument("--max-snapshot-lag-days", type=int, metavar="N",
+                   help="live source: how many days after the month ended the listing may be taken (default 7)")
     p.add_argument("--quiet", action="store_true", help="only warnings and the result")
     p.set_defaults(func=run)
 
@@ -41,30 +44,48 @@ def month_key(text: str) -> str:
 
 
 def raw_config(args: argparse.Namespace) -> dict[str, object]:
-    config: dict[str, object] = {"source": args.source}
+    """The raw asset's run config; options that do not apply to the chosen source are a usage mistake."""
+    source = args.source
+    if args.snapshot and source != "local":
+        raise UserError(f"--snapshot is for the local source; --source {source} does not read a file")
+    if args.endpoint and source == "local":
+        raise UserError("--endpoint is for the live and archive sources")
+    if args.max_snapshot_lag_days is not None and source != "live":
+        raise UserError("--max-snapshot-lag-days is for the live source")
+    if args.max_snapshot_lag_days is not None and args.max_snapshot_lag_days < 0:
+        raise UserError("--max-snapshot-lag-days must be 0 or more")
+    if args.endpoint and not args.endpoint.startswith(("http://", "https://")):
+        raise UserError(f"--endpoint must be an http(s) URL, got {args.endpoint!r}")
+    config: dict[str, object] = {"source": source}
     if args.snapshot:
         config["snapshot"] = args.snapshot
+    if args.max_snapshot_lag_days is not None:
+        config["max_snapshot_lag_days"] = args.max_snapshot_lag_days
     return config
 
 
 def run(args: argparse.Namespace) -> int:
+    raw = raw_config(args)
     key = month_key(args.month)
     from dominance_pipeline.instance import ensure_dagster_home
 
     ensure_dagster_home()
     log_level = "WARNING" if args.quiet else "INFO"
-    result = execute(key, raw_config(args), log_level=log_level)
+    result = execute(key, raw, log_level=log_level, endpoint=args.endpoint)
     status = report(result, key)
     if status == 0:
         status = refresh_timeseries(log_level)
     return status
 
 
-def execute(key: str, raw: dict[str, object], log_level: str = "INFO"):  # -> dg.ExecuteInProcessResult
+def execute(key: str, raw: dict[str, object], log_level: str = "INFO", endpoint: str | None = None):  # -> dg.ExecuteInProcessResult
     """Run monthly_job for partition `key` in the persistent instance; never raises on a step failure."""
     import dagster as dg
 
-    from dominance_pipeline.definitions import defs
+    from dominance_pipeline.definitions import build_definitions, defs
+
+    if endpoint:
+        defs = build_definitions(hub_endpoint=endpoint)
 
     job = defs.resolve_job_def("monthly_job")
     run_config = {

@@ -1,6 +1,8 @@
-"""Resources: where the warehouse is, where local snapshots are, which registry to use, the DuckDB file."""
+"""Resources: where the warehouse is, where local snapshots are, which registry to use, the DuckDB file,
+and the Hugging Face Hub (its API for live listings, its snapshot datasets for backfills)."""
 
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -11,6 +13,7 @@ from dominance_pipeline.origin.registry import REGISTRY_PATH, Registry, load_reg
 from dominance_pipeline.quality.config import THRESHOLDS_PATH, Thresholds, load_thresholds
 from dominance_pipeline.schemas import BY_ASSET, conform
 from dominance_pipeline.settings import Paths
+from dominance_pipeline.sources import archive, live
 from dominance_pipeline.storage import parquet
 from dominance_pipeline.storage.duckdb_views import ensure_views
 
@@ -78,11 +81,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             path = parquet.write_partition(df, Path(self.root), table, context.partition_key)
         else:
             path = parquet.write_table(df, Path(self.root), table)
-        try:
-            with self.duckdb.get_connection() as conn:
-                ensure_views(conn, Path(self.root), [table])
-        except Exception as exc:  # noqa: BLE001 - the view is a convenience; the data is published
-            context.log.warning(f"DuckDB view for {table} not refreshed ({exc}); the Parquet partition is published")
+        refresh_view(self.duckdb, Path(self.root), table, context.log)
         context.add_output_metadata(
             {"dagster/row_count": df.height, "path": dg.MetadataValue.path(str(path)), "bytes": path.stat().st_size}
         )
@@ -109,7 +108,50 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         return empty.select(columns) if columns else empty
 
 
-def build_resources(p: Paths) -> dict[str, object]:
+def refresh_view(duckdb: DuckDBResource, root: Path, table: str, log: object) -> None:
+    """Make sure `table` has its DuckDB view; a locked DuckDB file (an analyst holding it open) is logged,
+    not fatal, since the Parquet files are the source of truth."""
+    try:
+        with duckdb.get_connection() as conn:
+            ensure_views(conn, root, [table])
+    except Exception as exc:  # noqa: BLE001 - the view is a convenience; the data is published
+        log.warning(f"DuckDB view for {table} not refreshed ({exc}); the Parquet partition is published")  # type: ignore[attr-defined]
+
+
+DEFAULT_HUB_ENDPOINT = "https://huggingface.co"
+
+
+class HubApiResource(dg.ConfigurableResource):
+    """The Hugging Face Hub: where it is, who we are to it, and how hard we may call its API.
+
+    The token comes from HF_TOKEN (as a dg.EnvVar, so the UI shows the variable, not its value); without it
+    calls are anonymous, with the anonymous rate limits. It is passed to HTTP headers only, never logged.
+    """
+
+    endpoint: str = DEFAULT_HUB_ENDPOINT
+    token: str | None = None
+    page_size: int = live.DEFAULT_PAGE_SIZE
+    requests_per_5min: int | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self.endpoint.rstrip("/")
+
+
+class HubArchiveResource(dg.ConfigurableResource):
+    """Which public snapshot dataset backfills read, and how stale a month-end snapshot may be."""
+
+    dataset: str = archive.WEEKLY
+    max_days_late: int = 7
+
+
+def hub_api_resource(endpoint: str | None = None) -> HubApiResource:
+    """The Hub at `endpoint` (else $HF_ENDPOINT, else huggingface.co), signed in if HF_TOKEN is set."""
+    token = dg.EnvVar("HF_TOKEN") if os.environ.get("HF_TOKEN") else None
+    return HubApiResource(endpoint=endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_HUB_ENDPOINT, token=token)
+
+
+def build_resources(p: Paths, hub_endpoint: str | None = None) -> dict[str, object]:
     duck = DuckDBResource(database=str(p.duckdb))
     return {
         "warehouse": WarehouseResource(root=str(p.warehouse)),
@@ -118,4 +160,6 @@ def build_resources(p: Paths) -> dict[str, object]:
         "quality": QualityResource(),
         "duckdb": duck,
         "io_manager": WarehouseIOManager(root=str(p.warehouse), duckdb=duck),
+        "hub_api": hub_api_resource(hub_endpoint),
+        "hub_archive": HubArchiveResource(),
     }

@@ -10,6 +10,8 @@ Rows that cannot be normalised are never dropped: they go to the quarantine fram
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -49,6 +51,9 @@ COUNT_COLUMNS = ("downloads", "downloadsAllTime", "likes")
 # Scalar columns that are cast leniently; a value present before the cast and null after it is quarantined.
 TYPED_COLUMNS = (*COUNT_COLUMNS, "trendingScore")
 DATE_COLUMNS = ("createdAt", "lastModified")
+# Optional columns a source may add: `_reject` quarantines the row with that reason ("wrong_type:downloads")
+# when the source could not even type a value; `_orig_item` keeps the item as received, for the quarantine.
+SOURCE_COLUMNS = ("_reject", "_orig_item")
 RELATIONS = ("finetune", "adapter", "quantized", "merge")
 
 
@@ -96,11 +101,15 @@ def _coerce(lf: pl.LazyFrame) -> tuple[pl.LazyFrame, list[str], list[str]]:
             recast.append(col)
         elif col == "gated":
             exprs.append(pl.col(col).cast(pl.String, strict=False).alias(col))
+        elif want == pl.String and isinstance(have, pl.Struct):
+            exprs.append(pl.col(col).struct.json_encode().alias(col))
+            recast.append(col)
         else:
             exprs.append(pl.col(col).cast(want, strict=False).alias(col))
             recast.append(col)
     originals = [pl.col(c).alias(f"_orig_{c}") for c in (*TYPED_COLUMNS, *DATE_COLUMNS) if c in schema]
-    return lf.select(*exprs, *originals), missing, recast
+    passed = [pl.col(c) for c in SOURCE_COLUMNS if c in schema]
+    return lf.select(*exprs, *originals, *passed), missing, recast
 
 
 def _struct_subset(col: str, have: pl.DataType, want: pl.Struct) -> pl.Expr:
@@ -144,58 +153,74 @@ def _base_models() -> tuple[pl.Expr, pl.Expr]:
     return ids, relation
 
 
-def normalise(
-    listing: pl.LazyFrame | pl.DataFrame,
-    *,
-    month: dt.date,
-    snapshot_at: dt.datetime,
-    source: str,
-    max_count: int = MAX_COUNT,
-) -> Normalised:
-    """Normalise a hub-stats-shaped listing taken at `snapshot_at` into partition `month` of the raw schema.
-
-    `max_count` is the largest credible per-model count (quality/thresholds.yaml, raw_hub_listings.max_count).
-    """
-    lf, missing, recast = _coerce(listing.lazy())
+def _stage(
+    lf: pl.LazyFrame, snapshot_at: dt.datetime, offset: int, max_count: int
+) -> tuple[pl.LazyFrame, list[str], list[str]]:
+    """Coerced hub columns plus `model_id`, the quarantine `reason` (null when the row is good) and `_row`,
+    the row's position in the whole listing (batches are numbered from `offset`)."""
+    lf, missing, recast = _coerce(lf)
+    schema = lf.collect_schema()
     snap = pl.lit(snapshot_at.astimezone(dt.UTC), UTC_TS)
-    ids, relation = _base_models()
     model_id = pl.col("id").str.strip_chars()
+    reason = pl.when(pl.col("_reject").is_not_null()).then(pl.col("_reject")) if "_reject" in schema else pl
     reason = (
-        pl.when(model_id.is_null() | (model_id == ""))
+        reason.when(model_id.is_null() | (model_id == ""))
         .then(pl.lit("missing_id"))
         .when(~model_id.str.contains(MODEL_ID_PATTERN) | model_id.str.contains(r"\.\.|--"))
         .then(pl.lit("invalid_id"))
     )
-    staged_schema = lf.collect_schema()
     for c in TYPED_COLUMNS:
         orig = f"_orig_{c}"
-        if orig in staged_schema:
+        if orig in schema:
             reason = reason.when(pl.col(orig).is_not_null() & pl.col(c).is_null()).then(pl.lit(f"wrong_type:{c}"))
         if c in COUNT_COLUMNS:
             reason = reason.when(pl.col(c) < 0).then(pl.lit(f"negative_count:{c}")).when(pl.col(c) > max_count).then(
                 pl.lit(f"absurd_count:{c}")
             )
     for c in DATE_COLUMNS:
-        if f"_orig_{c}" in staged_schema:
+        if f"_orig_{c}" in schema:
             reason = reason.when(pl.col(f"_orig_{c}").is_not_null() & pl.col(c).is_null()).then(
                 pl.lit(f"unparseable_date:{c}")
             )
     reason = reason.when(pl.col("createdAt") > snap).then(pl.lit("created_after_snapshot"))
-
-    staged = (
-        lf.with_columns(model_id.alias("model_id"), reason.alias("reason"), pl.int_range(pl.len()).alias("_row"))
-        .collect()
+    staged = lf.with_columns(
+        model_id.alias("model_id"), reason.alias("reason"), (pl.int_range(pl.len(), dtype=pl.Int64) + offset).alias("_row")
     )
-    bad = staged.filter(pl.col("reason").is_not_null())
-    good = staged.filter(pl.col("reason").is_null())
+    return staged, missing, recast
 
-    # One row per model: keep the most recently modified copy (first seen on a tie), quarantine the others.
-    good = good.sort(["lastModified", "_row"], descending=[True, False], nulls_last=True).with_columns(
-        pl.col("model_id").is_first_distinct().alias("_keep")
-    )
-    dups = good.filter(~pl.col("_keep")).with_columns(pl.lit("duplicate_id").alias("reason"))
-    good = good.filter(pl.col("_keep")).sort("_row")
 
+Batches = Callable[[], Iterable[pl.DataFrame]]
+"""A re-readable listing: each call yields the listing again, batch by batch, in the same order."""
+
+
+def _duplicate_losers(batches: Batches, hashes: list[pl.Series], snapshot_at: dt.datetime, max_count: int) -> pl.Series:
+    """`_row` of every good row that loses to another copy of its id: the most recently modified copy is
+    kept (the first seen on a tie).
+
+    Pass 1 kept only a 64-bit hash per good row (8 bytes a row; a sort, not a hash table, finds repeats);
+    only rows whose hash repeats are read again with their ids, so a collision costs a re-read, never a row.
+    """
+    ordered = pl.concat(hashes).sort() if hashes else pl.Series(dtype=pl.UInt64)
+    repeated = ordered.filter(ordered == ordered.shift(1)).unique()
+    del ordered
+    if repeated.is_empty():
+        return pl.Series("_row", [], dtype=pl.Int64)
+    wanted = repeated.implode()
+    offset, found = 0, []
+    for batch in batches():
+        staged, _, _ = _stage(batch.lazy(), snapshot_at, offset, max_count)
+        found.append(
+            staged.filter(pl.col("reason").is_null() & pl.col("model_id").hash().is_in(wanted))
+            .select("model_id", "lastModified", "_row")
+            .collect()
+        )
+        offset += batch.height
+    ranked = pl.concat(found).sort(["lastModified", "_row"], descending=[True, False], nulls_last=True)
+    return ranked.filter(~pl.col("model_id").is_first_distinct()).get_column("_row")
+
+
+def _raw_rows(good: pl.DataFrame, month: dt.date, snapshot_at: dt.datetime, source: str) -> pl.DataFrame:
+    ids, relation = _base_models()
     placeholder = pl.col("createdAt") == pl.lit(PLACEHOLDER_CREATED_AT, UTC_TS)
     rows = good.select(
         pl.lit(month, pl.Date).alias("month"),
@@ -217,23 +242,99 @@ def normalise(
             pl.col("gguf").str.json_path_match("$.total").cast(pl.Int64, strict=False),
         ).alias("params_total"),
         "gated",
-        snap.alias("snapshot_at"),
+        pl.lit(snapshot_at.astimezone(dt.UTC), UTC_TS).alias("snapshot_at"),
         pl.lit(source).alias("source"),
     )
-    quarantined = quarantine_frame(pl.concat([bad, dups], how="diagonal_relaxed"), month)
-    notes: dict[str, object] = {
-        "rows_in": staged.height,
-        "rows_out": rows.height,
-        "quarantined": quarantined.height,
-        "quarantine_reasons": dict(quarantined.get_column("reason").value_counts().sort("reason").iter_rows()),
+    return conform(rows, RAW_HUB_LISTINGS)
+
+
+def normalise_batches(
+    batches: Batches,
+    *,
+    month: dt.date,
+    snapshot_at: dt.datetime,
+    source: str,
+    write_rows: Callable[[pl.DataFrame], None],
+    write_quarantine: Callable[[pl.DataFrame], None],
+    max_count: int = MAX_COUNT,
+) -> dict[str, object]:
+    """Normalise a listing too large for memory, batch by batch, into `write_rows` and `write_quarantine`.
+
+    Two passes over `batches`: the first finds duplicated ids across the whole listing (a model on two
+    pages must be kept once, whichever batches hold it), the second maps each batch and hands it on.
+    Memory holds one batch plus 8 bytes per row for the duplicate search. Returns the notes for metadata.
+    """
+    hashes: list[pl.Series] = []
+    for batch in batches():
+        staged, _, _ = _stage(batch.lazy(), snapshot_at, 0, max_count)
+        hashes.append(staged.filter(pl.col("reason").is_null()).select(pl.col("model_id").hash()).collect().to_series())
+    losers = _duplicate_losers(batches, hashes, snapshot_at, max_count).implode()
+    del hashes
+
+    totals: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    missing: list[str] = []
+    recast: list[str] = []
+    offset = 0
+    for batch in batches():
+        lf, missing, recast = _stage(batch.lazy(), snapshot_at, offset, max_count)
+        staged = lf.collect()
+        offset += batch.height
+        bad = staged.filter(pl.col("reason").is_not_null())
+        good = staged.filter(pl.col("reason").is_null())
+        is_loser = pl.col("_row").is_in(losers)
+        dups = good.filter(is_loser).with_columns(pl.lit("duplicate_id").alias("reason"))
+        good = good.filter(~is_loser)
+        rows = _raw_rows(good, month, snapshot_at, source)
+        quarantined = quarantine_frame(pl.concat([bad, dups], how="diagonal_relaxed"), month)
+        write_rows(rows)
+        write_quarantine(quarantined)
+        reasons.update(dict(quarantined.get_column("reason").value_counts().iter_rows()))
+        totals.update(
+            rows_in=staged.height,
+            rows_out=rows.height,
+            quarantined=quarantined.height,
+            placeholder_created_at=int(good.select((pl.col("createdAt") == pl.lit(PLACEHOLDER_CREATED_AT, UTC_TS)).sum()).item() or 0),
+            author_mismatch=int(
+                good.select(
+                    (pl.col("author").is_not_null() & (pl.col("author") != pl.col("model_id").str.split("/").list.first())).sum()
+                ).item()
+            ),
+            downloads_30d_total=int(rows.get_column("downloads_30d").sum() or 0),
+        )
+    return {
+        "rows_in": totals["rows_in"],
+        "rows_out": totals["rows_out"],
+        "quarantined": totals["quarantined"],
+        "quarantine_reasons": dict(sorted(reasons.items())),
         "missing_columns": missing,
         "recast_columns": recast,
-        "placeholder_created_at": int(good.select(placeholder.sum()).item() or 0),
-        "author_mismatch": int(
-            good.select((pl.col("author").is_not_null() & (pl.col("author") != pl.col("model_id").str.split("/").list.first())).sum()).item()
-        ),
+        "placeholder_created_at": totals["placeholder_created_at"],
+        "author_mismatch": totals["author_mismatch"],
+        "downloads_30d_total": totals["downloads_30d_total"],
     }
-    return Normalised(rows=conform(rows, RAW_HUB_LISTINGS), quarantine=quarantined, notes=notes)
+
+
+def normalise(
+    listing: pl.LazyFrame | pl.DataFrame,
+    *,
+    month: dt.date,
+    snapshot_at: dt.datetime,
+    source: str,
+    max_count: int = MAX_COUNT,
+) -> Normalised:
+    """Normalise a hub-stats-shaped listing taken at `snapshot_at` into partition `month` of the raw schema.
+
+    `max_count` is the largest credible per-model count (quality/thresholds.yaml, raw_hub_listings.max_count).
+    """
+    frame = listing.collect() if isinstance(listing, pl.LazyFrame) else listing
+    rows: list[pl.DataFrame] = []
+    quarantined: list[pl.DataFrame] = []
+    notes = normalise_batches(
+        lambda: [frame], month=month, snapshot_at=snapshot_at, source=source,
+        write_rows=rows.append, write_quarantine=quarantined.append, max_count=max_count,
+    )
+    return Normalised(rows=pl.concat(rows), quarantine=pl.concat(quarantined), notes=notes)
 
 
 def quarantine_frame(rejected: pl.DataFrame, month: dt.date) -> pl.DataFrame:

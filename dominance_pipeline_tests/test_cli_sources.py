@@ -1,0 +1,71 @@
+"""`materialize --source live|archive` and `hub-server`, run as a user would: subprocesses and real HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+import signal
+import subprocess
+import time
+
+import pytest
+from huggingface_hub import HfApi
+
+from dominance_pipeline.hubserver import HubServer
+from dominance_pipeline.hubserver.models import ModelCorpus
+from dominance_pipeline.settings import PROJECT_ROOT
+from dominance_pipeline_tests.test_cli import CLI, run_cli
+
+
+def test_live_month_from_the_command_line(tmp_path, sample_path):
+    with HubServer(ModelCorpus.from_parquet([sample_path]), as_of=dt.datetime(2026, 6, 5, tzinfo=dt.UTC)) as server:
+        proc = run_cli(tmp_path, "materialize", "--month", "2026-05", "--source", "live", "--endpoint", server.url)
+    assert proc.returncode == 0, proc.stderr
+    assert "Dominance indices for 2026-05" in proc.stdout
+    assert "live listing: page 5, 4,167 models" in proc.stderr
+
+
+def test_a_refused_live_month_names_the_step_and_the_archive(tmp_path, sample_path):
+    with HubServer(ModelCorpus.from_parquet([sample_path])) as server:  # the real clock: months after 2026-05
+        proc = run_cli(tmp_path, "materialize", "--month", "2026-05", "--source", "live", "--endpoint", server.url, "--quiet")
+    assert proc.returncode == 1
+    assert "FAILED raw_hub_listings: a live listing taken" in proc.stderr and "use the archive source" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--source", "live", "--snapshot", "x.parquet"], "--snapshot is for the local source"),
+        (["--max-snapshot-lag-days", "3"], "--max-snapshot-lag-days is for the live source"),
+        (["--source", "live", "--max-snapshot-lag-days", "-1"], "must be 0 or more"),
+        (["--endpoint", "http://127.0.0.1:1"], "--endpoint is for the live and archive sources"),
+        (["--source", "archive", "--endpoint", "127.0.0.1:1"], "must be an http(s) URL"),
+    ],
+)
+def test_options_that_do_not_fit_the_source_are_usage_errors(tmp_path, args, message):
+    proc = run_cli(tmp_path, "materialize", "--month", "2026-05", *args)
+    assert proc.returncode == 2 and message in proc.stderr
+
+
+def test_hub_server_command_serves_until_terminated(tmp_path, sample_path):
+    ready = tmp_path / "url"
+    proc = subprocess.Popen(
+        [*CLI, "hub-server", "--snapshot", str(sample_path), "--ready-file", str(ready), "--fault", "slow:delay=0.01"],
+        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        url = ready.read_text().strip()
+        assert len(list(HfApi(endpoint=url, token=False).list_models(search="Qwen/Qwen3"))) > 5
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert f"fake Hub on {url}: 4,167 models" in out and "fake Hub stopped: 1 pages" in err
+
+
+def test_hub_server_rejects_a_bad_fault(tmp_path):
+    proc = subprocess.run([*CLI, "hub-server", "--fault", "teapot"], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+    assert proc.returncode == 2 and "unknown fault 'teapot'" in proc.stderr

@@ -1,0 +1,150 @@
+"""The local Hub server speaks the Hub's API: checked over HTTP, mostly with the real huggingface_hub client."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx2
+import polars as pl
+import pytest
+from huggingface_hub import HfApi, HfFileSystem
+
+from dominance_pipeline.hubserver import HubServer
+from dominance_pipeline.hubserver.faults import parse_fault
+from dominance_pipeline.hubserver.models import ModelCorpus
+from dominance_pipeline.hubserver.repos import daily_repo, weekly_repo
+from dominance_pipeline_tests.fakehub import synthetic_models, write
+
+
+@pytest.fixture(scope="module")
+def sample_server(sample_path):
+    with HubServer(ModelCorpus.from_parquet([sample_path]), page_size=100) as server:
+        yield server
+
+
+def test_expand_returns_only_id_and_requested_keys_with_z_times(sample_server):
+    r = httpx2.get(f"{sample_server.url}/api/models", params=[("limit", "3"), ("expand", "createdAt"), ("expand", "author")])
+    assert r.status_code == 200
+    items = r.json()
+    assert len(items) == 3
+    for item in items:
+        assert set(item) <= {"_id", "id", "createdAt", "author"} and {"_id", "id"} <= set(item)
+        assert item["createdAt"].endswith("Z")
+    same = httpx2.get(f"{sample_server.url}/api/models", params=[("limit", "3"), ("expand[]", "createdAt"), ("expand[]", "author")])
+    assert same.json() == items
+
+
+def test_unknown_expand_is_400(sample_server):
+    r = httpx2.get(f"{sample_server.url}/api/models", params=[("expand", "author"), ("expand", "likes7d")])
+    assert r.status_code == 400 and "likes7d" in r.json()["error"]
+
+
+def test_link_header_is_absolute_and_repeats_the_query(sample_server):
+    r = httpx2.get(f"{sample_server.url}/api/models", params=[("limit", "10"), ("sort", "downloads"), ("expand", "downloads"), ("search", "qwen")])
+    nxt = r.links["next"]["url"]
+    assert nxt.startswith(f"{sample_server.url}/api/models?")
+    query = parse_qsl(urlsplit(nxt).query)
+    assert [(k, v) for k, v in query if k != "cursor"] == [("limit", "10"), ("sort", "downloads"), ("expand", "downloads"), ("search", "qwen")]
+    second = httpx2.get(nxt).json()
+    downloads = [m["downloads"] for m in r.json() + second]
+    assert downloads == sorted(downloads, reverse=True)
+    assert all("qwen" in m["id"].lower() for m in r.json() + second)
+
+
+def test_real_client_lists_search_and_author_like_the_hub(sample_server, sample_path):
+    api = HfApi(endpoint=sample_server.url, token=False)
+    sample = pl.read_parquet(sample_path, columns=["id", "downloads", "likes"])
+    qwen = {m.id for m in api.list_models(author="Qwen")}
+    assert qwen == set(sample.filter(pl.col("id").str.split("/").list.first().str.to_lowercase() == "qwen")["id"])
+    top = [m.id for m in api.list_models(sort="likes", limit=5, expand=["likes"])]
+    expected = sample.with_row_index().sort(["likes", "index"], descending=[True, False]).head(5)["id"].to_list()
+    assert top == expected
+    # Without expand, the Hub's default keys: no author, no lastModified.
+    first = next(iter(api.list_models(limit=1)))
+    assert first.author is None and first.last_modified is None and first.downloads is not None
+
+
+def test_a_cursor_from_another_query_is_refused(sample_server):
+    r = httpx2.get(f"{sample_server.url}/api/models", params={"limit": "5", "sort": "likes"})
+    cursor = dict(parse_qsl(urlsplit(r.links["next"]["url"]).query))["cursor"]
+    other = httpx2.get(f"{sample_server.url}/api/models", params={"limit": "5", "sort": "downloads", "cursor": cursor})
+    assert other.status_code == 400
+
+
+def test_pages_cover_a_tied_listing_exactly_once():
+    corpus = ModelCorpus(synthetic_models(1_000, ties=13))
+    with HubServer(corpus, page_size=64) as server:
+        ids = [m.id for m in HfApi(endpoint=server.url, token=False).list_models(sort="created_at", expand=["createdAt"])]
+        assert server.stats.pages_sent == 16
+    assert sorted(ids) == sorted(corpus.frame["id"].to_list())
+    assert len(set(ids)) == 1_000
+
+
+@pytest.fixture(scope="module")
+def repos_server(tmp_path_factory, sample_path):
+    tmp = tmp_path_factory.mktemp("repos")
+    sample = pl.read_parquet(sample_path, columns=["id", "downloads"])
+    weeks = [dt.date(2026, 5, 11), dt.date(2026, 5, 18)]
+    weekly = weekly_repo([(w, write(sample.head(10 + i), tmp / f"w{i}.parquet")) for i, w in enumerate(weeks)])
+    days = [dt.datetime(2026, 5, d, 13, tzinfo=dt.UTC) for d in (29, 30, 31)]
+    daily = daily_repo([(d, write(sample.head(20 + i), tmp / f"d{i}.parquet")) for i, d in enumerate(days)])
+    with HubServer(repos=[weekly, daily]) as server:
+        yield server, tmp
+
+
+def test_weekly_layout_lists_dated_folders(repos_server):
+    server, _ = repos_server
+    fs = HfFileSystem(endpoint=server.url, token=False, skip_instance_cache=True)
+    assert fs.ls("datasets/hfmlsoc/hub_weekly_snapshots/models", detail=False) == [
+        "datasets/hfmlsoc/hub_weekly_snapshots/models/2026-05-11",
+        "datasets/hfmlsoc/hub_weekly_snapshots/models/2026-05-18",
+    ]
+    assert len(fs.glob("datasets/hfmlsoc/hub_weekly_snapshots/models/*/models.parquet")) == 2
+
+
+def test_daily_layout_has_one_file_per_commit(repos_server):
+    server, _ = repos_server
+    api = HfApi(endpoint=server.url, token=False)
+    commits = api.list_repo_commits("cfahlgren1/hub-stats", repo_type="dataset")
+    assert [c.created_at.day for c in commits] == [31, 30, 29]
+    fs = HfFileSystem(endpoint=server.url, token=False, skip_instance_cache=True)
+    rows = [pl.read_parquet(fs.open(f"datasets/cfahlgren1/hub-stats@{c.commit_id}/models.parquet", "rb").read()).height for c in commits]
+    assert rows == [22, 21, 20]
+    assert api.list_repo_commits("cfahlgren1/hub-stats", repo_type="dataset", revision=commits[1].commit_id)[0].commit_id == commits[1].commit_id
+
+
+def test_resolve_serves_ranges_and_hub_errors(repos_server):
+    server, tmp = repos_server
+    url = f"{server.url}/datasets/cfahlgren1/hub-stats/resolve/main/models.parquet"
+    whole = (tmp / "d2.parquet").read_bytes()
+    r = httpx2.get(url, headers={"Range": "bytes=4-11"})
+    assert r.status_code == 206 and r.content == whole[4:12]
+    assert r.headers["content-range"] == f"bytes 4-11/{len(whole)}"
+    assert httpx2.get(url, headers={"Range": "bytes=-4"}).content == whole[-4:] == b"PAR1"
+    missing = httpx2.get(f"{server.url}/datasets/cfahlgren1/hub-stats/resolve/main/nothere.parquet")
+    assert missing.status_code == 404 and missing.headers["x-error-code"] == "EntryNotFound"
+    assert httpx2.get(f"{server.url}/api/datasets/nobody/nothing").headers["x-error-code"] == "RepoNotFound"
+    assert httpx2.get(f"{server.url}/api/datasets/cfahlgren1/hub-stats/revision/{'0' * 40}").headers["x-error-code"] == "RevisionNotFound"
+
+
+def test_faults_fire_on_schedule_with_hub_headers(sample_path):
+    with HubServer(ModelCorpus.from_parquet([sample_path]), faults=[parse_fault("429:every=2,retry_after=3"), parse_fault("5xx:after=4,burst=2,times=1,status=502")]) as server:
+        statuses = [httpx2.get(f"{server.url}/api/models", params={"limit": "1"}) for _ in range(8)]
+    assert [r.status_code for r in statuses] == [200, 429, 200, 429, 502, 429, 200, 429]
+    limited = statuses[1]
+    assert limited.headers["ratelimit"] == '"api";r=0;t=3' and limited.headers["retry-after"] == "3"
+    assert "q=1000;w=300" in limited.headers["ratelimit-policy"]
+
+
+def test_dropped_connection_is_a_protocol_error_for_the_client(sample_path):
+    with HubServer(ModelCorpus.from_parquet([sample_path]), faults=[parse_fault("drop:times=1,at=0.3")]) as server:
+        with pytest.raises(httpx2.RemoteProtocolError):
+            httpx2.get(f"{server.url}/api/models", params={"limit": "50"})
+        assert httpx2.get(f"{server.url}/api/models", params={"limit": "50"}).status_code == 200
+
+
+@pytest.mark.parametrize(("spec", "message"), [("teapot", "unknown fault"), ("429:often=2", "bad parameter"), ("5xx:every=0", "every must be")])
+def test_bad_fault_specs_say_what_is_accepted(spec, message):
+    with pytest.raises(ValueError, match=message):
+        parse_fault(spec)

@@ -1,0 +1,163 @@
+"""The live source with the real huggingface_hub client over HTTP against the local Hub server."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from huggingface_hub.errors import HfHubHTTPError
+
+from dominance_pipeline.hubserver import HubServer
+from dominance_pipeline.hubserver.faults import parse_fault
+from dominance_pipeline.hubserver.models import ModelCorpus
+from dominance_pipeline.sources import live
+from dominance_pipeline.sources.normalise import normalise
+from dominance_pipeline_tests.fakehub import patch_retry_sleep, synthetic_models
+
+MAY = dt.date(2026, 5, 1)
+JUNE_5 = dt.datetime(2026, 6, 5, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def sample_corpus(sample_path):
+    return ModelCorpus.from_parquet([sample_path])
+
+
+def stage(server: HubServer, tmp_path, **kwargs) -> live.LiveListing:
+    return live.stage_listing(endpoint=server.url, token=None, month=MAY, path=tmp_path / "listing.parquet", **kwargs)
+
+
+def test_a_paged_listing_arrives_with_every_model_exactly_once(sample_corpus, sample_path, tmp_path):
+    lines: list[str] = []
+    with HubServer(sample_corpus, as_of=JUNE_5) as server:
+        listing = stage(server, tmp_path, page_size=300, log=lines.append)
+        assert server.stats.pages_sent == 14
+    got = pl.read_parquet(listing.path)
+    expected = pl.read_parquet(sample_path, columns=["id", "downloads"])
+    assert got.height == expected.height == 4167
+    assert sorted(got["id"].to_list()) == sorted(expected["id"].to_list())
+    assert got.join(expected, on="id").filter(pl.col("downloads") != pl.col("downloads_right")).is_empty()
+    assert (listing.pages, listing.models, listing.snapshot_at, listing.clock) == (14, 4167, JUNE_5, "server")
+    assert "page 14, 4,167 models" in lines[-1] and "100% of ~4,167" in lines[-1]
+
+
+def test_staged_listing_normalises_like_the_same_file_read_locally(sample_corpus, sample_path, tmp_path):
+    with HubServer(sample_corpus, as_of=JUNE_5) as server:
+        listing = stage(server, tmp_path)
+    via_api = normalise(pl.read_parquet(listing.path), month=MAY, snapshot_at=JUNE_5, source="x").rows
+    via_file = normalise(pl.read_parquet(sample_path), month=MAY, snapshot_at=JUNE_5, source="x").rows
+    assert via_api.sort("model_id").equals(via_file.sort("model_id"))
+
+
+def test_429s_5xx_bursts_and_dropped_connections_are_ridden_out(sample_corpus, tmp_path, monkeypatch):
+    sleeps = patch_retry_sleep(monkeypatch)
+    # 17 pages of 250; counted over all requests (retries too): 429 on requests 4 and 8, 503 on 11-13,
+    # connection dropped half-way through the bodies of requests 19 and 22.
+    faults = [
+        parse_fault("429:every=4,times=2,retry_after=7"),
+        parse_fault("5xx:after=10,burst=3,times=1,status=503"),
+        parse_fault("drop:after=16,every=3,times=2"),
+    ]
+    with HubServer(sample_corpus, faults=faults, as_of=JUNE_5, page_size=250) as server:
+        listing = stage(server, tmp_path, page_size=250)
+        statuses = dict(server.stats.statuses)
+    assert listing.models == 4167 and pl.read_parquet(listing.path)["id"].n_unique() == 4167
+    assert statuses == {200: 17 + 2, 429: 2, 503: 3}
+    assert [f.fired for f in faults] == [2, 1, 2]
+    # huggingface_hub waits t + 1 s on a 429 whose RateLimit header says r=0, backs off 1, 2, 4 s on a 5xx
+    # burst, and retries a dropped connection after 1 s.
+    assert sleeps.calls == [8, 8, 1, 2, 4, 1, 1]
+
+
+def test_a_burst_longer_than_the_retries_fails_the_listing(sample_corpus, tmp_path, monkeypatch):
+    sleeps = patch_retry_sleep(monkeypatch)
+    with HubServer(sample_corpus, faults=[parse_fault("5xx:after=1,burst=6,times=1,status=500")], as_of=JUNE_5) as server:
+        with pytest.raises(HfHubHTTPError, match="500"):
+            stage(server, tmp_path, page_size=1000)
+    assert sleeps.calls == [1, 2, 4, 8, 8]
+
+
+@pytest.mark.parametrize(
+    ("taken", "message"),
+    [
+        (dt.datetime(2026, 5, 31, 23, 59, tzinfo=dt.UTC), "the month ends 2026-06-01 00:00"),
+        (dt.datetime(2026, 6, 8, 0, 1, tzinfo=dt.UTC), "7 days after 2026-05 ended"),
+        (dt.datetime(2026, 11, 29, tzinfo=dt.UTC), "use the archive source"),
+    ],
+)
+def test_a_listing_outside_the_window_is_refused_naming_the_archive(taken, message):
+    with pytest.raises(live.ListingWindowError, match=message):
+        live.check_listing_time(MAY, taken, max_lag_days=7)
+
+
+@pytest.mark.parametrize("taken", [dt.datetime(2026, 6, 1, tzinfo=dt.UTC), dt.datetime(2026, 6, 8, tzinfo=dt.UTC)])
+def test_the_window_includes_both_ends(taken):
+    live.check_listing_time(MAY, taken, max_lag_days=7)
+
+
+def test_the_window_is_judged_by_the_servers_clock_after_one_page(sample_corpus, tmp_path):
+    with HubServer(sample_corpus, as_of=dt.datetime(2026, 6, 20, tzinfo=dt.UTC)) as server:
+        with pytest.raises(live.ListingWindowError, match="19 days after 2026-05 ended"):
+            stage(server, tmp_path, page_size=100)
+        assert server.stats.pages_sent == 1
+        stage(server, tmp_path, page_size=1000, max_lag_days=30)
+
+
+def test_a_server_clock_in_the_future_is_not_trusted(sample_corpus, tmp_path):
+    with HubServer(sample_corpus, as_of=JUNE_5) as server:
+        with pytest.raises(live.ListingWindowError, match="ahead of this machine"):
+            stage(server, tmp_path, now=lambda: dt.datetime(2026, 6, 2, tzinfo=dt.UTC))
+
+
+def test_items_of_the_wrong_type_reach_the_quarantine_with_the_item():
+    items = [
+        {"id": "a/good", "downloads": 5, "createdAt": "2026-01-01T00:00:00.000Z", "gated": False, "safetensors": {"parameters": {"BF16": 8}, "total": 8}},
+        {"id": "a/bad", "downloads": "5", "likes": 1},
+        {"id": "a/oddtime", "createdAt": 1767225600},
+        {"id": "a/hot", "trendingScore": "hot"},
+        {"id": "a/oddmodified", "lastModified": {"at": "yesterday"}},
+        "not an object",
+    ]
+    staged = pl.from_arrow(live.items_to_table(items))
+    out = normalise(staged, month=MAY, snapshot_at=JUNE_5, source="live")
+    assert out.rows["model_id"].to_list() == ["a/good"]
+    good = out.rows.row(0, named=True)
+    assert (good["gated"], good["params_total"], good["downloads_30d"]) == ("false", 8, 5)
+    reasons = {r[0]: r[1:] for r in out.quarantine.select("model_id", "reason", "detail").iter_rows()}
+    assert reasons == {
+        "a/bad": ("wrong_type", "downloads"),
+        "a/oddtime": ("unparseable_date", "createdAt"),
+        "a/hot": ("wrong_type", "trendingScore"),
+        "a/oddmodified": ("unparseable_date", "lastModified"),
+        None: ("wrong_type", "item"),
+    }
+    assert '\\"downloads\\": \\"5\\"' in out.quarantine.filter(pl.col("model_id") == "a/bad")["row_json"].item()
+
+
+def test_the_pacer_waits_for_the_next_window():
+    now = [0.0]
+    waits: list[float] = []
+    pacer = live.Pacer(budget=3, window=300, clock=lambda: now[0], sleep=lambda s: (waits.append(s), now.__setitem__(0, now[0] + s)))
+    for t in (0, 10, 20, 30, 40):
+        now[0] = max(now[0], t)
+        pacer.wait()
+    assert waits == [270.0]
+
+
+def test_progress_gives_rate_and_eta():
+    p = live.Progress(pages=10, models=10_000, total=40_000, started=0.0)
+    assert p.line(now=20.0) == "live listing: page 10, 10,000 models, 500 models/s, 25% of ~40,000, ETA 0:01:00"
+    assert "ETA" not in live.Progress(pages=1, models=5, started=0.0).line(now=1.0)
+
+
+def test_request_budget_follows_the_token():
+    assert live.request_budget(None) == 450 and live.request_budget("hf_x") == 900 and live.request_budget(None, 2400) == 2400
+
+
+def test_synthetic_listing_with_many_ties_over_many_pages(tmp_path):
+    corpus = ModelCorpus(synthetic_models(3_000, ties=50))
+    with HubServer(corpus, as_of=JUNE_5) as server:
+        listing = stage(server, tmp_path, page_size=128)
+    ids = pl.read_parquet(listing.path)["id"]
+    assert listing.pages == 24 and ids.len() == ids.n_unique() == 3_000
