@@ -10,11 +10,11 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from dominance_pipeline.cli import materialize
+from dominance_pipeline.cli import materialize, synth
 from dominance_pipeline.cli.errors import UserError
 
 # Each module exposes `register(subparsers) -> None`, setting `func` on its parser.
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [materialize.register]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [materialize.register, synth.register]
 
 
 def build_parser() -> argparse.ArgumentParser:

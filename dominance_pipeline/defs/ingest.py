@@ -39,7 +39,8 @@ def raw_hub_listings(
     path = local.find_snapshot(month, Path(local_snapshots.snapshot_dir), config.snapshot)
     snapshot_at = local.infer_snapshot_at(path)
     context.log.info(f"reading {path} (snapshot taken no earlier than {snapshot_at:%Y-%m-%d %H:%M} UTC)")
-    result = normalise(local.scan_snapshot(path), month=month, snapshot_at=snapshot_at, source=config.source)
+    source = local.declared_source(path) or config.source  # a synthetic file says so, and every row records it
+    result = normalise(local.scan_snapshot(path), month=month, snapshot_at=snapshot_at, source=source)
     # Written even when empty, so that a re-run replaces an older quarantine.
     qpath = parquet.write_partition(result.quarantine, warehouse.quarantine, "raw_hub_listings", key)
     if result.quarantine.height:
@@ -47,7 +48,7 @@ def raw_hub_listings(
     return dg.Output(
         result.rows,
         metadata={
-            "source": config.source,
+            "source": source,
             "snapshot_file": dg.MetadataValue.path(str(path)),
             "snapshot_at": snapshot_at.isoformat(),
             "rows_in": result.notes["rows_in"],
