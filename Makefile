@@ -1,4 +1,4 @@
-# make demo | make test | make ui -- each sets up .venv on first use.
+# make demo | make test | make ui | make bench -- each sets up .venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/data/dagster_home
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo test ui instance clean
+.PHONY: install demo test ui instance clean bench bench-quick bench-backfill
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,16 @@ test: $(STAMP)
 
 ui: instance
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
+
+# Benchmarks on a synthetic Hub (bench/): figures and PASS/MISS against issue 7's targets, never a failure.
+bench: $(STAMP)
+	$(BIN)/python bench/bench_pipeline.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/bench_pipeline.py --quick
+
+bench-backfill: $(STAMP)
+	$(BIN)/python bench/bench_backfill.py
 
 clean:
 	rm -rf data/warehouse data/dagster_home

@@ -163,7 +163,11 @@ def resolve(models: pl.DataFrame, max_depth: int = MAX_DEPTH) -> LineageResult:
         )
         status = (
             ids.join(
-                derived.group_by("model_id").agg((~pl.col("root_id").is_in(in_snapshot.implode())).any().alias("external")),
+                # is_in evaluated row-wise, then aggregated: inside the group_by, polars 2.1 copies the imploded
+                # id list into every group (O(models x groups) memory: 45 GB at 100k synthetic models).
+                derived.with_columns((~pl.col("root_id").is_in(in_snapshot.implode())).alias("external"))
+                .group_by("model_id")
+                .agg(pl.col("external").any()),
                 on="model_id",
                 how="left",
             )

@@ -158,7 +158,8 @@ def evolve(u: Universe) -> Iterator[MonthState]:
             all_time=cumulative[:n].copy(),
             likes=likes,
             trending=np.floor(gained * TRENDING_PER_LIKE).astype(np.float64),
-            last_modified=np.minimum(u.created[:n] + u.modified_gap[:n], end),
+            # The Hub stamped pre-2022 repos with a placeholder creation date; it never shows edits before it.
+            last_modified=np.minimum(np.maximum(u.created[:n], to_us(PLACEHOLDER_CREATED_AT)) + u.modified_gap[:n], end),
         )
 
 
