@@ -17,7 +17,7 @@ from dominance_pipeline.cli.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from dominance_pipeline.synth.hub import MONTHLY_GROWTH
+    from dominance_pipeline.synth.hub import CYCLES_PER_MILLION, MONTHLY_GROWTH
 
     p = sub.add_parser("synth", help="write a synthetic, Hub-calibrated listing: one hub_stats_YYYY-MM.parquet per month")
     p.add_argument("--models", type=int, required=True, help="models in the newest month (the Hub has ~3,000,000)")
@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="data/synth", help="output folder (default data/synth)")
     p.add_argument("--end", help="newest month, YYYY-MM (default: the last complete month)")
     p.add_argument("--growth", type=float, default=MONTHLY_GROWTH, help=f"monthly growth of the model count (default {MONTHLY_GROWTH}, the Hub's)")
+    p.add_argument("--cycles-per-million", type=float, default=CYCLES_PER_MILLION,
+                   help=f"pairs of models naming each other as base, per million models (default {CYCLES_PER_MILLION:g})")
     p.add_argument("--report", action="store_true", help="print the calibration: real sample vs the newest synthetic month")
     p.set_defaults(func=run)
 
@@ -47,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             end=_month(args.end) if args.end else None,
             seed=args.seed,
             monthly_growth=args.growth,
+            cycles_per_million=args.cycles_per_million,
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None

@@ -390,15 +390,17 @@ def build_universe(cfg: SynthConfig) -> Universe:
     parent[selfref] = child[selfref]
     n_cycles = int(round(cfg.cycles_per_million * n / 1_000_000))
     if n_cycles:
-        # B's only parent is A, itself a single-parent derivative: A's card is edited to name B instead.
+        # B's only parent is A, a single-parent derivative whose only child is B: A's card is edited to name
+        # B instead. Both are obscure, as real cycles are (a cycle through a popular base would be fixed).
         edge_of = np.full(n, -1, dtype=np.int64)
         edge_of[child[single_edge]] = single_edge
         quirk = np.zeros(child.shape[0], dtype=bool)
         quirk[external] = quirk[selfref] = True
         clean = single_edge[~quirk[single_edge]]
+        children_of = np.bincount(parent[parent < n], minlength=n)
         a = parent[clean]
         ok = clean[(a < n) & (edge_of[np.minimum(a, n - 1)] >= 0)]
-        ok = ok[np.isin(edge_of[parent[ok]], clean)]
+        ok = ok[np.isin(edge_of[parent[ok]], clean) & (children_of[parent[ok]] == 1)]
         chosen = rng.choice(ok, size=min(n_cycles, ok.shape[0]), replace=False) if ok.shape[0] else ok
         a_nodes = parent[chosen]
         a_nodes, first = np.unique(a_nodes, return_index=True)
