@@ -1,14 +1,16 @@
 """Backfill benchmark: many synthetic months through the real monthly_job, one Dagster run per month.
 
-    python bench/bench_backfill.py                          # 24 months ending 2026-10, 1,000,000 models  (make bench-backfill)
+    python bench/bench_backfill.py                          # 24 months ending 2026-10, ~1,000,000 models each  (make bench-backfill)
     python bench/bench_backfill.py --months 3 --models 200000
 
 The months come from one `dominance-pipeline synth` call (cached in data/bench/synth/), so they form a
-consistent history: every model of one month is in the next, all-time downloads never fall. `--growth`
-sets how fast the Hub grows; the default 0.01/month keeps every month near `--models` (the Hub's own rate,
-0.059, would start a 24-month backfill at a quarter of the size). Each month is one execute_in_process of
-monthly_job in one persistent instance, in a single worker process (peak RSS is that process's), like a
-sequential backfill. Prints per-month seconds and the total; writes data/bench/backfill.json.
+consistent history: every model of one month is in the next, all-time downloads never fall. The synthetic
+Hub grows (new models every month), so no two months have the same size: with the defaults (1,200,000
+models in the newest month, growth 0.01/month) the 24 months run from about 0.8M to 1.2M models and average
+about 1M. (The Hub's own growth, 0.059/month, would start a 24-month backfill at a quarter of the newest
+size.) Each month is one execute_in_process of monthly_job in one persistent instance, in a single worker
+process whose peak RSS is reported, like a sequential backfill; the code location is loaded once. Prints
+per-month seconds and the total; writes data/bench/backfill.json.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def main() -> int:
         return 0
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--months", type=int, default=24)
-    parser.add_argument("--models", type=int, default=1_000_000, help="models in the newest month")
+    parser.add_argument("--models", type=int, default=1_200_000, help="models in the newest month (default 1,200,000)")
     parser.add_argument("--end", default="2026-10", help="newest month, YYYY-MM (must be a partition)")
     parser.add_argument("--growth", type=float, default=0.01, help="monthly growth of the model count (default 0.01)")
     parser.add_argument("--seed", type=int, default=0)
@@ -108,7 +110,8 @@ def main() -> int:
     total_models = sum(mo["models"] for mo in months)
     if res.get("seconds") is not None:
         print(
-            f"\nbackfill of {len(months)} months ({total_models:,} model-rows): total {res['seconds']:.1f} s "
+            f"\nbackfill of {len(months)} months ({total_models:,} model-rows, {total_models / max(len(months), 1):,.0f} per month):"
+            f" total {res['seconds']:.1f} s "
             f"({res['seconds'] / max(len(months), 1):.1f} s per month), peak RSS {res['peak_rss_mb']:,.0f} MB"
         )
     print(f"machine load before/after: {before['load_avg']} / {after['load_avg']} ({before['cpus']} CPUs)")

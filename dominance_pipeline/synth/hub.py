@@ -197,7 +197,6 @@ class Universe:
     edge_parent: np.ndarray  # int64 parent index; >= n: a parent absent from every snapshot
     external_ids: pl.Series  # ids of the absent parents (index - n)
     root: np.ndarray  # int64 root along first parents (self for originals, external and self links)
-    depth: np.ndarray  # int16 hops to that root
     pipeline: np.ndarray  # int16 index into pipeline vocabulary, -1 = none
     pipelines: tuple[str, ...]
     library: np.ndarray  # int16 index into LIBRARIES, -1 = none
@@ -337,18 +336,15 @@ def _parents(
     return key // n, key % n
 
 
-def _pointer_jump(first: np.ndarray, max_rounds: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Root along first parents and hops to it (cycles stop at the round cap; only names use this)."""
-    n = first.shape[0]
+def _pointer_jump(first: np.ndarray, max_rounds: int = 64) -> np.ndarray:
+    """Root along first parents, by pointer jumping (a cycle stops at the round cap: only names use it)."""
     root = first.copy()
-    depth = (root != np.arange(n)).astype(np.int64)
     for _ in range(max_rounds):
         nxt = root[root]
         if np.array_equal(nxt, root):
             break
-        depth = np.minimum(depth + depth[root], 10_000)
         root = nxt
-    return root, depth.astype(np.int16)
+    return root
 
 
 def build_universe(cfg: SynthConfig) -> Universe:
@@ -411,7 +407,7 @@ def build_universe(cfg: SynthConfig) -> Universe:
     first_edge = edge_offsets[:-1][per_child > 0]
     fp = parent[first_edge]
     first[child[first_edge]] = np.where(fp < n, fp, child[first_edge])
-    root, depth = _pointer_jump(first)
+    root = _pointer_jump(first)
 
     # Task, library, architecture, size: drawn for roots, inherited along the first-parent chain.
     pipelines = tuple(dict.fromkeys([*REGISTRY_PIPELINES, *HUB_PIPELINES]))
@@ -458,7 +454,6 @@ def build_universe(cfg: SynthConfig) -> Universe:
         edge_parent=parent,
         external_ids=external_ids,
         root=root,
-        depth=depth,
         pipeline=pipe.astype(np.int16),
         pipelines=pipelines,
         library=library,

@@ -212,26 +212,20 @@ def _timestamps(us: np.ndarray) -> pa.Array:
     return pa.array(us.view("datetime64[us]"), pa.timestamp("us"))
 
 
-def _chunk(u: Universe, st: MonthState, rows: np.ndarray, all_ids: pl.Series) -> pa.Table:
+def _tags(u: Universe, rows: np.ndarray, offsets: np.ndarray, parent_ids: pl.Series, edge_relation: pl.Series) -> pa.Array:
+    """Each row's tags: fixed slots, then `base_model:X` and `base_model:<relation>:X` per parent, then features.
+
+    Built as one code matrix (a column per slot, -1 = absent) read row-major, so no loop over models.
+    """
     n = rows.shape[0]
     vocab, at = _fixed_vocab()
-    offsets, edge = _edges(u, rows)
-    n_edges = int(offsets[-1])
-    parent_ids = all_ids.gather(u.edge_parent[edge])
     counts = np.diff(offsets)
-    has_base = counts > 0
-    relation_names = pl.Series(RELATIONS)
-    row_relation = relation_names.gather(u.relation[rows])
-    edge_relation = row_relation.gather(np.repeat(np.arange(n), counts))
-
-    # tags: fixed slots, then two base_model tags per parent, then the optional feature tags.
     library = u.library[rows].astype(np.int64)
     pipeline = _pipeline_codes(u)[np.maximum(u.pipeline[rows], 0)]
     pipeline[u.pipeline[rows] < 0] = -1
-    fmt = np.where(u.has_safetensors[rows], 0, -1)  # a GGUF repo's "gguf" tag is its library tag
     fixed = [
         np.where(library >= 0, at["library"] + library, -1),
-        np.where(fmt >= 0, at["format"] + fmt, -1),
+        np.where(u.has_safetensors[rows], at["format"], -1),  # a GGUF repo's "gguf" tag is its library tag
         at["arch"] + u.arch[rows].astype(np.int64),
         np.where(pipeline >= 0, at["pipeline"] + pipeline, -1),
         *[np.where(c >= 0, at["language"] + c, -1) for c in u.languages[rows].T.astype(np.int64)],
@@ -239,22 +233,21 @@ def _chunk(u: Universe, st: MonthState, rows: np.ndarray, all_ids: pl.Series) ->
         np.where(u.arxiv[rows] >= 0, at["arxiv"] + u.arxiv[rows].astype(np.int64), -1),
         at["license"] + u.license[rows].astype(np.int64),
     ]
-    max_parents = int(counts.max()) if n else 0
     bits = u.features[rows]
     features = [np.where((bits >> np.uint32(i)) & 1, at["feature"] + i, -1) for i in range(len(FEATURE_TAGS))]
-    width = len(fixed) + 2 * max_parents + len(features)
-    codes = np.full((n, width), -1, dtype=np.int32)
+    max_parents = int(counts.max()) if n else 0
+    codes = np.full((n, len(fixed) + 2 * max_parents + len(features)), -1, dtype=np.int32)
     for j, col in enumerate(fixed):
         codes[:, j] = col
+    n_edges = int(offsets[-1])
     edge_row = np.repeat(np.arange(n), counts)
-    rank = np.arange(n_edges) - offsets[edge_row]
+    slot = len(fixed) + 2 * (np.arange(n_edges) - offsets[edge_row])
     base_code = len(vocab) + 2 * np.arange(n_edges)
-    codes[edge_row, len(fixed) + 2 * rank] = base_code
-    codes[edge_row, len(fixed) + 2 * rank + 1] = base_code + 1
+    codes[edge_row, slot] = base_code
+    codes[edge_row, slot + 1] = base_code + 1
     for j, col in enumerate(features):
         codes[:, len(fixed) + 2 * max_parents + j] = col
     present = codes >= 0
-    tag_offsets = np.concatenate([[0], np.cumsum(present.sum(axis=1))]).astype(np.int32)
     base_tags = (
         pl.DataFrame({"p": parent_ids, "r": edge_relation})
         .select(pl.concat_list(pl.format("base_model:{}", "p"), pl.format("base_model:{}:{}", "r", "p")).explode())
@@ -262,8 +255,32 @@ def _chunk(u: Universe, st: MonthState, rows: np.ndarray, all_ids: pl.Series) ->
         .to_arrow()
         .cast(pa.string())
     )
-    tag_values = pa.concat_arrays([vocab, base_tags]).take(pa.array(codes[present]))
-    tags = pa.ListArray.from_arrays(pa.array(tag_offsets), tag_values)
+    values = pa.concat_arrays([vocab, base_tags]).take(pa.array(codes[present]))
+    return pa.ListArray.from_arrays(pa.array(np.concatenate([[0], np.cumsum(present.sum(axis=1))]).astype(np.int32)), values)
+
+
+def _safetensors(u: Universe, rows: np.ndarray) -> pa.Array:
+    """{parameters: {BF16 | F32: total, every other dtype null}, total}, null for repos without safetensors."""
+    n = rows.shape[0]
+    params = u.params[rows]
+    bf16 = u.arch[rows] < len(LLM_ARCHS)  # LLMs ship BF16 weights, the rest F32
+    fields = [
+        pa.array(params, mask=~bf16) if d == "BF16" else pa.array(params, mask=bf16) if d == "F32" else pa.nulls(n, pa.int64())
+        for d in SAFETENSORS_DTYPES
+    ]
+    parameters = pa.StructArray.from_arrays(fields, names=list(SAFETENSORS_DTYPES))
+    return pa.StructArray.from_arrays([parameters, pa.array(params)], fields=list(_SAFETENSORS), mask=pa.array(~u.has_safetensors[rows]))
+
+
+def _chunk(u: Universe, st: MonthState, rows: np.ndarray, all_ids: pl.Series) -> pa.Table:
+    """`rows` of the month as an Arrow table in HUB_STATS_SCHEMA."""
+    vocab, at = _fixed_vocab()
+    offsets, edge = _edges(u, rows)
+    parent_ids = all_ids.gather(u.edge_parent[edge])
+    counts = np.diff(offsets)
+    has_base = counts > 0
+    row_relation = pl.Series(RELATIONS).gather(u.relation[rows])
+    edge_relation = row_relation.gather(np.repeat(np.arange(rows.shape[0]), counts))
 
     # baseModels: {relation, models: [{_id, id}]}, null for originals.
     parent_str = parent_ids.to_arrow().cast(pa.string())
@@ -272,23 +289,10 @@ def _chunk(u: Universe, st: MonthState, rows: np.ndarray, all_ids: pl.Series) ->
         pa.array(offsets.astype(np.int32)), pa.StructArray.from_arrays([object_ids, parent_str], names=["_id", "id"])
     )
     base_models = pa.StructArray.from_arrays(
-        [row_relation.to_arrow().cast(pa.string()), models],
-        fields=list(_BASE_MODELS),
-        mask=pa.array(~has_base),
+        [row_relation.to_arrow().cast(pa.string()), models], fields=list(_BASE_MODELS), mask=pa.array(~has_base)
     )
-
-    card = _card_data(u, rows, parent_str, offsets, has_base, row_relation)
-    params = u.params[rows]
-    bf16 = u.arch[rows] < len(LLM_ARCHS)  # LLMs ship BF16 weights, the rest F32
-    st_fields = [
-        pa.array(params, mask=~bf16) if d == "BF16" else pa.array(params, mask=bf16) if d == "F32" else pa.nulls(n, pa.int64())
-        for d in SAFETENSORS_DTYPES
-    ]
-    parameters = pa.StructArray.from_arrays(st_fields, names=list(SAFETENSORS_DTYPES))
-    safetensors = pa.StructArray.from_arrays(
-        [parameters, pa.array(params)], fields=list(_SAFETENSORS), mask=pa.array(~u.has_safetensors[rows])
-    )
-    gguf = _gguf(u, rows)
+    library = u.library[rows].astype(np.int64)
+    pipeline = _pipeline_codes(u)[np.maximum(u.pipeline[rows], 0)]
     created = u.created[rows]
     placeholder = to_us(PLACEHOLDER_CREATED_AT)
     arrays = [
@@ -300,12 +304,12 @@ def _chunk(u: Universe, st: MonthState, rows: np.ndarray, all_ids: pl.Series) ->
         pa.array(st.all_time[rows]),
         pa.array(st.likes[rows]),
         pa.array(st.trending[rows]),
-        tags,
-        card,
-        safetensors,
-        gguf,
+        _tags(u, rows, offsets, parent_ids, edge_relation),
+        _card_data(u, rows, parent_str, offsets, has_base, row_relation),
+        _safetensors(u, rows),
+        _gguf(u, rows),
         base_models,
-        _strings(vocab, np.where(pipeline >= 0, at["pipeline"] + pipeline, -1)),
+        _strings(vocab, np.where(u.pipeline[rows] >= 0, at["pipeline"] + pipeline, -1)),
         _strings(vocab, np.where(library >= 0, at["library"] + library, -1)),
     ]
     return pa.Table.from_arrays(arrays, schema=HUB_STATS_SCHEMA)
