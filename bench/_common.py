@@ -14,6 +14,7 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -95,11 +96,32 @@ class Measure:
         self.peak_rss_mb = rss_peak_mb()
 
 
-def run_worker(script: Path, job: dict[str, object], rss_limit_mb: float, timeout_s: float) -> dict[str, object]:
-    """Run `script --worker job` in a fresh process; return its JSON result (with `error` on failure)."""
+def _relay(stream, keep: list[str], echo: bool) -> None:
+    """Read a worker's output as it comes (so a chatty worker never blocks on a full pipe); keep the lines."""
+    for line in stream:
+        keep.append(line.rstrip("\n"))
+        if echo:
+            print(f"      {line}", end="", file=sys.stderr, flush=True)
+
+
+def run_worker(
+    script: Path, job: dict[str, object], rss_limit_mb: float, timeout_s: float, echo_stderr: bool = False
+) -> dict[str, object]:
+    """Run `script --worker job` in a fresh process; return its JSON result (with `error` on failure).
+
+    `echo_stderr` shows the worker's progress lines as they come (the backfill prints one per month).
+    """
     cmd = [PYTHON, str(script), "--worker", json.dumps(job)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    err_lines: list[str] = []
+    out_lines: list[str] = []
+    relays = [
+        threading.Thread(target=_relay, args=(proc.stderr, err_lines, echo_stderr), daemon=True),
+        threading.Thread(target=_relay, args=(proc.stdout, out_lines, False), daemon=True),
+    ]
+    for relay in relays:
+        relay.start()
     watcher = psutil.Process(proc.pid)
     polled_peak = 0.0
     killed = None
@@ -117,14 +139,16 @@ def run_worker(script: Path, job: dict[str, object], rss_limit_mb: float, timeou
             proc.kill()
             break
         time.sleep(0.05)
-    out, err = proc.communicate()
+    proc.wait()
+    for relay in relays:
+        relay.join()
     wall = time.perf_counter() - t0
     result: dict[str, object] = {"process_seconds": round(wall, 3), "polled_peak_rss_mb": round(polled_peak, 1)}
-    lines = [line for line in out.splitlines() if line.startswith("{")]
+    lines = [line for line in out_lines if line.startswith("{")]
     if killed:
         result["error"] = killed
     elif proc.returncode != 0 or not lines:
-        tail = (err.strip().splitlines() or ["no output"])[-1]
+        tail = err_lines[-1] if err_lines else "no output"
         result["error"] = f"exit {proc.returncode}: {tail}"
     else:
         result.update(json.loads(lines[-1]))

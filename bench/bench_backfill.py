@@ -97,8 +97,8 @@ def main() -> int:
     before = machine()
     work = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
     try:
-        res = run_worker(SCRIPT, {"task": "backfill", "snapshot_dir": str(snapshot_dir), "work": str(work), "keys": keys},
-                         args.rss_limit_mb, args.timeout)  # fmt: skip
+        job = {"task": "backfill", "snapshot_dir": str(snapshot_dir), "work": str(work), "keys": keys}
+        res = run_worker(SCRIPT, job, args.rss_limit_mb, args.timeout, echo_stderr=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     after = machine()
