@@ -23,19 +23,22 @@ and tag shapes, the likes/downloads and all-time/30-day relations).
 | placeholder createdAt for models created before 2022-03-02 | the Hub's own placeholder (sample: 9 rows) |
 | LINEAGE_SHARE 0.28 (declared parents only after mid-2022) | 28 % of models with baseModels (hub-stats, Oct 2025) |
 | RELATION_MIX adapter .426 finetune .359 quantized .192 merge .023 | same snapshot |
-| merges: 2 + Geometric(0.5) − 1 parents, ≤ 12 | sample: half the multi-parent models have 2 parents |
-| PARENT_BETA, PARENT_KIND: popularity-weighted choice of earlier parents | lineage concentrated on a few bases (Qwen: 151k derivatives, HF summer 2026); depth mostly 1–3 |
-| popularity mixture: 30 % dormant, lognormal body (median 4, σ 1.8), 1.1 % Pareto tail (x_min 6,000, α 0.95, cap 1.5e8) | top 1 % of models ≈ 99 % of downloads (Osborne et al. 2024; HF: 1.5 % of repos = 99.2 %); ~half the models < 200 all-time downloads (HF spring 2026); top 0.01 % ≈ half of downloads (HF: top 200 of ~2M = 49.6 %) |
+| merges: 1 + Geometric(0.5) parents (so ≥ 2), ≤ 12 | sample: half the multi-parent models have 2 parents |
+| PARENT_BETA 0.6, PARENT_KIND: popularity-weighted choice of earlier parents, finetunes and merges favoured | lineage concentrated on a few bases (Qwen: 151k derivatives, HF summer 2026); depth 1 : 2 : 3+ ≈ 70 : 22 : 8 (the LLM-heavy sample: 42 : 36 : 22) |
+| popularity mixture: 30 % dormant, lognormal body (median 3, σ 1.6), 1 % Pareto tail (x_min 10,000, α 0.95, cap 1.5e8) | top 1 % of models ≈ 99 % of 30-day downloads (Osborne et al. 2024; HF: 1.5 % of repos = 99.2 %); top 0.01 % ≈ half (HF: top 200 of ~2M = 49.6 %); ~1,000 downloads per model per month (~100M/day over ~3M models) |
+| launch burst: lognormal (median 80, σ 1.2) added in a model's first month | ~half the models < 200 all-time downloads (HF spring 2026) despite the concentration above |
 | POPULARITY_WEIGHT per (relation, uploader class) | registry orgs ≈ a third of downloads, CN ≈ US (Economies of Open Intelligence: CN 17.1 %, US 15.8 %) |
 | registry orgs: share of models ∝ sample models, popularity ∝ (sample downloads per model)^0.6 | the sample (orgs.csv, frozen from it) |
 | PRIOR_SCALE 1.07, PRIOR_GAMMA 1.3 | sample: median all-time / 30-day = 46 at median age 18 months |
 | LIKES_A/B/SIGMA = −1.945, 0.486, 1.147 | least squares of log likes on log all-time downloads in the sample |
 | REGISTRY_PIPELINES | the sample's task mix (registry orgs publish mostly LLMs) |
-| cardData: license, language, library, base_model, pipeline, datasets; model-index for 12 % | sample median card 227 bytes; model-index in 27 % of the (leaderboard-heavy) sample |
+| cardData: license, language, library, base_model, pipeline, tags, datasets; model-index for 20 % | sample: median card 228 bytes, mean 1,335 (model-index in 27 %, leaderboard-heavy); synthetic: median 145, mean ~515 |
 | tags: library, format, arch, task, languages, datasets, arxiv, licence, base_model pairs, features | sample: `base_model:X` + `base_model:<relation>:X` per parent; median 14 tags |
 
 Assumptions (no public figure): uploader mix per relation, number of individual and unregistered-org
 namespaces, the Hub-wide task mix, external/self/cyclic parents (2 %, 0.01 %, 2 per million models).
+Known gap: derivatives get few downloads here, so the lineage view moves country shares by < 1 point;
+the real Hub's quantizations of popular bases (bartowski, unsloth) are downloaded more.
 """
 
 from dominance_pipeline.synth.hub import SynthConfig, Universe, build_universe

@@ -37,7 +37,7 @@ LINEAGE_SHARE = 0.28
 RELATIONS = ("original", "finetune", "adapter", "quantized", "merge")
 # Relation mix of declared bases, same source: adapter 42.6 %, finetune 35.9 %, quantized 19.2 %, merge 2.3 %.
 RELATION_MIX = {"finetune": 0.359, "adapter": 0.426, "quantized": 0.192, "merge": 0.023}
-# A merge names 2 + Geometric(0.5) - 1 parents, capped: in the sample half the multi-parent models have 2.
+# A merge names 1 + Geometric(0.5) parents (at least 2), capped: in the sample half the multi-parent models have 2.
 MERGE_EXTRA_P = 0.5
 MAX_PARENTS = 12
 # Parent choice: weight = (rate + 1) ** PARENT_BETA * PARENT_KIND[relation of the candidate]. Originals and
