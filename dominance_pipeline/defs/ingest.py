@@ -70,6 +70,7 @@ def raw_hub_listings(
     log = context.log.info
     max_count = quality.thresholds().raw_hub_listings.max_count
     warehouse.path.mkdir(parents=True, exist_ok=True)
+    source = config.source
     with tempfile.TemporaryDirectory(dir=warehouse.path, prefix=".staging-") as tmp:
         staged = Path(tmp) / "listing.parquet"
         if config.source == "local":
@@ -77,6 +78,7 @@ def raw_hub_listings(
             snapshot_at = local.infer_snapshot_at(path)
             log(f"reading {path} (snapshot taken no earlier than {snapshot_at:%Y-%m-%d %H:%M} UTC)")
             staged, extra = path, {"snapshot_file": dg.MetadataValue.path(str(path))}
+            source = local.declared_source(path) or config.source  # a synthetic file says so; every row records it
         elif config.source == "live":
             listing = live.stage_listing(
                 endpoint=hub_api.base_url,
@@ -97,7 +99,7 @@ def raw_hub_listings(
             snapshot_at, extra = snap.taken_at, {"endpoint": hub_api.base_url, **read.metadata()}
         notes = publish_listing(
             parquet_batches(staged), warehouse=warehouse.path, quarantine=warehouse.quarantine,
-            month=month, snapshot_at=snapshot_at, source=config.source, max_count=max_count,
+            month=month, snapshot_at=snapshot_at, source=source, max_count=max_count,
         )
     refresh_view(duckdb, warehouse.path, TABLE, context.log)
     if notes["quarantined"]:
@@ -110,7 +112,7 @@ def raw_hub_listings(
             "dagster/row_count": notes["rows_out"],
             "path": dg.MetadataValue.path(str(path)),
             "bytes": path.stat().st_size,
-            "source": config.source,
+            "source": source,
             **extra,
             "snapshot_at": snapshot_at.isoformat(),
             "rows_in": notes["rows_in"],

@@ -39,6 +39,13 @@ def scan_snapshot(path: Path) -> pl.LazyFrame:
     return pl.scan_parquet(path).select([c for c in HUB_COLUMNS if c in names])
 
 
+def declared_source(path: Path) -> str | None:
+    """The `source` a file declares in its Parquet key-value metadata (the synthetic Hub writes `synthetic`)."""
+    meta = pq.read_schema(path).metadata or {}
+    value = meta.get(b"source")
+    return value.decode() if value else None
+
+
 def infer_snapshot_at(path: Path) -> dt.datetime:
     """The latest timestamp in the file: the snapshot was taken no earlier than that.
 

@@ -1,0 +1,474 @@
+"""Benchmark the pipeline at Hub scale on a synthetic month, stage by stage, beside DuckDB and pandas baselines.
+
+    python bench/bench_pipeline.py                 # N = 100,000, 1,000,000, 3,000,000   (make bench)
+    python bench/bench_pipeline.py --quick         # N = 1,000,000 only                  (make bench-quick)
+    python bench/bench_pipeline.py --sizes 250000 --only core,duckdb_direct_share
+
+For each N it generates (or reuses, from data/bench/synth/) one synthetic month with `dominance-pipeline
+synth`, then runs every task below in its own fresh process, recording wall seconds of the measured block
+and the process's peak RSS (ru_maxrss: the stage's input, loaded before the clock starts, is included; the
+input's own footprint is in `rss_before_mb`). Results: a table on stdout and data/bench/latest.json.
+
+Tasks (STAGES is the list to extend, e.g. with the GX suites):
+  read_raw             scan_snapshot(file).collect(): the projected hub-stats columns, as normalise reads them
+  normalise            sources.normalise.normalise on those rows (quarantine rules, parents, counts)
+  lineage              origin.lineage.resolve alone (part of `tag`, shown because it is where the work is)
+  tag                  origin.tagging.tag + coverage, as the origin_tagged_models asset runs them
+  aggregate            metrics.aggregates.aggregate
+  indices              metrics.indices.compute
+  checks               quality.rules: raw, tagged, conservation and index rules (per-rule times in extra)
+  core                 raw Parquet -> indices in one process: read, normalise, tag, aggregate, indices
+  dagster_e2e          monthly_job.execute_in_process for the partition (assets, checks, Parquet IO, DuckDB
+                       views) in a persistent instance; `startup_seconds` is the import and definitions load
+The direct download share, three ways, on the same file (shares compared to each other to 1e-9):
+  ours_direct_share    OUR code path: load_registry + normalise(scan_snapshot(file)) + attribute_namespaces on
+                       the uploader + metrics.indices.shares (denominator `all`); i.e. what the pipeline must
+                       do before it can publish the figure, with every row validated and quarantinable
+  duckdb_direct_share  one hand-written SQL query over the raw Parquet and the registry CSV
+  pandas_direct_share  a plain pandas script: read id + downloads, map namespace -> country, groupby
+Ratios: ours_vs_duckdb = ours / duckdb seconds (target <= 1.5); pandas_vs_ours = pandas / ours (target >= 5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    BENCH_DIR,
+    MONTH,
+    ROOT,
+    Measure,
+    dagster_env,
+    ensure_synthetic,
+    machine,
+    monthly_job,
+    run_monthly_job,
+    run_worker,
+    step_seconds,
+    worker_main,
+)
+
+SCRIPT = Path(__file__).resolve()
+SIZES = (100_000, 1_000_000, 3_000_000)
+PARTITION = f"{MONTH}-01"
+MONTH_DATE = dt.date.fromisoformat(PARTITION)
+MONTH_END = (MONTH_DATE.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One measured task: `run(job, measure)` loads its inputs, then times its work inside `measure.clock()`."""
+
+    name: str
+    run: Callable[[dict[str, object], Measure], None]
+    part_of_core: bool = False
+    note: str = ""
+
+
+# --- workers (run in their own process) ---------------------------------------------------------------
+
+
+def _snapshot(job: dict[str, object]) -> Path:
+    return Path(str(job["snapshot_dir"])) / f"hub_stats_{MONTH}.parquet"
+
+
+def _load(job: dict[str, object], name: str):
+    import polars as pl
+
+    return pl.read_parquet(Path(str(job["work"])) / f"{name}.parquet")
+
+
+def _save(job: dict[str, object], name: str, df) -> None:
+    df.write_parquet(Path(str(job["work"])) / f"{name}.parquet")
+
+
+def _read_raw(job: dict[str, object], m: Measure) -> None:
+    from dominance_pipeline.sources import local
+
+    path = _snapshot(job)
+    with m.clock():
+        hub = local.scan_snapshot(path).collect()
+    m.extra["rows"] = hub.height
+
+
+def _normalise(job: dict[str, object], m: Measure) -> None:
+    from dominance_pipeline.sources import local
+    from dominance_pipeline.sources.normalise import normalise
+
+    path = _snapshot(job)
+    hub = local.scan_snapshot(path).collect()
+    snapshot_at = local.infer_snapshot_at(path)
+    with m.clock():
+        result = normalise(hub, month=MONTH_DATE, snapshot_at=snapshot_at, source="synthetic")
+    m.extra.update(rows=result.rows.height, quarantined=result.quarantine.height)
+    _save(job, "raw", result.rows)
+
+
+def _lineage(job: dict[str, object], m: Measure) -> None:
+    from dominance_pipeline.origin import lineage
+
+    raw = _load(job, "raw").select("model_id", "base_model_ids")
+    with m.clock():
+        resolved = lineage.resolve(raw)
+    m.extra["lineage_status"] = resolved.stats
+
+
+def _tag(job: dict[str, object], m: Measure) -> None:
+    from dominance_pipeline.origin import tagging
+    from dominance_pipeline.origin.registry import load_registry
+
+    raw = _load(job, "raw")
+    with m.clock():
+        tagged, stats = tagging.tag(raw, load_registry())
+        coverage = tagging.coverage(tagged)
+    m.extra.update(coverage=coverage, max_lineage_depth=stats["max_lineage_depth"])
+    _save(job, "tagged", tagged)
+
+
+def _aggregate(job: dict[str, object], m: Measure) -> None:
+    from dominance_pipeline.metrics import aggregates
+
+    tagged = _load(job, "tagged")
+    with m.clock():
+        agg = aggregates.aggregate(tagged, MONTH_DATE)
+    _save(job, "aggregates", agg)
+
+
+def _indices(job: dict[str, object], m: Measure) -> None:
+    from dominance_pipeline.metrics import indices
+
+    agg, tagged = _load(job, "aggregates"), _load(job, "tagged")
+    with m.clock():
+        ix = indices.compute(agg, tagged, MONTH_DATE)
+    _save(job, "indices", ix)
+
+
+def _checks(job: dict[str, object], m: Measure) -> None:
+    import time
+
+    from dominance_pipeline.quality import rules
+
+    raw, tagged, agg, ix = (_load(job, n) for n in ("raw", "tagged", "aggregates", "indices"))
+    failures: dict[str, int] = {}
+    with m.clock():
+        for name, call in (
+            ("raw_rules", lambda: rules.raw_rules(raw)),
+            ("tagged_rules", lambda: rules.tagged_rules(tagged)),
+            ("conservation_rules", lambda: rules.conservation_rules(agg, raw)),
+            ("index_rules", lambda: rules.index_rules(ix)),
+        ):
+            t0 = time.perf_counter()
+            failures[name] = len(call())
+            m.extra[f"{name}_seconds"] = round(time.perf_counter() - t0, 4)
+    m.extra["failed_rules"] = failures
+
+
+def _core(job: dict[str, object], m: Measure) -> None:
+    from dominance_pipeline.metrics import aggregates, indices
+    from dominance_pipeline.origin import tagging
+    from dominance_pipeline.origin.registry import load_registry
+    from dominance_pipeline.sources import local
+    from dominance_pipeline.sources.normalise import normalise
+
+    path = _snapshot(job)
+    with m.clock():
+        raw = normalise(local.scan_snapshot(path), month=MONTH_DATE, snapshot_at=local.infer_snapshot_at(path), source="synthetic").rows
+        tagged, _ = tagging.tag(raw, load_registry())
+        tagging.coverage(tagged)
+        agg = aggregates.aggregate(tagged, MONTH_DATE)
+        ix = indices.compute(agg, tagged, MONTH_DATE)
+    m.extra["index_rows"] = ix.height
+
+
+def _dagster(job: dict[str, object], m: Measure) -> None:
+    import time
+
+    t0 = time.perf_counter()
+    data_dir = Path(str(job["work"])) / "dagster"
+    dagster_env(data_dir, Path(str(job["snapshot_dir"])))
+    monthly = monthly_job(data_dir, Path(str(job["snapshot_dir"])))
+    m.extra["startup_seconds"] = round(time.perf_counter() - t0, 3)  # imports and definitions: not the run
+    with m.clock():
+        result, _ = run_monthly_job(monthly, PARTITION)
+    m.extra.update(success=result.success, steps=step_seconds(result))
+    if not result.success:
+        raise SystemExit(f"monthly_job failed: {[e.step_key for e in result.all_events if e.event_type_value == 'STEP_FAILURE']}")
+
+
+def _ours_direct(job: dict[str, object], m: Measure) -> None:
+    import polars as pl
+
+    from dominance_pipeline.metrics.indices import shares
+    from dominance_pipeline.origin.registry import attribute, load_registry
+    from dominance_pipeline.sources import local
+    from dominance_pipeline.sources.normalise import normalise
+
+    path = _snapshot(job)
+    with m.clock():
+        registry = load_registry()
+        raw = normalise(local.scan_snapshot(path), month=MONTH_DATE, snapshot_at=local.infer_snapshot_at(path), source="synthetic").rows
+        country = attribute(raw.get_column("author"), registry.lookup_at(MONTH_END)).get_column("country")
+        by_country = (
+            raw.lazy()
+            .with_columns(country.alias("country"))
+            .group_by("country")
+            .agg(pl.col("downloads_30d").fill_null(0).sum())
+            .with_columns(pl.lit("direct").alias("view"))
+            .collect()
+        )
+        out = shares(by_country, "downloads_30d").filter(pl.col("denominator") == "all")
+    m.extra["shares"] = dict(out.select("country", "value").iter_rows())
+
+
+# The registry resolved as the pipeline does it: lower-cased namespace, renamed orgs take their successor's
+# country, aliases only where no namespace of that name exists.
+DUCKDB_SQL = """
+with reg as (select * from read_csv(?, all_varchar = true)),
+canon as (
+    select lower(r.namespace) as ns, coalesce(t.country, r.country) as country
+    from reg r left join reg t on lower(r.renamed_to) = lower(t.namespace)
+),
+alias as (
+    select distinct lower(trim(a.alias)) as ns, c.country
+    from reg r, unnest(string_split(coalesce(r.aliases, ''), ';')) as a(alias)
+    join canon c on c.ns = lower(r.namespace)
+    where trim(a.alias) <> '' and lower(trim(a.alias)) not in (select ns from canon)
+),
+lookup as (select * from canon union all select * from alias),
+models as (
+    select coalesce(l.country, 'UNATTRIBUTED') as country, coalesce(m.downloads, 0) as downloads
+    from read_parquet(?) m left join lookup l on lower(split_part(m.id, '/', 1)) = l.ns
+)
+select country, sum(downloads) / (select sum(downloads) from models) as share
+from models group by country
+"""
+
+
+def _duckdb_direct(job: dict[str, object], m: Measure) -> None:
+    import duckdb
+
+    from dominance_pipeline.origin.registry import REGISTRY_PATH
+
+    path = _snapshot(job)
+    with m.clock():
+        con = duckdb.connect()
+        rows = con.execute(DUCKDB_SQL, [str(REGISTRY_PATH), str(path)]).fetchall()
+    m.extra["shares"] = {c: float(s) for c, s in rows}
+
+
+def _pandas_direct(job: dict[str, object], m: Measure) -> None:
+    import pandas as pd
+
+    from dominance_pipeline.origin.registry import REGISTRY_PATH
+
+    path = _snapshot(job)
+    with m.clock():
+        reg = pd.read_csv(REGISTRY_PATH, dtype=str, keep_default_na=False)
+        country = dict(zip(reg["namespace"].str.lower(), reg["country"], strict=True))
+        for ns, to in zip(reg["namespace"].str.lower(), reg["renamed_to"].str.lower(), strict=True):
+            if to:
+                country[ns] = country[to]
+        for ns, aliases in zip(reg["namespace"].str.lower(), reg["aliases"], strict=True):
+            for alias in filter(None, (a.strip().lower() for a in aliases.split(";"))):
+                country.setdefault(alias, country[ns])
+        df = pd.read_parquet(path, columns=["id", "downloads"])
+        df["country"] = df["id"].str.split("/").str[0].str.lower().map(country).fillna("UNATTRIBUTED")
+        share = df.groupby("country")["downloads"].sum() / df["downloads"].sum()
+    m.extra["shares"] = {str(k): float(v) for k, v in share.items()}
+
+
+STAGES: list[Stage] = [
+    Stage("read_raw", _read_raw, True),
+    Stage("normalise", _normalise, True),
+    Stage("lineage", _lineage, note="part of tag"),
+    Stage("tag", _tag, True),
+    Stage("aggregate", _aggregate, True),
+    Stage("indices", _indices, True),
+    Stage("checks", _checks),
+    Stage("core", _core, note="raw Parquet -> indices, one process"),
+    Stage("dagster_e2e", _dagster, note="execute_in_process, one partition"),
+]
+BASELINES: list[Stage] = [
+    Stage("ours_direct_share", _ours_direct),
+    Stage("duckdb_direct_share", _duckdb_direct),
+    Stage("pandas_direct_share", _pandas_direct),
+]
+TASKS = {s.name: s for s in [*STAGES, *BASELINES]}
+
+
+# --- the parent: orchestration, targets, report -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    label: str
+    limit: float
+    higher_is_better: bool = False
+
+    def mark(self, value: float | None) -> str:
+        if value is None:
+            return "n/a"
+        ok = value >= self.limit if self.higher_is_better else value <= self.limit
+        return "PASS" if ok else "MISS"
+
+
+TARGETS = {
+    "core_seconds_3m": Target("pure core raw->indices, 3M: seconds < 6", 6.0),
+    "core_rss_3m": Target("pure core raw->indices, 3M: peak RSS < 3 GB", 3072.0),
+    "dagster_seconds_3m": Target("Dagster end to end, 3M: seconds < 20", 20.0),
+    "ours_vs_duckdb": Target("direct share: ours <= 1.5x DuckDB", 1.5),
+    "pandas_vs_ours": Target("direct share: pandas >= 5x ours", 5.0, higher_is_better=True),
+    "growth_1m_3m": Target("core time 1M -> 3M grows <= 3.5x", 3.5),
+}
+
+
+def _agree(results: dict[str, dict[str, object]]) -> float | None:
+    """Largest difference between the three direct-share computations (None if one is missing)."""
+    shares = [results.get(n, {}).get("extra", {}).get("shares") for n in ("ours_direct_share", "duckdb_direct_share", "pandas_direct_share")]
+    if not all(shares):
+        return None
+    keys = set().union(*shares)
+    return max(abs(s.get(k, 0.0) - t.get(k, 0.0)) for k in keys for s in shares for t in shares)
+
+
+def _seconds(results: dict[str, dict[str, object]], name: str) -> float | None:
+    value = results.get(name, {}).get("seconds")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def run_size(n: int, args: argparse.Namespace, tasks: list[Stage]) -> dict[str, object]:
+    snapshot_dir, gen_seconds = ensure_synthetic(n, seed=args.seed)
+    print(f"\n== N = {n:,}: {snapshot_dir} ({'generated in %.1f s' % gen_seconds if gen_seconds else 'cached'})", flush=True)
+    work = Path(tempfile.mkdtemp(prefix=f"bench-{n}-", dir=args.tmp))
+    results: dict[str, dict[str, object]] = {}
+    try:
+        for stage in tasks:
+            job = {"task": stage.name, "snapshot_dir": str(snapshot_dir), "work": str(work)}
+            res = run_worker(SCRIPT, job, args.rss_limit_mb, args.timeout)
+            results[stage.name] = res
+            shown = res.get("error") or f"{res['seconds']:.2f} s, peak RSS {res['peak_rss_mb']:,.0f} MB"
+            print(f"   {stage.name:<22} {shown}", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    ours, duck, pandas = (_seconds(results, k) for k in ("ours_direct_share", "duckdb_direct_share", "pandas_direct_share"))
+    ratios = {
+        "ours_vs_duckdb": round(ours / duck, 3) if ours and duck else None,
+        "pandas_vs_ours": round(pandas / ours, 3) if ours and pandas else None,
+        "direct_share_max_abs_diff": _agree(results),
+    }
+    snapshot = snapshot_dir / f"hub_stats_{MONTH}.parquet"
+    return {
+        "snapshot": str(snapshot),
+        "snapshot_bytes": snapshot.stat().st_size,
+        "generation_seconds": gen_seconds,
+        "stages": results,
+        "ratios": ratios,
+    }
+
+
+def evaluate(by_n: dict[int, dict[str, object]]) -> list[dict[str, object]]:
+    """Each target with its measured value and PASS/MISS (n/a when its N was not run)."""
+
+    def stage(n: int, name: str, key: str = "seconds") -> float | None:
+        value = by_n.get(n, {}).get("stages", {}).get(name, {}).get(key)
+        return float(value) if isinstance(value, int | float) else None
+
+    largest = max(by_n) if by_n else None
+    c1, c3 = stage(1_000_000, "core"), stage(3_000_000, "core")
+    values = {
+        "core_seconds_3m": c3,
+        "core_rss_3m": stage(3_000_000, "core", "peak_rss_mb"),
+        "dagster_seconds_3m": stage(3_000_000, "dagster_e2e"),
+        "ours_vs_duckdb": by_n[largest]["ratios"]["ours_vs_duckdb"] if largest else None,
+        "pandas_vs_ours": by_n[largest]["ratios"]["pandas_vs_ours"] if largest else None,
+        "growth_1m_3m": round(c3 / c1, 3) if c1 and c3 else None,
+    }
+    out = []
+    for key, target in TARGETS.items():
+        label = target.label if key not in ("ours_vs_duckdb", "pandas_vs_ours") or not largest else f"{target.label} (N = {largest:,})"
+        out.append({"target": key, "label": label, "value": values[key], "limit": target.limit, "mark": target.mark(values[key])})
+    return out
+
+
+def print_table(by_n: dict[int, dict[str, object]], targets: list[dict[str, object]]) -> None:
+    sizes = sorted(by_n)
+    names = [s.name for s in [*STAGES, *BASELINES] if any(s.name in by_n[n]["stages"] for n in sizes)]
+    header = f"{'stage':<22}" + "".join(f"{f'N={n:,}':>26}" for n in sizes) + "   note"
+    print("\n" + header)
+    print(f"{'':<22}" + "".join(f"{'seconds   peak RSS MB':>26}" for _ in sizes))
+    for name in names:
+        cells = []
+        for n in sizes:
+            r = by_n[n]["stages"].get(name)
+            if r is None:
+                cells.append(f"{'–':>26}")
+            elif r.get("error"):
+                cells.append(f"{str(r['error'])[:24]:>26}")
+            else:
+                cells.append(f"{r['seconds']:>14.2f}{r['peak_rss_mb']:>12,.0f}")
+        print(f"{name:<22}" + "".join(cells) + f"   {TASKS[name].note}")
+    for key in ("ours_vs_duckdb", "pandas_vs_ours", "direct_share_max_abs_diff"):
+        vals = [by_n[n]["ratios"][key] for n in sizes]
+        print(f"{key:<22}" + "".join(f"{'–' if v is None else (f'{v:.2e}' if key.endswith('diff') else f'{v:.2f}x'):>26}" for v in vals))
+    print("\nTargets (issue 7, 'Done means'):")
+    for t in targets:
+        value = "not measured" if t["value"] is None else f"{t['value']:,.2f}"
+        print(f"  [{t['mark']:<4}] {t['label']:<58} measured {value}")
+
+
+def main() -> int:
+    if "--worker" in sys.argv:
+        worker_main({name: stage.run for name, stage in TASKS.items()})
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="N = 1,000,000 only (make bench-quick)")
+    parser.add_argument("--sizes", help="comma-separated model counts (default 100000,1000000,3000000)")
+    parser.add_argument("--only", help="comma-separated task names to run (default: all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(BENCH_DIR / "latest.json"))
+    parser.add_argument("--tmp", default=None, help="where intermediate frames and the Dagster warehouse go")
+    parser.add_argument("--rss-limit-mb", type=float, default=12_000, help="kill a worker above this RSS (default 12,000)")
+    parser.add_argument("--timeout", type=float, default=900, help="kill a worker after this many seconds (default 900)")
+    args = parser.parse_args()
+    sizes = [1_000_000] if args.quick else [int(s) for s in args.sizes.split(",")] if args.sizes else list(SIZES)
+    tasks = [*STAGES, *BASELINES]
+    if args.only:
+        wanted = set(args.only.split(","))
+        unknown = wanted - set(TASKS)
+        if unknown:
+            parser.error(f"unknown task(s) {sorted(unknown)}; choose from {sorted(TASKS)}")
+        tasks = [t for t in tasks if t.name in wanted]
+    started = dt.datetime.now(dt.UTC)
+    machine_before = machine()
+    by_n = {n: run_size(n, args, tasks) for n in sizes}
+    targets = evaluate(by_n)
+    print_table(by_n, targets)
+    report = {
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine_before": machine_before,
+        "machine_after": machine(),
+        "month": MONTH,
+        "seed": args.seed,
+        "results": {str(n): by_n[n] for n in sizes},
+        "targets": targets,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str))
+    print(f"\nmachine load before/after: {machine_before['load_avg']} / {report['machine_after']['load_avg']} ({machine_before['cpus']} CPUs)")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
