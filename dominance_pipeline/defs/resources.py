@@ -132,6 +132,7 @@ class HubApiResource(dg.ConfigurableResource):
     token: str | None = None
     page_size: int = live.DEFAULT_PAGE_SIZE
     requests_per_5min: int | None = None
+    checkpoint_rows: int = live.STAGE_ROWS  # models staged between two checkpoints of a live listing
 
     @property
     def base_url(self) -> str:
