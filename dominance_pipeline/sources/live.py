@@ -313,6 +313,8 @@ def _items_table(items: list, invalid_text: dict[int, str]) -> pa.Table:
                 cols[name].append(None)
             reason = f"invalid_text:{invalid_text[i]}" if i in invalid_text else "wrong_type:item"
             cols["_reject"][-1], cols["_orig_item"][-1] = reason, json.dumps(item)
+            if i in invalid_text and invalid_text[i] != "id":
+                cols["id"][-1] = _text(item.get("id"))  # name the model in the quarantine when its id is readable
             continue
         reject = None
         for name in COUNTS:
