@@ -496,6 +496,14 @@ def stage_listing(
     except (ListingWindowError, ListingIncompleteError, _Looping):
         area.remove()  # the staged pages cannot stand for the month: a re-run must start again
         raise
+    except ListingError as exc:
+        saved, _ = area.load(fresh, now())
+        kept = (
+            f"; {saved.pages:,} pages ({saved.models:,} models) are staged: run the month again to resume at page {saved.pages + 1:,}"
+            if saved is not None and saved.pages
+            else ""
+        )
+        raise ListingError(f"{exc}; nothing was published{kept}") from None
 
 
 class _Looping(ListingError):
