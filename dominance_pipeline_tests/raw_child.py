@@ -1,8 +1,9 @@
-"""Materialize raw_hub_listings (live source) for one month in this process, so a test can SIGKILL it.
+"""Materialize raw_hub_listings for one month in this process, so that a test can SIGKILL it.
 
-    python -m dominance_pipeline_tests.raw_child DATA_DIR KEY ENDPOINT PAGE_SIZE CHECKPOINT_ROWS
+    python -m dominance_pipeline_tests.raw_child DATA_DIR KEY CONFIG_JSON [ENDPOINT PAGE_SIZE CHECKPOINT_ROWS]
 
-Prints the run's outcome and the raw asset's metadata as one line of JSON.
+CONFIG_JSON is the asset's run config ({"source": "live"}, {"source": "local", "snapshot": ...}). Prints the
+run's outcome and the raw asset's metadata as one line of JSON.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from dominance_pipeline_tests.fakehub import materialize_raw, raw_metadata, step
 
 
 def main(argv: list[str]) -> int:
-    data, key, endpoint, page_size, checkpoint_rows = argv
-    result = materialize_raw(Path(data), key, {"source": "live"}, endpoint, page_size=int(page_size), checkpoint_rows=int(checkpoint_rows))
+    data, key, config, *hub = argv
+    hub_api = {"page_size": int(hub[1]), "checkpoint_rows": int(hub[2])} if hub else {}
+    result = materialize_raw(Path(data), key, json.loads(config), hub[0] if hub else None, **hub_api)
     meta = raw_metadata(result) if result.success else {}
     print(json.dumps({"success": result.success, "error": None if result.success else step_error(result), "metadata": meta}, default=str))
     return 0 if result.success else 1

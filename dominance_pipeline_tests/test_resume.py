@@ -33,7 +33,7 @@ PAGE, CHECKPOINT = 50, 100  # 12 pages; a checkpoint every second page
 
 def child(data: Path, endpoint: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "dominance_pipeline_tests.raw_child", str(data), KEY, endpoint, str(PAGE), str(CHECKPOINT)],
+        [sys.executable, "-m", "dominance_pipeline_tests.raw_child", str(data), KEY, '{"source": "live"}', endpoint, str(PAGE), str(CHECKPOINT)],
         cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
