@@ -76,7 +76,7 @@ def test_429s_5xx_bursts_and_dropped_connections_are_ridden_out(sample_corpus, t
 def test_a_burst_longer_than_the_retries_fails_the_listing(sample_corpus, tmp_path, monkeypatch):
     sleeps = patch_retry_sleep(monkeypatch)
     with HubServer(sample_corpus, faults=[parse_fault("5xx:after=1,burst=6,times=1,status=500")], as_of=JUNE_5) as server:
-        with pytest.raises(live.ListingError, match="page 2 of the model listing: the Hub answered 500 after retrying"):
+        with pytest.raises(live.ListingError, match="page 2 of the model listing: the Hub answered 500 Internal Server Error after retrying"):
             stage(server, tmp_path, page_size=1000)
     assert sleeps.calls == [1, 2, 4, 8, 8]
 

@@ -104,9 +104,9 @@ def test_the_same_models_on_two_pages_are_kept_once(tmp_path, previous, monkeypa
 FAILS = [
     # (case, fault specs, April's raw rows or None, the one-line reason the run reports)
     ("429 storm longer than the retries", ["429:after=2,retry_after=1"], None,
-     r"^page 3 of the model listing: the Hub answered 429 after retrying \(429 Too Many Requests: you have reached your 'api' rate limit\.\); nothing was published; 2 pages \(100 models\) are staged: run the month again to resume at page 3$"),
+     r"^page 3 of the model listing: the Hub answered 429 Too Many Requests after retrying \(You have exceeded our hourly quotas for action 'api'\. You have reached your 'api' rate limit \(fake Hub\)\. Retry after 1 seconds\.\); nothing was published; 2 pages \(100 models\) are staged: run the month again to resume at page 3$"),
     ("5xx burst longer than the retries", ["5xx:after=3,burst=6,times=1,status=503"], None,
-     r"^page 4 of the model listing: the Hub answered 503 after retrying"),
+     r"^page 4 of the model listing: the Hub answered 503 Service Unavailable after retrying \(fake Hub: injected 503\); nothing was published; 3 pages \(150 models\) are staged: run the month again to resume at page 4$"),
     ("truncated JSON on every attempt", ["truncate:after=4"], None,
      r"^page 5 of the model listing: the Hub sent an unreadable body 4 times \(.*char.*; [\d,]+ bytes\); nothing was published"),
     ("cursor that loops", ["loop:after=4,times=1,back=2"], None,

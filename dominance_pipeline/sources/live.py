@@ -205,7 +205,9 @@ def fetch_page(url: str, params: dict | None, headers: dict, number: int) -> Pag
             status = exc.response.status_code if exc.response is not None else 0
             kind = _CursorRejected if status in (400, 404, 410, 422) and params is None else ListingError
             retried = " after retrying" if status in RETRIED_STATUSES else ""
-            raise kind(f"page {number:,} of the model listing: the Hub answered {status}{retried} ({_first_line(exc)})") from None
+            said = " ".join((exc.server_message or "").split())[:300]
+            phrase = exc.response.reason_phrase if exc.response is not None else ""
+            raise kind(f"page {number:,} of the model listing: the Hub answered {status} {phrase}{retried}" + (f" ({said})" if said else "")) from None
         except (httpx2.HTTPError, OSError) as exc:
             raise ListingError(f"page {number:,} of the model listing: cannot reach the Hub ({_first_line(exc)}) after retrying") from None
         try:
@@ -499,7 +501,8 @@ def stage_listing(
     except ListingError as exc:
         saved, _ = area.load(fresh, now())
         kept = (
-            f"; {saved.pages:,} pages ({saved.models:,} models) are staged: run the month again to resume at page {saved.pages + 1:,}"
+            f"; {saved.pages:,} page{'s' if saved.pages > 1 else ''} ({saved.models:,} models) {'are' if saved.pages > 1 else 'is'} staged: "
+            f"run the month again to resume at page {saved.pages + 1:,}"
             if saved is not None and saved.pages
             else ""
         )
