@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from dominance_pipeline.defs.ingest import live_stage_dir
 from dominance_pipeline.hubserver import HubServer
@@ -87,73 +88,63 @@ def stage(server: HubServer, stage_dir: Path, **kwargs: object) -> live.LiveList
 def interrupted(server: HubServer, stage_dir: Path, after_pages: int = 6) -> None:
     """Stage the listing until the request after `after_pages` fails for good (a 5xx burst beyond the retries)."""
     server.faults[:] = [parse_fault(f"5xx:after={after_pages},burst=6,times=1")]
-    try:
+    with pytest.raises(live.ListingError, match="resume at page 7"):
         stage(server, stage_dir)
-    except live.ListingError as exc:
-        assert "resume at page 7" in str(exc)
-    else:
-        raise AssertionError("the listing should have failed")
     server.faults.clear()
 
 
-def test_orphans_of_a_killed_write_are_dropped_and_the_listing_completes(tmp_path, monkeypatch):
+@pytest.fixture
+def halfway(tmp_path, monkeypatch):
+    """A server and a staging folder holding a listing that failed at page 7 (checkpointed up to page 6)."""
     monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", lambda s: None)
     stage_dir = tmp_path / "stage"
     with HubServer(ModelCorpus(MODELS), as_of=JUNE_5, page_size=PAGE) as server:
         interrupted(server, stage_dir)
-        (stage_dir / "part-00003.parquet").write_bytes(b"a chunk written after the last checkpoint")
-        (stage_dir / ".part-00004.parquet.dead.tmp").write_bytes(b"half a chunk")
-        sent = server.stats.pages_sent
-        listing = stage(server, stage_dir)
-        assert server.stats.pages_sent - sent == 6
+        yield server, stage_dir
+
+
+def test_orphans_of_a_killed_write_are_dropped_and_the_listing_completes(halfway):
+    server, stage_dir = halfway
+    (stage_dir / "part-00003.parquet").write_bytes(b"a chunk written after the last checkpoint")
+    (stage_dir / ".part-00004.parquet.dead.tmp").write_bytes(b"half a chunk")
+    sent = server.stats.pages_sent
+    listing = stage(server, stage_dir)
+    assert server.stats.pages_sent - sent == 6
     ids = pl.concat([pl.read_parquet(f) for f in listing.files])["id"]
     assert listing.resumed_from_page == 7 and ids.len() == ids.n_unique() == 600
     assert sorted(p.name for p in stage_dir.iterdir()) == sorted([checkpoint.FILE, *(f.name for f in listing.files)])
 
 
-def test_a_stale_checkpoint_or_another_endpoints_is_not_resumed(tmp_path, monkeypatch):
-    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", lambda s: None)
-    stage_dir = tmp_path / "stage"
+def test_a_stale_checkpoint_or_another_endpoints_is_not_resumed(halfway):
+    server, stage_dir = halfway
     lines: list[str] = []
-    with HubServer(ModelCorpus(MODELS), as_of=JUNE_5, page_size=PAGE) as server:
-        interrupted(server, stage_dir)
-        later = dt.datetime.now(dt.UTC) + checkpoint.RESUME_MAX_AGE + dt.timedelta(minutes=1)
-        listing = stage(server, stage_dir, now=lambda: later, log=lines.append)
-        assert listing.resumed_from_page is None and "starting again from page 1: the checkpoint is older than 24 hours" in lines[0]
-        shutil.rmtree(stage_dir)  # the caller publishes a complete listing, then removes it
-        interrupted(server, stage_dir)
-        with HubServer(ModelCorpus(MODELS), as_of=JUNE_5, page_size=PAGE) as other:
-            listing = live.stage_listing(endpoint=other.url, token=None, month=MAY, stage_dir=stage_dir, page_size=PAGE,
-                                         checkpoint_rows=CHECKPOINT, log=lines.append)
+    later = dt.datetime.now(dt.UTC) + checkpoint.RESUME_MAX_AGE + dt.timedelta(minutes=1)
+    listing = stage(server, stage_dir, now=lambda: later, log=lines.append)
+    assert listing.resumed_from_page is None and "starting again from page 1: the checkpoint is older than 24 hours" in lines[0]
+    shutil.rmtree(stage_dir)  # the caller publishes a complete listing, then removes it
+    interrupted(server, stage_dir)
+    with HubServer(ModelCorpus(MODELS), as_of=JUNE_5, page_size=PAGE) as other:
+        listing = live.stage_listing(endpoint=other.url, token=None, month=MAY, stage_dir=stage_dir, page_size=PAGE,
+                                     checkpoint_rows=CHECKPOINT, log=lines.append)
     assert listing.resumed_from_page is None and any("another endpoint or query" in line for line in lines[1:])
     assert pl.concat([pl.read_parquet(f) for f in listing.files]).height == 600
 
 
-def test_a_cursor_the_hub_no_longer_accepts_restarts_the_listing(tmp_path, monkeypatch):
-    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", lambda s: None)
-    stage_dir = tmp_path / "stage"
+def test_a_cursor_the_hub_no_longer_accepts_restarts_the_listing(halfway):
+    server, stage_dir = halfway
     lines: list[str] = []
-    with HubServer(ModelCorpus(MODELS), as_of=JUNE_5, page_size=PAGE) as server:
-        interrupted(server, stage_dir)
-        state = json.loads((stage_dir / checkpoint.FILE).read_text())
-        state["next_url"] = state["next_url"].split("cursor=")[0] + "cursor=expired"
-        (stage_dir / checkpoint.FILE).write_text(json.dumps(state))
-        listing = stage(server, stage_dir, log=lines.append)
+    state = json.loads((stage_dir / checkpoint.FILE).read_text())
+    state["next_url"] = state["next_url"].split("cursor=")[0] + "cursor=expired"
+    (stage_dir / checkpoint.FILE).write_text(json.dumps(state))
+    listing = stage(server, stage_dir, log=lines.append)
     assert any("the Hub refused the checkpoint's cursor" in line and "starting again from page 1" in line for line in lines)
     ids = pl.concat([pl.read_parquet(f) for f in listing.files])["id"]
     assert listing.pages == 12 and ids.len() == ids.n_unique() == 600
 
 
-def test_a_resumed_listing_outside_the_window_is_refused_and_forgotten(tmp_path, monkeypatch):
-    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", lambda s: None)
-    stage_dir = tmp_path / "stage"
-    with HubServer(ModelCorpus(MODELS), as_of=JUNE_5, page_size=PAGE) as server:
-        interrupted(server, stage_dir)
-        server.as_of = dt.datetime(2026, 6, 9, tzinfo=dt.UTC)  # the Hub's clock now says 8 days after May ended
-        try:
-            stage(server, stage_dir)
-        except live.ListingWindowError as exc:
-            assert "8 days after 2026-05 ended" in str(exc)
-        else:
-            raise AssertionError("a listing finished outside the window must be refused")
+def test_a_resumed_listing_outside_the_window_is_refused_and_forgotten(halfway):
+    server, stage_dir = halfway
+    server.as_of = dt.datetime(2026, 6, 9, tzinfo=dt.UTC)  # the Hub's clock now says 8 days after May ended
+    with pytest.raises(live.ListingWindowError, match="8 days after 2026-05 ended"):
+        stage(server, stage_dir)
     assert not stage_dir.exists()

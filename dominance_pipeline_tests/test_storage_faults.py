@@ -45,8 +45,8 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def big_snapshot(path: Path, copies: int = 100) -> Path:
-    """The real sample `copies` times over (417k models), each copy under its own ids."""
+def big_snapshot(path: Path, copies: int = 30) -> Path:
+    """The real sample `copies` times over (125k models), each copy under its own ids."""
     sample = pl.read_parquet(SAMPLE)
     pl.concat([sample.with_columns(pl.col("id") + f"-{i}") for i in range(copies)]).write_parquet(path, row_group_size=50_000)
     return path
