@@ -23,7 +23,7 @@ from dominance_pipeline.hubserver.models import ModelCorpus
 from dominance_pipeline.settings import PROJECT_ROOT
 from dominance_pipeline.sources import checkpoint, live
 from dominance_pipeline.storage import parquet
-from dominance_pipeline_tests.fakehub import materialize_raw, raw_metadata, synthetic_models
+from dominance_pipeline_tests.fakehub import materialize_raw, raw_metadata, step_error, synthetic_models
 
 KEY = "2026-05-01"
 MAY = dt.date(2026, 5, 1)
@@ -148,3 +148,14 @@ def test_a_resumed_listing_outside_the_window_is_refused_and_forgotten(halfway):
     with pytest.raises(live.ListingWindowError, match="8 days after 2026-05 ended"):
         stage(server, stage_dir)
     assert not stage_dir.exists()
+
+
+def test_a_second_live_run_of_the_same_month_is_refused_while_one_holds_it(tmp_path):
+    stage_dir = live_stage_dir(tmp_path / "warehouse", KEY)
+    with HubServer(ModelCorpus(MODELS), as_of=JUNE_5, page_size=PAGE) as server:
+        with checkpoint.locked(stage_dir):  # another run is listing May
+            busy = materialize_raw(tmp_path, KEY, {"source": "live"}, server.url, page_size=PAGE)
+            assert server.stats.pages_sent == 0
+        assert not busy.success
+        assert step_error(busy) == f"another run is already listing into {stage_dir}; wait for it to end (or stop it) and run the month again"
+        assert materialize_raw(tmp_path, KEY, {"source": "live"}, server.url, page_size=PAGE).success  # released

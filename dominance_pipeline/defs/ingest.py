@@ -8,6 +8,7 @@ the Hub's ~3 million models never sit in memory at once. The live source stages 
 `<warehouse>/.staging/live/month=<key>/`, kept when a run fails so that the next one resumes there.
 """
 
+import contextlib
 import shutil
 import tempfile
 from pathlib import Path
@@ -26,7 +27,7 @@ from dominance_pipeline.defs.resources import (
     refresh_view,
 )
 from dominance_pipeline.quality.suites import previous_month
-from dominance_pipeline.sources import archive, live, local
+from dominance_pipeline.sources import archive, checkpoint, live, local
 from dominance_pipeline.sources.publish import TABLE, parquet_batches, publish_listing
 from dominance_pipeline.storage import parquet
 
@@ -82,7 +83,10 @@ def raw_hub_listings(
     warehouse.path.mkdir(parents=True, exist_ok=True)
     source = config.source
     live_stage = live_stage_dir(warehouse.path, key)
-    with tempfile.TemporaryDirectory(dir=warehouse.path, prefix=".staging-") as tmp:
+    with contextlib.ExitStack() as held:
+        if config.source == "live":  # one live listing of a month at a time: it owns the month's checkpoint
+            held.enter_context(checkpoint.locked(live_stage))
+        tmp = held.enter_context(tempfile.TemporaryDirectory(dir=warehouse.path, prefix=".staging-"))
         staged: Path | list[Path] = Path(tmp) / "listing.parquet"
         if config.source == "local":
             path = local.find_snapshot(month, Path(local_snapshots.snapshot_dir), config.snapshot)
@@ -121,8 +125,8 @@ def raw_hub_listings(
             parquet_batches(staged), warehouse=warehouse.path, quarantine=warehouse.quarantine,
             month=month, snapshot_at=snapshot_at, source=source, max_count=max_count,
         )
-    if config.source == "live":
-        shutil.rmtree(live_stage, ignore_errors=True)  # published: the checkpoint has served its purpose
+        if config.source == "live":
+            shutil.rmtree(live_stage, ignore_errors=True)  # published: the checkpoint has served its purpose
     refresh_view(duckdb, warehouse.path, TABLE, context.log)
     if notes["quarantined"]:
         context.log.warning(f"{notes['quarantined']} rows quarantined: {notes['quarantine_reasons']}")

@@ -17,9 +17,12 @@ window rule (live.check_listing_time) is checked again on the first page of the 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -62,6 +65,31 @@ class Checkpoint:
 
     def same_listing(self, other: Checkpoint) -> bool:
         return (self.format, self.month, self.endpoint, self.query) == (other.format, other.month, other.endpoint, other.query)
+
+
+class StagingBusyError(RuntimeError):
+    """Another process is listing the same month into the same staging folder."""
+
+
+@contextmanager
+def locked(root: Path) -> Iterator[None]:
+    """Hold the month's staging folder for this process: two runs of one month would write one checkpoint.
+
+    An advisory lock on a file beside the folder (the folder itself is emptied and removed); the kernel
+    releases it when the process ends, however it ends, so a killed run never leaves it held.
+    """
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.with_name(root.name + ".lock"), "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StagingBusyError(
+                f"another run is already listing into {root}; wait for it to end (or stop it) and run the month again"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class StagingArea:
