@@ -25,4 +25,24 @@ def ensure_dagster_home(home: str | Path | None = None) -> Path:
     if not config.exists():
         config.write_text(DAGSTER_YAML)
     os.environ["DAGSTER_HOME"] = str(chosen)
+    _create_storage(chosen)
     return chosen
+
+
+def _create_storage(home: Path) -> None:
+    """Create the instance's SQLite storage (if it is new) while holding a lock on the folder.
+
+    Two runs started at once on a new DAGSTER_HOME would both create the schemas and one would fail
+    (`table alembic_version already exists`); under the lock the first creates them and the second finds
+    them. Opening an existing instance only checks its schema version.
+    """
+    import fcntl
+
+    import dagster as dg
+
+    with open(home / ".storage.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            dg.DagsterInstance.from_config(str(home)).dispose()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

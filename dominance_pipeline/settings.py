@@ -3,6 +3,7 @@
 Defaults are the project's own `data/` folder, so a fresh clone runs without configuration.
 DOMINANCE_DATA_DIR moves every output (warehouse, Dagster instance) at once, which is what tests and
 deployments want; the bundled inputs stay where they are unless DOMINANCE_SNAPSHOT_DIR says otherwise.
+DOMINANCE_REGISTRY and DOMINANCE_THRESHOLDS point a run at another registry.csv or thresholds.yaml.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR_ENV = "DOMINANCE_DATA_DIR"
 SNAPSHOT_DIR_ENV = "DOMINANCE_SNAPSHOT_DIR"
+# Another org registry or thresholds file than the package's own (to try an edit before committing it).
+REGISTRY_ENV = "DOMINANCE_REGISTRY"
+THRESHOLDS_ENV = "DOMINANCE_THRESHOLDS"
 
 
 @dataclass(frozen=True)

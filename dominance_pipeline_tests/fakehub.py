@@ -59,3 +59,35 @@ def patch_retry_sleep(monkeypatch) -> Sleeps:  # noqa: ANN001 - pytest fixture o
     sleeps = Sleeps()
     monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", sleeps)
     return sleeps
+
+
+def materialize_raw(data_dir: Path, key: str, config: dict, endpoint: str | None = None, **hub_api: object):
+    """Materialize raw_hub_listings alone for partition `key` (no checks, nothing downstream), through Dagster,
+    with outputs under `data_dir`; `hub_api` overrides HubApiResource settings (page_size, checkpoint_rows)."""
+    import dagster as dg
+
+    from dominance_pipeline.defs.ingest import raw_hub_listings
+    from dominance_pipeline.defs.resources import HubApiResource, build_resources
+    from dominance_pipeline.settings import paths
+
+    resources = build_resources(paths(data_dir), hub_endpoint=endpoint)
+    if hub_api:
+        resources["hub_api"] = HubApiResource(endpoint=endpoint or "http://127.0.0.1:1", **hub_api)  # type: ignore[arg-type]
+    return dg.materialize(
+        [raw_hub_listings], partition_key=key, resources=resources, raise_on_error=False,
+        run_config={"ops": {"raw_hub_listings": {"config": config}}}, instance=dg.DagsterInstance.ephemeral(),
+    )
+
+
+def step_error(result) -> str:  # noqa: ANN001 - a dagster ExecuteInProcessResult
+    """The innermost error message of the run's failed step, as the CLI reports it."""
+    from dominance_pipeline.cli.materialize import failures
+
+    (failure,) = failures(result)
+    return failure.reason
+
+
+def raw_metadata(result) -> dict:  # noqa: ANN001
+    """The raw asset's materialization metadata as plain values."""
+    event = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "raw_hub_listings")
+    return {k: v.value for k, v in event.materialization.metadata.items()}

@@ -67,9 +67,10 @@ def raw_config(args: argparse.Namespace) -> dict[str, object]:
 def run(args: argparse.Namespace) -> int:
     raw = raw_config(args)
     key = month_key(args.month)
-    from dominance_pipeline.instance import ensure_dagster_home
+    from dominance_pipeline.cli.preflight import check_inputs, prepare_instance
 
-    ensure_dagster_home()
+    check_inputs()
+    prepare_instance()
     log_level = "WARNING" if args.quiet else "INFO"
     result = execute(key, raw, log_level=log_level, endpoint=args.endpoint)
     status = report(result, key)

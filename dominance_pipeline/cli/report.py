@@ -39,16 +39,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def choose_month(root: Path, month: str | None) -> str:
     """The partition key to report: the requested month if it is materialized, else the latest one."""
+    from dominance_pipeline.cli.materialize import month_key
     from dominance_pipeline.storage import parquet
 
+    key = month_key(month) if month is not None else None  # a malformed month is the first thing to say
     months = parquet.materialized_months(root, TABLE)
     if not months:
         raise UserError(f"no month is materialized in {root}: run `dominance-pipeline materialize --month YYYY-MM` first")
-    if month is None:
+    if key is None:
         return months[-1]
-    from dominance_pipeline.cli.materialize import month_key
-
-    key = month_key(month)
     if key not in months:
         have = ", ".join(m[:7] for m in months)
         raise UserError(f"{key[:7]} is not materialized (materialized: {have}); run `dominance-pipeline materialize --month {key[:7]}`")

@@ -2,11 +2,14 @@
 
 Three sources stand for the month-end listing (RawListingConfig.source): `local`, a snapshot file on
 disk; `live`, the Hub's API now (only for a month that just ended); `archive`, the public snapshot
-datasets (backfills). Each yields a hub-shaped Parquet file that `publish_listing` normalises and writes
-batch by batch, so the asset writes its own partition (atomically) instead of handing a frame to the IO
-manager: the Hub's ~3 million models never sit in memory at once.
+datasets (backfills). Each yields hub-shaped Parquet that `publish_listing` normalises and writes batch by
+batch, so the asset writes its own partition (atomically) instead of handing a frame to the IO manager:
+the Hub's ~3 million models never sit in memory at once. The live source stages into
+`<warehouse>/.staging/live/month=<key>/`, kept when a run fails so that the next one resumes there.
 """
 
+import contextlib
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -24,12 +27,17 @@ from dominance_pipeline.defs.resources import (
     refresh_view,
 )
 from dominance_pipeline.quality.suites import previous_month
-from dominance_pipeline.sources import archive, live, local
+from dominance_pipeline.sources import archive, checkpoint, live, local
 from dominance_pipeline.sources.publish import TABLE, parquet_batches, publish_listing
 from dominance_pipeline.storage import parquet
 
 SOURCES = ("local", "live", "archive")
 HUB_POOL = "hf_api"
+
+
+def live_stage_dir(warehouse: Path, key: str) -> Path:
+    """Where a live listing of the month stages its pages and checkpoint until the partition is published."""
+    return warehouse / ".staging" / "live" / f"month={key}"
 
 
 class RawListingConfig(dg.Config):
@@ -67,12 +75,19 @@ def raw_hub_listings(
         raise ValueError(f"unknown source {config.source!r}: use one of {', '.join(SOURCES)}")
     if config.source != "local" and config.snapshot:
         raise ValueError(f"snapshot={config.snapshot!r} is only for the local source, not {config.source}")
+    if config.max_snapshot_lag_days < 0:
+        raise ValueError(f"max_snapshot_lag_days must be 0 or more, got {config.max_snapshot_lag_days}")
     log = context.log.info
-    max_count = quality.thresholds().raw_hub_listings.max_count
+    thresholds = quality.thresholds().raw_hub_listings
+    max_count = thresholds.max_count
     warehouse.path.mkdir(parents=True, exist_ok=True)
     source = config.source
-    with tempfile.TemporaryDirectory(dir=warehouse.path, prefix=".staging-") as tmp:
-        staged = Path(tmp) / "listing.parquet"
+    live_stage = live_stage_dir(warehouse.path, key)
+    with contextlib.ExitStack() as held:
+        if config.source == "live":  # one live listing of a month at a time: it owns the month's checkpoint
+            held.enter_context(checkpoint.locked(live_stage))
+        tmp = held.enter_context(tempfile.TemporaryDirectory(dir=warehouse.path, prefix=".staging-"))
+        staged: Path | list[Path] = Path(tmp) / "listing.parquet"
         if config.source == "local":
             path = local.find_snapshot(month, Path(local_snapshots.snapshot_dir), config.snapshot)
             snapshot_at = local.infer_snapshot_at(path)
@@ -80,18 +95,27 @@ def raw_hub_listings(
             staged, extra = path, {"snapshot_file": dg.MetadataValue.path(str(path))}
             source = local.declared_source(path) or config.source  # a synthetic file says so; every row records it
         elif config.source == "live":
+            before = previous_month(month)
+            # Last month's count from its Parquet footer: the ETA, and the evidence that a listing ended early.
+            previous_rows = parquet.partition_rows(warehouse.path, TABLE, before)
             listing = live.stage_listing(
                 endpoint=hub_api.base_url,
                 token=hub_api.token,
                 month=month,
-                path=staged,
+                stage_dir=live_stage,
                 max_lag_days=config.max_snapshot_lag_days,
                 page_size=hub_api.page_size,
                 requests_per_5min=hub_api.requests_per_5min,
-                # Last month's count from its Parquet footer: the ETA when the Hub gives no total.
-                expected_total=parquet.partition_rows(warehouse.path, TABLE, previous_month(month)),
+                expected_total=previous_rows,
+                checkpoint_rows=hub_api.checkpoint_rows,
                 log=log,
             )
+            try:
+                live.check_complete(listing.models, month, previous_rows, before, thresholds.max_shrink)
+            except live.ListingIncompleteError:
+                shutil.rmtree(live_stage, ignore_errors=True)
+                raise
+            staged = listing.files
             snapshot_at, extra = listing.snapshot_at, {"endpoint": hub_api.base_url, **listing.metadata()}
         else:
             snap = archive.find_snapshot(hub_api.base_url, hub_api.token, hub_archive.dataset, month, hub_archive.max_days_late)
@@ -101,6 +125,8 @@ def raw_hub_listings(
             parquet_batches(staged), warehouse=warehouse.path, quarantine=warehouse.quarantine,
             month=month, snapshot_at=snapshot_at, source=source, max_count=max_count,
         )
+        if config.source == "live":
+            shutil.rmtree(live_stage, ignore_errors=True)  # published: the checkpoint has served its purpose
     refresh_view(duckdb, warehouse.path, TABLE, context.log)
     if notes["quarantined"]:
         context.log.warning(f"{notes['quarantined']} rows quarantined: {notes['quarantine_reasons']}")

@@ -12,7 +12,7 @@ from dagster_duckdb import DuckDBResource
 from dominance_pipeline.origin.registry import REGISTRY_PATH, Registry, load_registry
 from dominance_pipeline.quality.config import THRESHOLDS_PATH, Thresholds, load_thresholds
 from dominance_pipeline.schemas import BY_ASSET, conform
-from dominance_pipeline.settings import Paths
+from dominance_pipeline.settings import REGISTRY_ENV, THRESHOLDS_ENV, Paths
 from dominance_pipeline.sources import archive, live
 from dominance_pipeline.storage import parquet
 from dominance_pipeline.storage.duckdb_views import ensure_views
@@ -132,6 +132,7 @@ class HubApiResource(dg.ConfigurableResource):
     token: str | None = None
     page_size: int = live.DEFAULT_PAGE_SIZE
     requests_per_5min: int | None = None
+    checkpoint_rows: int = live.STAGE_ROWS  # models staged between two checkpoints of a live listing
 
     @property
     def base_url(self) -> str:
@@ -156,8 +157,8 @@ def build_resources(p: Paths, hub_endpoint: str | None = None) -> dict[str, obje
     return {
         "warehouse": WarehouseResource(root=str(p.warehouse)),
         "local_snapshots": LocalSnapshotsResource(snapshot_dir=str(p.sample)),
-        "registry": RegistryResource(),
-        "quality": QualityResource(),
+        "registry": RegistryResource(path=os.environ.get(REGISTRY_ENV) or str(REGISTRY_PATH)),
+        "quality": QualityResource(thresholds_path=os.environ.get(THRESHOLDS_ENV) or str(THRESHOLDS_PATH)),
         "duckdb": duck,
         "io_manager": WarehouseIOManager(root=str(p.warehouse), duckdb=duck),
         "hub_api": hub_api_resource(hub_endpoint),

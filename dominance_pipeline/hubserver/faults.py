@@ -4,8 +4,9 @@ A fault is switched on by a spec, `NAME[:key=value,...]` (CLI: `--fault 429:ever
 acts at one of three points of an exchange, each a no-op by default:
 
 - `before`: answer instead of the server (a 429, a 5xx, a delay before answering);
-- `page`: change a listing page before it is rendered (its rows, its next cursor);
-- `wire`: change the bytes sent (cut the connection part-way through the body).
+- `page`: change a listing page before it is rendered (its rows, its next cursor, the total it reports);
+- `wire`: change the bytes sent (cut the connection part-way through the body, send a truncated body,
+  splice raw items into a page).
 
 A new fault is a subclass that overrides one hook and registers itself in `FAULTS`. Shared parameters
 decide when it fires, counted over the requests of its `route` (default `models`, i.e. `/api/models`;
@@ -35,11 +36,13 @@ class Reply:
 
 @dataclass
 class Page:
-    """A listing page about to be rendered: its row numbers in the ordering, and where the next page starts."""
+    """A listing page about to be rendered: its row numbers in the ordering, where the next page starts, and
+    the total the server reports in `X-Total-Count` (None: no such header, as on the real Hub)."""
 
     start: int
     stop: int
     next_start: int | None
+    total: int | None = None
 
 
 @dataclass
@@ -174,7 +177,91 @@ class DropMidBody(Fault):
         return Wire(body, cut_after=int(len(body) * self.at))
 
 
-FAULTS: dict[str, type[Fault]] = {f.name: f for f in (RateLimited, ServerErrors, Slow, DropMidBody)}
+@dataclass
+class TruncatedBody(Fault):
+    """A complete response whose JSON body stops after a fraction `at` (Content-Length matches what is sent):
+    what a broken proxy or cache passes on. huggingface_hub does not retry it (the status is 200)."""
+
+    name: ClassVar[str] = "truncate"
+    at: float = 0.5
+
+    def wire(self, body: bytes) -> Wire:
+        return Wire(body[: int(len(body) * self.at)])
+
+
+@dataclass
+class Overlap(Fault):
+    """The next page starts `rows` rows early, so the models at the end of this page are served again on the
+    next one (a cursor that slips back, e.g. on ties of the sort key)."""
+
+    name: ClassVar[str] = "overlap"
+    rows: int = 3
+
+    def page(self, page: Page) -> Page:
+        if page.next_start is None:
+            return page
+        return Page(page.start, page.stop, max(page.next_start - self.rows, 0), page.total)
+
+
+@dataclass
+class LoopingCursor(Fault):
+    """The next link points back `back` pages (1: this very page again), so a client following it never ends."""
+
+    name: ClassVar[str] = "loop"
+    back: int = 1
+
+    def page(self, page: Page) -> Page:
+        size = page.stop - page.start
+        return Page(page.start, page.stop, max(page.start - (self.back - 1) * size, 0), page.total)
+
+
+@dataclass
+class EndEarly(Fault):
+    """This page has no next link: the listing ends here, however many models are left."""
+
+    name: ClassVar[str] = "end"
+
+    def page(self, page: Page) -> Page:
+        return Page(page.start, page.stop, None, page.total)
+
+
+@dataclass
+class NoTotal(Fault):
+    """No `X-Total-Count` header, as on the real Hub (which does not say how many models a listing holds)."""
+
+    name: ClassVar[str] = "nototal"
+
+    def page(self, page: Page) -> Page:
+        return Page(page.start, page.stop, page.next_start, None)
+
+
+@dataclass
+class InjectItems(Fault):
+    """Splice raw JSON items into the page: each non-empty line of the file `path` is one item, inserted
+    byte for byte (hostile rows: invalid UTF-8, lone surrogate escapes, values of the wrong type). With
+    `at=start` they come first, otherwise last."""
+
+    name: ClassVar[str] = "inject"
+    path: str = ""
+    at: str = "end"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        with open(self.path, "rb") as f:
+            self._items = [line.strip() for line in f if line.strip()]
+
+    def wire(self, body: bytes) -> Wire:
+        extra = b",".join(self._items)
+        inner = body.strip()[1:-1].strip()
+        if not inner:
+            return Wire(b"[" + extra + b"]")
+        return Wire(b"[" + (extra + b"," + inner if self.at == "start" else inner + b"," + extra) + b"]")
+
+
+FAULTS: dict[str, type[Fault]] = {
+    f.name: f
+    for f in (RateLimited, ServerErrors, Slow, DropMidBody, TruncatedBody, Overlap, LoopingCursor, EndEarly, NoTotal, InjectItems)
+}
 
 
 def parse_fault(spec: str) -> Fault:

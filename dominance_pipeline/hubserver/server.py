@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import hashlib
 import json
 import socket
 import threading
@@ -39,7 +40,19 @@ class Stats:
     file_bytes: Counter = field(default_factory=Counter)
     models_sent: int = 0
     pages_sent: int = 0
+    # Requests that carried `Authorization: Bearer <token>`, and the SHA-256 of each token seen: enough for a
+    # test to prove the client signed in with a given token, without the server keeping (or echoing) it.
+    authorized: int = 0
+    token_sha256: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def saw(self, authorization: str | None) -> None:
+        if not authorization:
+            return
+        token = authorization.removeprefix("Bearer ").strip()
+        with self._lock:
+            self.authorized += 1
+            self.token_sha256.add(hashlib.sha256(token.encode()).hexdigest())
 
     def count(self, route: str, status: int) -> None:
         with self._lock:
@@ -63,6 +76,7 @@ class Stats:
                 "file_bytes": dict(self.file_bytes),
                 "models_sent": self.models_sent,
                 "pages_sent": self.pages_sent,
+                "authorized": self.authorized,
             }
 
 
@@ -213,6 +227,7 @@ class _HubHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._fired = []
+        self.server_hub.stats.saw(self.headers.get("Authorization"))
         segments, params = self._segments()
         try:
             if segments[:2] == ["api", "models"] and len(segments) == 2:
@@ -230,6 +245,7 @@ class _HubHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._fired = []
+        self.server_hub.stats.saw(self.headers.get("Authorization"))
         segments, _ = self._segments()
         if segments[:2] == ["api", "datasets"] and len(segments) >= 6 and segments[4] == "paths-info":
             self._paths_info(f"{segments[2]}/{segments[3]}", segments[5], self._body_params())
@@ -254,12 +270,12 @@ class _HubHandler(BaseHTTPRequestHandler):
         except QueryError as exc:
             self._json(route, 400, {"error": str(exc)})
             return
-        page = Page(start, min(start + limit, len(rows)), start + limit if start + limit < len(rows) else None)
+        page = Page(start, min(start + limit, len(rows)), start + limit if start + limit < len(rows) else None, len(rows))
         for fault in self._faults(route, fire=False):
             page = fault.page(page)
         chosen = rows.slice(page.start, max(page.stop - page.start, 0))
         body = hub.corpus.page_json(chosen, keys) if hub.corpus is not None else b"[]"
-        headers = {"X-Total-Count": str(len(rows))}
+        headers = {"X-Total-Count": str(page.total)} if page.total is not None else {}
         if page.next_start is not None:
             kept = [(k, v) for k, v in params if k != "cursor"]
             link_query = urlencode([*kept, ("cursor", encode_cursor(page.next_start, query))])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import calendar
 import csv
 import datetime as dt
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,11 +139,14 @@ def load_registry(path: Path | str = REGISTRY_PATH) -> Registry:
     path = Path(path)
     rows, problems = _read_rows(path)
     problems += _check_rows(rows)
+    if len(problems) == 1:
+        (line, msg), = problems
+        raise RegistryError(f"org registry {path}:{line}: {msg}")
     if problems:
         problems.sort()
         shown = "\n".join(f"  {path}:{line}: {msg}" for line, msg in problems[:50])
         more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        raise RegistryError(f"{len(problems)} problem(s) in the org registry:\n{shown}{more}")
+        raise RegistryError(f"{len(problems)} problem(s) in the org registry {path}:\n{shown}{more}")
     frame = pl.DataFrame(
         [{**r.values, "valid_from": r.valid_from, "valid_to": r.valid_to, "line": r.line} for r in rows],
         schema={**{c: pl.String for c in COLUMNS}, "valid_from": pl.Date, "valid_to": pl.Date, "line": pl.Int64},
@@ -167,23 +171,34 @@ def _read_rows(path: Path) -> tuple[list[_Row], list[tuple[int, str]]]:
     problems: list[tuple[int, str]] = []
     if not path.exists():
         raise RegistryError(f"org registry not found: {path}")
-    with path.open(newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None or tuple(header) != COLUMNS:
-            raise RegistryError(f"{path}:1: header must be {','.join(COLUMNS)}, found {','.join(header or [])}")
-        rows: list[_Row] = []
-        for values in reader:
-            line = reader.line_num
-            if not values or all(not v.strip() for v in values):
-                continue
-            if len(values) != len(COLUMNS):
-                problems.append((line, f"expected {len(COLUMNS)} fields, found {len(values)}"))
-                continue
-            row = {c: v.strip() for c, v in zip(COLUMNS, values, strict=True)}
-            start = _parse_date(row["valid_from"], "valid_from", line, problems)
-            end = _parse_date(row["valid_to"], "valid_to", line, problems)
-            rows.append(_Row(line, row, start, end))
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise RegistryError(f"org registry {path}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8") from None
+    try:
+        return _parse_rows(path, text, problems)
+    except csv.Error as exc:
+        raise RegistryError(f"org registry {path}: not a readable CSV file ({exc})") from None
+
+
+def _parse_rows(path: Path, text: str, problems: list[tuple[int, str]]) -> tuple[list[_Row], list[tuple[int, str]]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if header is None or tuple(header) != COLUMNS:
+        raise RegistryError(f"org registry {path}:1: header must be {','.join(COLUMNS)}, found {','.join(header or [])}")
+    rows: list[_Row] = []
+    for values in reader:
+        line = reader.line_num
+        if not values or all(not v.strip() for v in values):
+            continue
+        if len(values) != len(COLUMNS):
+            problems.append((line, f"expected {len(COLUMNS)} fields, found {len(values)}"))
+            continue
+        row = {c: v.strip() for c, v in zip(COLUMNS, values, strict=True)}
+        start = _parse_date(row["valid_from"], "valid_from", line, problems)
+        end = _parse_date(row["valid_to"], "valid_to", line, problems)
+        rows.append(_Row(line, row, start, end))
     return rows, problems
 
 

@@ -74,9 +74,16 @@ def load_thresholds(path: str | Path = THRESHOLDS_PATH) -> Thresholds:
     """The validated thresholds in `path`; a `ThresholdsError` listing every problem otherwise."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ThresholdsError(f"cannot read thresholds {path}: {exc}") from None
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ThresholdsError(f"cannot read thresholds {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ThresholdsError(f"cannot read thresholds {path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+        what = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ThresholdsError(f"cannot read thresholds {where}: not valid YAML ({what})") from None
     try:
         return Thresholds.model_validate(data)
     except ValidationError as exc:

@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dominance_pipeline.sources.normalise import HUB_COLUMNS
@@ -15,6 +16,10 @@ SNAPSHOT_PATTERN = "hub_stats_{month}.parquet"
 
 class SnapshotNotFoundError(FileNotFoundError):
     """No snapshot for the requested month; the message says where we looked and how to supply one."""
+
+
+class SnapshotUnreadableError(ValueError):
+    """The snapshot file is not a hub-stats Parquet file; the message names it."""
 
 
 def snapshot_path(snapshot_dir: Path, month: dt.date) -> Path:
@@ -30,6 +35,13 @@ def find_snapshot(month: dt.date, snapshot_dir: Path, snapshot: str | Path | Non
             f"or place it at {snapshot_path(snapshot_dir, month)}, or use --source archive"
         )
         raise SnapshotNotFoundError(f"no local snapshot for {month:%Y-%m}: looked for {path}; {how}")
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SnapshotUnreadableError(f"the snapshot {path} is not a readable Parquet file: {reason}") from None
+    if "id" not in schema.names:
+        raise SnapshotUnreadableError(f"the snapshot {path} has no `id` column: it is not a hub-stats models file")
     return path
 
 
@@ -46,19 +58,24 @@ def declared_source(path: Path) -> str | None:
     return value.decode() if value else None
 
 
-def infer_snapshot_at(path: Path) -> dt.datetime:
-    """The latest timestamp in the file: the snapshot was taken no earlier than that.
+def infer_snapshot_at(path: Path, now: dt.datetime | None = None) -> dt.datetime:
+    """The latest timestamp in the file that is not in the future: the snapshot was taken no earlier than that.
 
     hub-stats files carry no snapshot time of their own; the newest lastModified/createdAt is the tightest
-    lower bound the file itself proves. Pass an explicit time when you know it.
+    lower bound the file itself proves. A date after this machine's clock is not evidence but a broken row
+    (normalisation quarantines it as `created_after_snapshot`): one such row must not move the snapshot
+    into the future. Pass an explicit time when you know it.
     """
-    names = set(pq.read_schema(path).names)
-    cols = [c for c in ("lastModified", "createdAt") if c in names]
-    if not cols:
+    from dominance_pipeline.sources.normalise import _to_utc
+
+    now = now or dt.datetime.now(dt.UTC)
+    scan = pl.scan_parquet(path)
+    schema = scan.collect_schema()
+    cols = [c for c in ("lastModified", "createdAt") if c in schema]
+    latest = None
+    if cols:
+        times = [_to_utc(c, schema[c]) for c in cols]
+        latest = scan.select(pl.max_horizontal([t.filter(t <= now).max() for t in times])).collect().item()
+    if latest is None:
         return dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC)
-    latest = pl.scan_parquet(path).select(pl.max_horizontal([pl.col(c).max() for c in cols])).collect().item()
-    if isinstance(latest, str):
-        latest = dt.datetime.fromisoformat(latest.replace("Z", "+00:00"))
-    if latest.tzinfo is None:
-        latest = latest.replace(tzinfo=dt.UTC)
     return latest.astimezone(dt.UTC)

@@ -94,7 +94,7 @@ def _coerce(lf: pl.LazyFrame) -> tuple[pl.LazyFrame, list[str], list[str]]:
             exprs.append(_to_utc(col, have).alias(col))
             recast.append(col)
         elif col == "tags" and have == pl.String:
-            exprs.append(pl.col(col).str.json_decode(pl.List(pl.String)).alias(col))
+            exprs.append(json_decode(col, pl.List(pl.String)).alias(col))
             recast.append(col)
         elif col == "baseModels" or col == "safetensors":
             exprs.append(_struct_subset(col, have, want).alias(col))
@@ -112,10 +112,30 @@ def _coerce(lf: pl.LazyFrame) -> tuple[pl.LazyFrame, list[str], list[str]]:
     return lf.select(*exprs, *originals, *passed), missing, recast
 
 
+def json_decode(col: str, dtype: pl.DataType) -> pl.Expr:
+    """JSON text to `dtype`; a value that is not valid JSON becomes null (it is malformed, like any other
+    field the listing cannot type) instead of failing the whole batch, as polars' decoder does."""
+
+    def decode(s: pl.Series) -> pl.Series:
+        try:
+            return s.str.json_decode(dtype)
+        except pl.exceptions.ComputeError:
+            return pl.concat([_decode_one(s.slice(i, 1), dtype) for i in range(s.len())]) if s.len() else s.cast(dtype)
+
+    return pl.col(col).map_batches(decode, return_dtype=dtype)
+
+
+def _decode_one(s: pl.Series, dtype: pl.DataType) -> pl.Series:
+    try:
+        return s.str.json_decode(dtype)
+    except pl.exceptions.ComputeError:
+        return pl.Series(s.name, [None], dtype=dtype)
+
+
 def _struct_subset(col: str, have: pl.DataType, want: pl.Struct) -> pl.Expr:
     if not isinstance(have, pl.Struct):
         if have == pl.String:
-            return pl.col(col).str.json_decode(want)
+            return json_decode(col, want)
         return pl.lit(None, want)
     have_fields = {f.name for f in have.fields}
     parts = [
@@ -177,6 +197,8 @@ def _stage(
             reason = reason.when(pl.col(c) < 0).then(pl.lit(f"negative_count:{c}")).when(pl.col(c) > max_count).then(
                 pl.lit(f"absurd_count:{c}")
             )
+        else:  # a NaN or infinite score would turn every sum over it into NaN
+            reason = reason.when(~pl.col(c).is_finite()).then(pl.lit(f"non_finite:{c}"))
     for c in DATE_COLUMNS:
         if f"_orig_{c}" in schema:
             reason = reason.when(pl.col(f"_orig_{c}").is_not_null() & pl.col(c).is_null()).then(

@@ -10,7 +10,9 @@ reader globbing `*.parquet` ever picks it up). A table over all months (no parti
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,9 +40,15 @@ def table_glob(root: Path, table: str) -> str:
     return str(Path(root).resolve() / table / "month=*" / FILE_NAME)
 
 
+# A temporary file this much older than a successful publish of the same file was left by a killed writer.
+STALE_TMP_S = 3600
+
+
 @contextmanager
 def publishing(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success fsync and atomically rename it onto `path`."""
+    """Yield a temporary path beside `path`; on success fsync and atomically rename it onto `path`, and
+    delete the temporary files that writers killed earlier left beside it (untouched for an hour: a live
+    writer's file grows as it writes)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
@@ -53,8 +61,19 @@ def publishing(path: Path) -> Iterator[Path]:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+        _drop_stale_tmp(path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _drop_stale_tmp(path: Path) -> None:
+    cutoff = time.time() - STALE_TMP_S
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if stale.stat().st_mtime < cutoff:
+                stale.unlink()
+        except FileNotFoundError:
+            pass
 
 
 def write_partition(df: pl.DataFrame, root: Path, table: str, month: dt.date | str) -> Path:

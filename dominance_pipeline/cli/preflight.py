@@ -1,0 +1,41 @@
+"""Checks a command makes before it starts a Dagster run: the files and folders the run will read or write.
+
+A broken registry or thresholds file, or a DAGSTER_HOME that is not a folder, is a mistake the user fixes
+by editing a file: it is reported as one `UserError` (exit status 2) naming the file and the line or key,
+before a half-hour live listing is fetched only to fail at the step that reads the file.
+"""
+
+from __future__ import annotations
+
+from dominance_pipeline.cli.errors import UserError
+
+
+def check_inputs() -> None:
+    """Load the registry and thresholds the run's resources point at; a UserError naming each problem."""
+    from dominance_pipeline.defs.resources import build_resources
+    from dominance_pipeline.origin.registry import RegistryError
+    from dominance_pipeline.quality.config import ThresholdsError
+    from dominance_pipeline.settings import paths
+
+    resources = build_resources(paths())
+    try:
+        resources["quality"].thresholds()  # type: ignore[attr-defined]
+        resources["registry"].load()  # type: ignore[attr-defined]
+    except (RegistryError, ThresholdsError) as exc:
+        raise UserError(str(exc)) from None
+
+
+def prepare_instance() -> None:
+    """Make sure the Dagster instance folder exists (ensure_dagster_home), as a UserError if it cannot."""
+    import os
+
+    from dominance_pipeline.instance import ensure_dagster_home
+
+    try:
+        ensure_dagster_home()
+    except OSError as exc:
+        where = exc.filename or os.environ.get("DAGSTER_HOME", "")
+        raise UserError(f"DAGSTER_HOME {where} cannot hold the Dagster instance: {exc.strerror or exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a dagster.yaml the user edited: name it, with Dagster's first line
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"the Dagster instance in {os.environ.get('DAGSTER_HOME', '')} cannot be opened (check its dagster.yaml): {first}") from None

@@ -1,0 +1,124 @@
+"""User mistakes end in one line naming what is wrong and where, with no traceback: on the command line
+(exit status 2, before any run starts) and inside a Dagster run (the step's failure, as the CLI and the UI
+report it)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from dominance_pipeline.cli import main
+from dominance_pipeline.cli.materialize import failures
+from dominance_pipeline.origin.registry import REGISTRY_PATH
+from dominance_pipeline.quality.config import THRESHOLDS_PATH
+from dominance_pipeline_tests.conftest import run_month
+from dominance_pipeline_tests.test_cli import run_cli
+
+
+def broken_registry(tmp_path, how: str):  # noqa: ANN001
+    path = tmp_path / "registry.csv"
+    lines = REGISTRY_PATH.read_bytes().splitlines(keepends=True)
+    if how == "country":  # line 5 names a country that does not exist
+        lines[4] = re.sub(rb",(CN|US|FR|DE|GB|INTL|KR|JP|IL|CA|AE|SG|IN|CH|NL),", b",XX,", lines[4], count=1)
+        assert b",XX," in lines[4]
+    elif how == "encoding":
+        lines[7] = lines[7].replace(b",", b",\xe9", 1)
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+def broken_thresholds(tmp_path, how: str):  # noqa: ANN001
+    text = THRESHOLDS_PATH.read_text()
+    if how == "value":
+        text = text.replace("max_shrink: 0.03", "max_shrink: 3")
+    elif how == "yaml":
+        text = text.replace("max_shrink: 0.03", "max_shrink: [0.03")
+    path = tmp_path / "thresholds.yaml"
+    path.write_text(text)
+    return path
+
+
+CASES = [
+    # (what is broken, how to break it, what the one line must say)
+    ("registry", "country", r"^dominance-pipeline materialize: error: org registry .*/registry\.csv:5: .*'XX'"),
+    ("registry", "encoding", r"^dominance-pipeline materialize: error: org registry .*/registry\.csv:8: not UTF-8 text \(byte 0xe9\); save the file as UTF-8$"),
+    ("thresholds", "value", r"^dominance-pipeline materialize: error: invalid thresholds .*/thresholds\.yaml: raw_hub_listings\.max_shrink: Input should be less than or equal to 1$"),
+    ("thresholds", "yaml", r"^dominance-pipeline materialize: error: cannot read thresholds .*/thresholds\.yaml:\d+:\d+: not valid YAML \(.+\)$"),
+    ("month", "2026/05", r"^dominance-pipeline materialize: error: month must look like YYYY-MM \(for example 2026-05\), got '2026/05'$"),
+    ("lag", "-2", r"^dominance-pipeline materialize: error: --max-snapshot-lag-days must be 0 or more$"),
+    ("dagster_home", "a file", r"^dominance-pipeline materialize: error: DAGSTER_HOME .*/home cannot hold the Dagster instance: File exists$"),
+]
+
+
+@pytest.mark.parametrize(("what", "how", "line"), CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_user_mistakes_on_the_command_line_are_one_line(tmp_path, monkeypatch, capsys, what, how, line):
+    monkeypatch.setenv("DOMINANCE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    args = ["materialize", "--month", "2026-05"]
+    if what == "registry":
+        monkeypatch.setenv("DOMINANCE_REGISTRY", str(broken_registry(tmp_path, how)))
+    elif what == "thresholds":
+        monkeypatch.setenv("DOMINANCE_THRESHOLDS", str(broken_thresholds(tmp_path, how)))
+    elif what == "month":
+        args = ["materialize", "--month", how]
+    elif what == "lag":
+        args += ["--source", "live", "--max-snapshot-lag-days", how]
+    elif what == "dagster_home":
+        (tmp_path / "home").write_text("not a folder")
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1, err
+    assert re.search(line, err.strip()), err
+    assert not (tmp_path / "data" / "warehouse").exists()  # nothing ran
+
+
+def test_a_registry_with_many_problems_lists_each_with_its_line(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "registry.csv"
+    lines = REGISTRY_PATH.read_text().splitlines(keepends=True)
+    path.write_text(lines[0] + lines[1].replace(",false,", ",maybe,") + "a,Org,US\n" + "".join(lines[2:]))
+    monkeypatch.setenv("DOMINANCE_REGISTRY", str(path))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    assert main(["materialize", "--month", "2026-05"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == f"dominance-pipeline materialize: error: 2 problem(s) in the org registry {path}:"
+    assert err[1].startswith(f"  {path}:2: is_intermediary must be true or false") and err[2] == f"  {path}:3: expected 12 fields, found 3"
+
+
+def test_a_snapshot_that_is_not_parquet_fails_naming_the_file(tmp_path):
+    bad = tmp_path / "models.parquet"
+    shutil.copy(REGISTRY_PATH, bad)
+    proc = run_cli(tmp_path, "materialize", "--month", "2026-05", "--snapshot", str(bad), "--quiet")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert f"FAILED raw_hub_listings: the snapshot {bad} is not a readable Parquet file: Parquet magic bytes not found" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("config", "env", "step", "reason"),
+    [
+        ({"source": "live", "max_snapshot_lag_days": -1}, None, "raw_hub_listings", r"^max_snapshot_lag_days must be 0 or more, got -1$"),
+        ({"source": "web"}, None, "raw_hub_listings", r"^unknown source 'web': use one of local, live, archive$"),
+        ({"source": "local"}, ("DOMINANCE_THRESHOLDS", "value"), "raw_hub_listings",
+         r"^invalid thresholds .*/thresholds\.yaml: raw_hub_listings\.max_shrink: Input should be less than or equal to 1$"),
+        ({"source": "local"}, ("DOMINANCE_REGISTRY", "country"), "origin_tagged_models", r"^org registry .*/registry\.csv:5: .*'XX'"),
+    ],
+    ids=["negative-lag", "unknown-source", "thresholds", "registry"],
+)
+def test_user_mistakes_inside_a_run_read_as_one_line(tmp_path, monkeypatch, config, env, step, reason):
+    """What the UI's launchpad (or a schedule) can get wrong: the step fails with the reason as its first line."""
+    if env is not None:
+        name, how = env
+        broken = broken_thresholds(tmp_path, how) if name == "DOMINANCE_THRESHOLDS" else broken_registry(tmp_path, how)
+        monkeypatch.setenv(name, str(broken))
+    result = run_month(tmp_path / "data", raw_config=config)
+    assert not result.success
+    (failure,) = failures(result)
+    assert failure.step == step and re.search(reason, failure.reason), failure.reason
+
+
+@pytest.mark.parametrize("command", ["report", "registry-gaps"])
+def test_a_malformed_month_is_named_before_anything_else(tmp_path, command):
+    proc = run_cli(tmp_path, command, "--month", "2026-13")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip() == f"dominance-pipeline {command}: error: month must look like YYYY-MM (for example 2026-05), got '2026-13'"

@@ -1,0 +1,161 @@
+"""A live ingestion killed with SIGKILL resumes from its last checkpoint and ends with the same rows as an
+uninterrupted run; checkpoints that cannot be trusted are not resumed."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from dominance_pipeline.defs.ingest import live_stage_dir
+from dominance_pipeline.hubserver import HubServer
+from dominance_pipeline.hubserver.faults import parse_fault
+from dominance_pipeline.hubserver.models import ModelCorpus
+from dominance_pipeline.settings import PROJECT_ROOT
+from dominance_pipeline.sources import checkpoint, live
+from dominance_pipeline.storage import parquet
+from dominance_pipeline_tests.fakehub import materialize_raw, raw_metadata, step_error, synthetic_models
+
+KEY = "2026-05-01"
+MAY = dt.date(2026, 5, 1)
+JUNE_5 = dt.datetime(2026, 6, 5, tzinfo=dt.UTC)
+MODELS = synthetic_models(600)
+PAGE, CHECKPOINT = 50, 100  # 12 pages; a checkpoint every second page
+
+
+def child(data: Path, endpoint: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dominance_pipeline_tests.raw_child", str(data), KEY, '{"source": "live"}', endpoint, str(PAGE), str(CHECKPOINT)],
+        cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def wait_for(condition, proc: subprocess.Popen, timeout: float = 120) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"the child ended early ({proc.returncode}): {proc.stderr.read()[-2000:]}")  # type: ignore[union-attr]
+        assert time.monotonic() < deadline, "timed out waiting for the child"
+        time.sleep(0.05)
+
+
+def raw(data: Path) -> pl.DataFrame:
+    return pl.read_parquet(parquet.partition_file(data / "warehouse", "raw_hub_listings", KEY))
+
+
+def test_a_killed_live_ingestion_resumes_from_its_checkpoint(tmp_path):
+    data = tmp_path / "data"
+    stall = parse_fault("slow:after=5,delay=8,times=1")  # the 6th page request hangs: kill the run there
+    with HubServer(ModelCorpus(MODELS), faults=[stall], as_of=JUNE_5, page_size=PAGE) as server:
+        proc = child(data, server.url)
+        state = live_stage_dir(data / "warehouse", KEY) / checkpoint.FILE
+        wait_for(lambda: stall.fired == 1, proc)
+        assert json.loads(state.read_text())["pages"] == 4  # pages 1-4 checkpointed; page 5 only in memory
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+        assert proc.returncode == -signal.SIGKILL
+        assert not parquet.partition_file(data / "warehouse", "raw_hub_listings", KEY).exists()
+        sent = server.stats.pages_sent
+        server.faults.clear()
+
+        resumed = child(data, server.url)
+        out, err = resumed.communicate(timeout=120)
+        assert resumed.returncode == 0, err[-3000:]
+        resumed_pages = server.stats.pages_sent - sent
+        uninterrupted = materialize_raw(tmp_path / "whole", KEY, {"source": "live"}, server.url, page_size=PAGE, checkpoint_rows=CHECKPOINT)
+    meta = json.loads(out.strip().splitlines()[-1])["metadata"]
+    assert (sent, resumed_pages) == (5, 8)  # the first run read pages 1-5; the second read 5-12 only
+    assert meta["listing_resumed_from_page"] == 5 and meta["listing_pages"] == 12 and meta["rows_in"] == 600
+    assert uninterrupted.success and raw_metadata(uninterrupted)["listing_resumed_from_page"] is None
+    assert raw(data).equals(raw(tmp_path / "whole"))  # same rows, same order, same values
+    assert raw(data)["model_id"].n_unique() == 600
+    assert not live_stage_dir(data / "warehouse", KEY).exists()  # published: the checkpoint is gone
+
+
+def stage(server: HubServer, stage_dir: Path, **kwargs: object) -> live.LiveListing:
+    return live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=stage_dir, page_size=PAGE, checkpoint_rows=CHECKPOINT, **kwargs)
+
+
+def interrupted(server: HubServer, stage_dir: Path, after_pages: int = 6) -> None:
+    """Stage the listing until the request after `after_pages` fails for good (a 5xx burst beyond the retries)."""
+    server.faults[:] = [parse_fault(f"5xx:after={after_pages},burst=6,times=1")]
+    with pytest.raises(live.ListingError, match="resume at page 7"):
+        stage(server, stage_dir)
+    server.faults.clear()
+
+
+@pytest.fixture
+def halfway(tmp_path, monkeypatch):
+    """A server and a staging folder holding a listing that failed at page 7 (checkpointed up to page 6)."""
+    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", lambda s: None)
+    stage_dir = tmp_path / "stage"
+    with HubServer(ModelCorpus(MODELS), as_of=JUNE_5, page_size=PAGE) as server:
+        interrupted(server, stage_dir)
+        yield server, stage_dir
+
+
+def test_orphans_of_a_killed_write_are_dropped_and_the_listing_completes(halfway):
+    server, stage_dir = halfway
+    (stage_dir / "part-00003.parquet").write_bytes(b"a chunk written after the last checkpoint")
+    (stage_dir / ".part-00004.parquet.dead.tmp").write_bytes(b"half a chunk")
+    sent = server.stats.pages_sent
+    listing = stage(server, stage_dir)
+    assert server.stats.pages_sent - sent == 6
+    ids = pl.concat([pl.read_parquet(f) for f in listing.files])["id"]
+    assert listing.resumed_from_page == 7 and ids.len() == ids.n_unique() == 600
+    assert sorted(p.name for p in stage_dir.iterdir()) == sorted([checkpoint.FILE, *(f.name for f in listing.files)])
+
+
+def test_a_stale_checkpoint_or_another_endpoints_is_not_resumed(halfway):
+    server, stage_dir = halfway
+    lines: list[str] = []
+    later = dt.datetime.now(dt.UTC) + checkpoint.RESUME_MAX_AGE + dt.timedelta(minutes=1)
+    listing = stage(server, stage_dir, now=lambda: later, log=lines.append)
+    assert listing.resumed_from_page is None and "starting again from page 1: the checkpoint is older than 24 hours" in lines[0]
+    shutil.rmtree(stage_dir)  # the caller publishes a complete listing, then removes it
+    interrupted(server, stage_dir)
+    with HubServer(ModelCorpus(MODELS), as_of=JUNE_5, page_size=PAGE) as other:
+        listing = live.stage_listing(endpoint=other.url, token=None, month=MAY, stage_dir=stage_dir, page_size=PAGE,
+                                     checkpoint_rows=CHECKPOINT, log=lines.append)
+    assert listing.resumed_from_page is None and any("another endpoint or query" in line for line in lines[1:])
+    assert pl.concat([pl.read_parquet(f) for f in listing.files]).height == 600
+
+
+def test_a_cursor_the_hub_no_longer_accepts_restarts_the_listing(halfway):
+    server, stage_dir = halfway
+    lines: list[str] = []
+    state = json.loads((stage_dir / checkpoint.FILE).read_text())
+    state["next_url"] = state["next_url"].split("cursor=")[0] + "cursor=expired"
+    (stage_dir / checkpoint.FILE).write_text(json.dumps(state))
+    listing = stage(server, stage_dir, log=lines.append)
+    assert any("the Hub refused the checkpoint's cursor" in line and "starting again from page 1" in line for line in lines)
+    ids = pl.concat([pl.read_parquet(f) for f in listing.files])["id"]
+    assert listing.pages == 12 and ids.len() == ids.n_unique() == 600
+
+
+def test_a_resumed_listing_outside_the_window_is_refused_and_forgotten(halfway):
+    server, stage_dir = halfway
+    server.as_of = dt.datetime(2026, 6, 9, tzinfo=dt.UTC)  # the Hub's clock now says 8 days after May ended
+    with pytest.raises(live.ListingWindowError, match="8 days after 2026-05 ended"):
+        stage(server, stage_dir)
+    assert not stage_dir.exists()
+
+
+def test_a_second_live_run_of_the_same_month_is_refused_while_one_holds_it(tmp_path):
+    stage_dir = live_stage_dir(tmp_path / "warehouse", KEY)
+    with HubServer(ModelCorpus(MODELS), as_of=JUNE_5, page_size=PAGE) as server:
+        with checkpoint.locked(stage_dir):  # another run is listing May
+            busy = materialize_raw(tmp_path, KEY, {"source": "live"}, server.url, page_size=PAGE)
+            assert server.stats.pages_sent == 0
+        assert not busy.success
+        assert step_error(busy) == f"another run is already listing into {stage_dir}; wait for it to end (or stop it) and run the month again"
+        assert materialize_raw(tmp_path, KEY, {"source": "live"}, server.url, page_size=PAGE).success  # released
