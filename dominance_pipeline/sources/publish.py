@@ -9,8 +9,10 @@ with `partition_writer`, so a failure at any point leaves the previous partition
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from queue import Empty, Full, Queue
 
 import polars as pl
 import pyarrow as pa
@@ -20,30 +22,105 @@ from dominance_pipeline.schemas import QUARANTINE, RAW_HUB_LISTINGS, Schema
 from dominance_pipeline.sources.normalise import HUB_COLUMNS, MAX_COUNT, SOURCE_COLUMNS, Batches, normalise_batches
 from dominance_pipeline.storage import parquet
 
-BATCH_ROWS = 65_536
+# A batch is a row group (hub-stats and the synthetic Hub: ~120,000 rows; live staging 50,000, archive staging
+# 65,536); a larger row group is read in slices of this many rows (slicing costs a little per slice).
+BATCH_ROWS = 131_072
 TABLE = "raw_hub_listings"
 
 
-def parquet_batches(path: Path, batch_rows: int = BATCH_ROWS) -> Batches:
-    """The hub columns of a Parquet file, `batch_rows` at a time (at least one batch, maybe empty).
+class ParquetBatches:
+    """The hub columns of a Parquet file, a row group (at most `batch_rows` rows) at a time; at least one batch.
 
-    Read one row group at a time: a single `iter_batches` over the whole file keeps memory that grows with
-    the file (pyarrow 26: +137 MB still allocated after reading 3 million rows, none per row group).
+    A `normalise.ProjectableBatches`: `columns(names)` reads only those columns (the duplicate search
+    needs only the ids). Read one row group at a time (a single pyarrow `iter_batches` over the whole file
+    keeps memory that grows with the file: +137 MB after 3 million rows with pyarrow 26), by polars'
+    own reader (twice as fast as pyarrow plus a conversion, on string columns), and decoded one batch ahead
+    in a background thread while the caller works on the previous one. A struct `safetensors` column is
+    read down to its `total` leaf (hub-stats also nests a per-dtype parameter count there: reading the
+    whole struct costs more than the column is worth).
     """
 
-    def read() -> Iterator[pl.DataFrame]:
-        pf = pq.ParquetFile(path)
-        names = pf.schema_arrow.names
-        columns = [c for c in (*HUB_COLUMNS, *SOURCE_COLUMNS) if c in names]
-        empty = True
-        for group in range(pf.num_row_groups):
-            for batch in pf.iter_batches(batch_size=batch_rows, row_groups=[group], columns=columns):
-                empty = False
-                yield pl.from_arrow(batch)  # type: ignore[misc]
-        if empty:
-            yield pl.from_arrow(pf.schema_arrow.empty_table().select(columns))  # type: ignore[misc]
+    def __init__(self, path: Path, batch_rows: int = BATCH_ROWS, names: Sequence[str] | None = None) -> None:
+        self.path, self.batch_rows, self.names = Path(path), batch_rows, names
 
-    return read
+    def columns(self, names: Sequence[str]) -> ParquetBatches:
+        return ParquetBatches(self.path, self.batch_rows, names)
+
+    def __call__(self) -> Iterator[pl.DataFrame]:
+        return _ahead(self._read())
+
+    def _read(self) -> Iterator[pl.DataFrame]:
+        pf = pq.ParquetFile(self.path)
+        schema = pf.schema_arrow
+        wanted = [c for c in (*HUB_COLUMNS, *SOURCE_COLUMNS) if c in schema.names and (self.names is None or c in self.names)]
+        leaf = "safetensors" in wanted and _struct_with(schema.field("safetensors").type, "total")
+        by_polars = [c for c in wanted if not (leaf and c == "safetensors")]
+        if pf.metadata.num_rows == 0:
+            yield pl.from_arrow(schema.empty_table().select(wanted))  # type: ignore[misc]
+            return
+        offset = 0
+        for group in range(pf.num_row_groups):
+            rows = pf.metadata.row_group(group).num_rows
+            nested = pf.read_row_group(group, columns=["safetensors.total"]) if leaf else None
+            for start in range(0, rows, self.batch_rows):
+                n = min(self.batch_rows, rows - start)
+                batch = pl.scan_parquet(self.path, hive_partitioning=False).select(by_polars).slice(offset + start, n).collect()
+                if nested is not None:
+                    batch = batch.with_columns(pl.from_arrow(nested.slice(start, n)).to_series().alias("safetensors"))  # type: ignore[union-attr]
+                yield batch.select(wanted)
+            offset += rows
+
+
+def _struct_with(dtype: pa.DataType, field: str) -> bool:
+    return pa.types.is_struct(dtype) and dtype.get_field_index(field) >= 0
+
+
+def _ahead(batches: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """`batches`, each produced in a background thread while the consumer works on the one before.
+
+    Polars and pyarrow release the GIL while they decode, so reading overlaps with normalising on a
+    second core. At most two batches wait; if the consumer stops early the thread stops at its next put.
+    """
+    queue: Queue[tuple[str, object]] = Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        queue.put(("batch", batch), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(("done", None))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+            queue.put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="parquet-batches", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = queue.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise item  # type: ignore[misc]
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                queue.get_nowait()
+            except Empty:
+                thread.join(timeout=0.1)
+
+
+def parquet_batches(path: Path, batch_rows: int = BATCH_ROWS) -> ParquetBatches:
+    """The hub columns of a Parquet file, batch by batch (see ParquetBatches)."""
+    return ParquetBatches(path, batch_rows)
 
 
 class _Sink:
