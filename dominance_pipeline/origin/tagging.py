@@ -27,9 +27,14 @@ def attribution_day(raw: pl.DataFrame) -> dt.date:
     return month_end(months.item()) if months.len() else dt.date.today()
 
 
-def namespace_of(model_ids: pl.Series) -> pl.Series:
+def namespace(model_id: pl.Expr) -> pl.Expr:
     """The namespace part of each model id (the whole id for a legacy id without one, such as `gpt2`)."""
-    return model_ids.str.split_exact("/", 1).struct.field("field_0")
+    return model_id.str.split_exact("/", 1).struct.field("field_0")
+
+
+def namespace_of(model_ids: pl.Series) -> pl.Series:
+    """`namespace` of a Series of model ids."""
+    return model_ids.to_frame().select(namespace(pl.col(model_ids.name))).to_series()
 
 
 def tag(
