@@ -145,20 +145,27 @@ _TAG_RELATION = r"^base_model:(finetune|adapter|quantized|merge):"
 _CARD_VALUE = r'"base_model"\s*:\s*("[^"]*"|\[\s*(?:"[^"]*"\s*(?:,\s*"[^"]*"\s*)*)?\])'
 
 
-def _card_field(card: pl.Series, key: str, skip: pl.Series | None = None) -> pl.Series:
-    """`json_path_match("$.<key>")` of each cardData document, parsing only the documents that can hold it.
+def _parse_card(card: pl.Series, key: str, where: pl.Series) -> pl.Series:
+    """`json_path_match("$.<key>")` of the cardData documents flagged in `where`; null elsewhere.
 
-    A JSON key `key` is spelled literally unless it uses `\\u` escapes, so every other document's answer is
-    null without parsing it (a match parses the whole document: 2 s per 3 million at Hub scale). Documents
-    flagged in `skip` are not parsed either: their answer is null.
+    Parsing is what costs (a match parses the whole document: 2 s per 3 million documents at Hub scale),
+    so callers flag only the documents whose answer can matter and can be non-null (see `_card_hints`).
     """
-    maybe = (card.str.contains(key, literal=True) | card.str.contains("\\u", literal=True)).fill_null(False)
-    if skip is not None:
-        maybe = maybe & ~skip
     out = pl.Series(card.name, [None] * card.len(), pl.String)
-    if maybe.any():
-        out = out.scatter(maybe.arg_true(), card.filter(maybe).str.json_path_match(f"$.{key}"))
+    if where.any():
+        out = out.scatter(where.arg_true(), card.filter(where).str.json_path_match(f"$.{key}"))
     return out
+
+
+def _card_hints(card: pl.Expr) -> list[pl.Expr]:
+    """Flags that spare most cardData documents any parsing.
+
+    `_escaped`: the document has a backslash, so some character may be escaped. `_card_key`: it may hold
+    a `base_model` or `base_model_relation` key: a key is spelled `"base_model...` unless escaped.
+    A document with neither flag answers null to both `json_path_match`es without being parsed.
+    """
+    escaped = card.str.contains("\\", literal=True).fill_null(False)
+    return [escaped.alias("_escaped"), (card.str.contains('"base_model', literal=True).fill_null(False) | escaped).alias("_card_key")]
 
 
 def _card_ids(value: str) -> pl.Expr:
@@ -178,21 +185,21 @@ def _redundant_cards(models: pl.DataFrame) -> pl.Series:
     """True where cardData.base_model provably adds no parent to `_known` (the ids from baseModels and
     tags), read from the document's text without parsing it.
 
-    In a document with no backslash (so no escaped character anywhere) and a single `"base_model"`
-    token, that token followed by a colon is a key; if it is the top-level one, `_CARD_VALUE` captures
-    exactly its value when that is a string or an array of strings (a string ends at its next quote).
-    The ids read from that text are those `_card_ids` reads from `json_path_match`'s answer (the same
-    characters; only whitespace between tokens differs, and it is stripped). If they are all in `_known`,
-    parsing cannot add a parent: either the key is top-level and adds those ids, or it is nested or the
-    document is not JSON, and `json_path_match` answers null. Anything else is parsed.
+    In a document with no backslash (`_escaped`: no escaped character anywhere) and a single
+    `"base_model"` token (`_tokens`), that token followed by a colon is a key; if it is the top-level one,
+    `_CARD_VALUE` captures exactly its value when that is a string or an array of strings (a string ends
+    at its next quote). The ids read from that text are those `_card_ids` reads from `json_path_match`'s
+    answer (the same characters; only whitespace between tokens differs, and it is stripped). If they are
+    all in `_known`, parsing cannot add a parent: either the key is top-level and adds those ids, or it is
+    nested or the document is not JSON, and `json_path_match` answers null. Anything else is parsed.
     """
-    card, value = pl.col("cardData"), pl.col("_value")
+    value = pl.col("_value")
     # Each step materialised: an eager select evaluates a repeated sub-expression once per use.
     return (
         models.select(
             "_known",
-            card.str.extract(_CARD_VALUE, 1).alias("_value"),
-            (~card.str.contains("\\", literal=True) & (card.str.count_matches('"base_model"', literal=True) == 1)).alias("_plain"),
+            pl.col("cardData").str.extract(_CARD_VALUE, 1).alias("_value"),
+            (~pl.col("_escaped") & (pl.col("_tokens") == 1)).alias("_plain"),
         )
         .with_columns(pl.when(value.str.starts_with('"')).then(value.str.slice(1, value.str.len_chars() - 2)).otherwise(value).alias("_value"))
         .select(
@@ -202,23 +209,44 @@ def _redundant_cards(models: pl.DataFrame) -> pl.Series:
     )
 
 
+def _fill(values: pl.Series, missing: pl.Series, compute: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """`values` with its elements at `missing` replaced by `compute(missing)` (only those are computed)."""
+    if not missing.any():
+        return values
+    return values.scatter(missing.arg_true(), compute(missing))
+
+
 def _declared(models: pl.DataFrame) -> pl.DataFrame:
     """`base_model_ids` and `base_relation` of each row: parents from baseModels, `base_model:` tags and
-    cardData.base_model, merged in that order without repeats; the relation from the first that has one."""
+    cardData.base_model, merged in that order without repeats; the relation from the first that has one
+    (`pl.coalesce` of the three, each computed only where the ones before it have none)."""
     from_struct = pl.col("baseModels").struct.field("models").list.eval(pl.element().struct.field("id"))
     tag_ids = pl.col("_base_tags").list.eval(pl.element().str.replace(_TAG_IDS, ""))
-    tag_relation = pl.col("_base_tags").list.eval(pl.element().str.extract(_TAG_RELATION, 1).drop_nulls()).list.first()
     known = pl.concat_list(from_struct.fill_null([]), tag_ids.fill_null([])).list.eval(pl.element().str.strip_chars())
-    models = models.with_columns(known.alias("_known"))
-    texts = models.get_column("cardData")
-    card = _card_field(texts, "base_model", skip=_redundant_cards(models))
-    card_relation = _card_field(texts, "base_model_relation")
-    models = models.with_columns(card.alias("_card"), card_relation.alias("_card_relation"))
-    ids = pl.concat_list("_known", _card_ids("_card").fill_null([])).list.unique(maintain_order=True)
-    relation = pl.coalesce(pl.col("baseModels").struct.field("relation"), tag_relation, pl.col("_card_relation")).alias("_relation")
-    return models.with_columns(relation).select(
-        ids.alias("base_model_ids"), pl.when(pl.col("_relation").is_in(RELATIONS)).then(pl.col("_relation")).alias("base_relation")
-    )
+    tokens = pl.col("cardData").str.count_matches('"base_model"', literal=True).fill_null(0)
+    models = models.with_columns(known.alias("_known"), tokens.alias("_tokens"))
+    texts, escaped = models.get_column("cardData"), models.get_column("_escaped")
+    may_hold = (models.get_column("_tokens") > 0) | escaped
+    card = _parse_card(texts, "base_model", may_hold & ~_redundant_cards(models))
+    if card.null_count() == card.len():
+        ids = models.select(pl.col("_known").list.unique(maintain_order=True)).to_series()
+    else:
+        with_card = models.select("_known", card.alias("_card"))
+        ids = with_card.select(pl.concat_list("_known", _card_ids("_card").fill_null([])).list.unique(maintain_order=True)).to_series()
+
+    def from_tags(rows: pl.Series) -> pl.Series:
+        base_tags = models.get_column("_base_tags").filter(rows)
+        return base_tags.list.eval(pl.element().str.extract(_TAG_RELATION, 1).drop_nulls()).list.first()
+
+    relation = models.get_column("baseModels").struct.field("relation")
+    relation = _fill(relation, relation.is_null(), from_tags)
+
+    def from_card(rows: pl.Series) -> pl.Series:
+        cards = texts.filter(rows)
+        return _parse_card(cards, "base_model_relation", cards.str.contains('"base_model_relation"', literal=True).fill_null(False) | escaped.filter(rows))
+
+    relation = _fill(relation, relation.is_null(), from_card)
+    return pl.DataFrame({"base_model_ids": ids, "base_relation": relation.set(~relation.is_in(RELATIONS), None)})
 
 
 def _parents(good: pl.DataFrame) -> pl.DataFrame:
@@ -228,22 +256,15 @@ def _parents(good: pl.DataFrame) -> pl.DataFrame:
     cardData): they get [] and null without the list work, which costs more than everything else here.
     """
     base_tags = pl.col("tags").list.eval(pl.element().filter(pl.element().str.starts_with(_TAG_PREFIX)))
-    card = pl.col("cardData")
-    hints = good.select(
-        "baseModels",
-        "cardData",
-        base_tags.alias("_base_tags"),
-        (card.str.contains("base_model", literal=True) | card.str.contains("\\u", literal=True)).fill_null(False).alias("_card_hint"),
-    )
-    declares = (
-        pl.col("baseModels").is_not_null() | (pl.col("_base_tags").list.len() > 0).fill_null(False) | pl.col("_card_hint")
-    )
+    hints = good.select("baseModels", "cardData", base_tags.alias("_base_tags"), *_card_hints(pl.col("cardData")))
+    declares = pl.col("baseModels").is_not_null() | (pl.col("_base_tags").list.len() > 0).fill_null(False) | pl.col("_card_key")
     mask = hints.select(declares).to_series()
     parents = _declared(hints.filter(mask))
     none = pl.DataFrame({"base_model_ids": [[]], "base_relation": [None]}, schema=parents.schema)
     # Each row's position in `parents`, or the extra row of `none` for rows that declare nothing.
     at = pl.select(pl.when(mask).then(mask.cum_sum() - 1).otherwise(parents.height).cast(pl.UInt32)).to_series()
-    return pl.concat([parents, none]).select(pl.all().gather(at))
+    # One chunk first: polars gathers from a list column in several chunks ten times slower.
+    return pl.concat([parents, none], rechunk=True).select(pl.all().gather(at))
 
 
 def valid_model_ids(ids: pl.Series) -> pl.Series:
