@@ -142,7 +142,7 @@ def coverage(tagged: pl.DataFrame) -> dict[str, float]:
     total = tagged.get_column("downloads_30d").sum() or 0
     if not total:
         return {"direct": float("nan"), "lineage": float("nan")}
-    direct = tagged.filter(pl.col("org_country") != UNATTRIBUTED).get_column("downloads_30d").sum()
+    direct = tagged.select(pl.col("downloads_30d").filter(pl.col("org_country") != UNATTRIBUTED).sum()).item()
     root = pl.col("lineage_roots").struct
     # Lazy, so that only the two fields read are taken out of the roots (eagerly: 0.7 s at 3M models, here 0.01).
     lin = (
@@ -161,4 +161,4 @@ def intermediary_share(tagged: pl.DataFrame) -> float:
     total = tagged.get_column("downloads_30d").sum() or 0
     if not total:
         return float("nan")
-    return float(tagged.filter("is_intermediary").get_column("downloads_30d").sum() or 0) / total
+    return float(tagged.select(pl.col("downloads_30d").filter("is_intermediary").sum()).item() or 0) / total
