@@ -284,7 +284,10 @@ def test_a_negative_trending_score_counts_zero():
     assert got[("direct", "all", "CN")] == 0 and got[("direct", "all", "US")] == 1
 
 
-def test_the_declared_columns_are_all_compute_and_aggregate_read(tagged, result):
-    """The assets load only indices.COLUMNS / aggregates.COLUMNS: the same results from those alone."""
+def test_the_declared_columns_are_all_tag_compute_and_aggregate_read(tagged, result):
+    """The assets load only tagging.RAW_COLUMNS / indices.COLUMNS / aggregates.COLUMNS: the same results from those alone."""
+    from dominance_pipeline.origin.tagging import RAW_COLUMNS
+
+    assert tag(raw_frame(CASE).select(RAW_COLUMNS), load_registry())[0].equals(tagged)
     assert indices.compute(tagged.select(indices.COLUMNS), MONTH, PREVIOUS).table.equals(result.table)
     assert aggregates.aggregate(tagged.select(aggregates.COLUMNS), MONTH).equals(aggregates.aggregate(tagged, MONTH))

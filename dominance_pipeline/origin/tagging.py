@@ -16,7 +16,10 @@ from dominance_pipeline.origin import lineage
 from dominance_pipeline.origin.countries import UNATTRIBUTED
 from dominance_pipeline.origin.registry import Registry, attribute, month_end
 from dominance_pipeline.origin.release_dates import apply_corrections, load_corrections
-from dominance_pipeline.schemas import LINEAGE_ROOT, ORIGIN_TAGGED_MODELS, conform
+from dominance_pipeline.schemas import LINEAGE_ROOT, ORIGIN_TAGGED_MODELS, RAW_HUB_LISTINGS, conform
+
+# The raw columns `tag` reads: those origin_tagged_models carries over (the asset loads only these).
+RAW_COLUMNS = tuple(c for c in ORIGIN_TAGGED_MODELS.names if c in RAW_HUB_LISTINGS.columns)
 
 
 def attribution_day(raw: pl.DataFrame) -> dt.date:
