@@ -192,9 +192,13 @@ def monthly_job(data_dir: Path, snapshot_dir: Path):  # -> dg.JobDefinition
 
 
 def run_monthly_job(job, key: str):  # -> (dg.ExecuteInProcessResult, seconds)
-    """One real execute_in_process of `job` for partition `key` in the persistent instance ($DAGSTER_HOME)."""
+    """One real execute_in_process of `job` for partition `key` in the persistent instance ($DAGSTER_HOME),
+    as `dominance-pipeline materialize` runs it (GX imported in the background while the listing is read)."""
     import dagster as dg
 
+    from dominance_pipeline.quality.suites import warm_up
+
+    warm_up()
     run_config = {
         "ops": {"raw_hub_listings": {"config": {"source": "local"}}},
         "loggers": {"concise_console": {"config": {"log_level": "WARNING"}}},

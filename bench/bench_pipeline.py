@@ -10,20 +10,24 @@ and the process's peak RSS (ru_maxrss: the stage's input, loaded before the cloc
 input's own footprint is in `rss_before_mb`). Results: a table on stdout and data/bench/latest.json.
 
 Tasks (STAGES is the list to extend, e.g. with the GX suites):
-  read_raw             scan_snapshot(file).collect(): the projected hub-stats columns, as normalise reads them
-  normalise            sources.normalise.normalise on those rows (quarantine rules, parents, counts)
+  read_raw             publish.parquet_batches(file): the hub columns, batch by batch, as normalise reads them
+  normalise            sources.normalise.normalise(parquet_batches(file)): read and normalise (quarantine rules,
+                       parents, counts) as the raw asset does, the rows kept in memory instead of written
   lineage              origin.lineage.resolve alone (part of `tag`, shown because it is where the work is)
   tag                  origin.tagging.tag + coverage, as the origin_tagged_models asset runs them
   aggregate            metrics.aggregates.aggregate
   indices              metrics.indices.compute
-  checks               quality.rules: raw, tagged, conservation and index rules (per-rule times in extra)
+  checks               the GX suites of the four monthly checks (quality.suites; per-suite times in extra); GX's
+                       import and context are set up before the clock
   core                 raw Parquet -> indices in one process: read, normalise, tag, aggregate, indices
   dagster_e2e          monthly_job.execute_in_process for the partition (assets, checks, Parquet IO, DuckDB
                        views) in a persistent instance; `startup_seconds` is the import and definitions load
 The direct download share, three ways, on the same file (shares compared to each other to 1e-9):
-  ours_direct_share    OUR code path: load_registry + normalise(scan_snapshot(file)) + attribute_namespaces on
-                       the uploader + metrics.indices.shares (denominator `all`); i.e. what the pipeline must
-                       do before it can publish the figure, with every row validated and quarantinable
+  ours_direct_share    OUR code for the same work as the SQL: a projected scan of id and downloads, each
+                       uploader attributed with the registry as the pipeline does it (Registry.lookup_at the
+                       month end, origin.registry.attributed), metrics.indices.shares (denominator `all`). It
+                       does not validate or quarantine rows: the full path from raw Parquet to every index is
+                       `core`, reported beside it
   duckdb_direct_share  one hand-written SQL query over the raw Parquet and the registry CSV
   pandas_direct_share  a plain pandas script: read id + downloads, map namespace -> country, groupby
 Ratios: ours_vs_duckdb = ours / duckdb seconds (target <= 1.5); pandas_vs_ours = pandas / ours (target >= 5).
@@ -92,25 +96,26 @@ def _save(job: dict[str, object], name: str, df) -> None:
 
 
 def _read_raw(job: dict[str, object], m: Measure) -> None:
-    from dominance_pipeline.sources import local
+    from dominance_pipeline.sources.publish import parquet_batches
 
     path = _snapshot(job)
     with m.clock():
-        hub = local.scan_snapshot(path).collect()
-    m.extra["rows"] = hub.height
+        rows = sum(batch.height for batch in parquet_batches(path)())
+    m.extra["rows"] = rows
 
 
 def _normalise(job: dict[str, object], m: Measure) -> None:
     from dominance_pipeline.sources import local
     from dominance_pipeline.sources.normalise import normalise
+    from dominance_pipeline.sources.publish import parquet_batches
 
     path = _snapshot(job)
-    hub = local.scan_snapshot(path).collect()
     snapshot_at = local.infer_snapshot_at(path)
     with m.clock():
-        result = normalise(hub, month=MONTH_DATE, snapshot_at=snapshot_at, source="synthetic")
+        result = normalise(parquet_batches(path), month=MONTH_DATE, snapshot_at=snapshot_at, source="synthetic")
     m.extra.update(rows=result.rows.height, quarantined=result.quarantine.height)
     _save(job, "raw", result.rows)
+    _save(job, "quarantine", result.quarantine)
 
 
 def _lineage(job: dict[str, object], m: Measure) -> None:
@@ -130,7 +135,7 @@ def _tag(job: dict[str, object], m: Measure) -> None:
     with m.clock():
         tagged, stats = tagging.tag(raw, load_registry())
         coverage = tagging.coverage(tagged)
-    m.extra.update(coverage=coverage, max_lineage_depth=stats["max_lineage_depth"])
+    m.extra.update(coverage=coverage, max_lineage_depth=stats["lineage"]["max_depth"])
     _save(job, "tagged", tagged)
 
 
@@ -146,30 +151,33 @@ def _aggregate(job: dict[str, object], m: Measure) -> None:
 def _indices(job: dict[str, object], m: Measure) -> None:
     from dominance_pipeline.metrics import indices
 
-    agg, tagged = _load(job, "aggregates"), _load(job, "tagged")
+    tagged = _load(job, "tagged")
     with m.clock():
-        ix = indices.compute(agg, tagged, MONTH_DATE)
+        ix = indices.compute(tagged, MONTH_DATE).table
     _save(job, "indices", ix)
 
 
 def _checks(job: dict[str, object], m: Measure) -> None:
     import time
 
-    from dominance_pipeline.quality import rules
+    from dominance_pipeline.quality import suites
+    from dominance_pipeline.quality.config import load_thresholds
 
-    raw, tagged, agg, ix = (_load(job, n) for n in ("raw", "tagged", "aggregates", "indices"))
-    failures: dict[str, int] = {}
+    raw, quarantine, tagged, agg, ix = (_load(job, n) for n in ("raw", "quarantine", "tagged", "aggregates", "indices"))
+    th = load_thresholds()
+    suites.validate_indices(ix, th)  # GX's import and context (~4 s, once per process) are not a check's work
+    failures: dict[str, list[str]] = {}
     with m.clock():
         for name, call in (
-            ("raw_rules", lambda: rules.raw_rules(raw)),
-            ("tagged_rules", lambda: rules.tagged_rules(tagged)),
-            ("conservation_rules", lambda: rules.conservation_rules(agg, raw)),
-            ("index_rules", lambda: rules.index_rules(ix)),
+            ("raw_hub_listings_valid", lambda: suites.validate_raw(raw, suites.RawContext(MONTH_DATE, quarantine), th)),
+            ("origin_tagged_models_valid", lambda: suites.validate_tagged(tagged, th)),
+            ("monthly_aggregates_conserve_totals", lambda: suites.validate_aggregates(agg, raw, MONTH_DATE, th)),
+            ("dominance_indices_valid", lambda: suites.validate_indices(ix, th)),
         ):
             t0 = time.perf_counter()
-            failures[name] = len(call())
+            failures[name] = [o.name for o in call().failed()]
             m.extra[f"{name}_seconds"] = round(time.perf_counter() - t0, 4)
-    m.extra["failed_rules"] = failures
+    m.extra["failed_expectations"] = failures
 
 
 def _core(job: dict[str, object], m: Measure) -> None:
@@ -178,14 +186,15 @@ def _core(job: dict[str, object], m: Measure) -> None:
     from dominance_pipeline.origin.registry import load_registry
     from dominance_pipeline.sources import local
     from dominance_pipeline.sources.normalise import normalise
+    from dominance_pipeline.sources.publish import parquet_batches
 
     path = _snapshot(job)
     with m.clock():
-        raw = normalise(local.scan_snapshot(path), month=MONTH_DATE, snapshot_at=local.infer_snapshot_at(path), source="synthetic").rows
+        raw = normalise(parquet_batches(path), month=MONTH_DATE, snapshot_at=local.infer_snapshot_at(path), source="synthetic").rows
         tagged, _ = tagging.tag(raw, load_registry())
         tagging.coverage(tagged)
         agg = aggregates.aggregate(tagged, MONTH_DATE)
-        ix = indices.compute(agg, tagged, MONTH_DATE)
+        ix = indices.compute(tagged, MONTH_DATE).table
     m.extra["index_rows"] = ix.height
 
 
@@ -208,31 +217,30 @@ def _ours_direct(job: dict[str, object], m: Measure) -> None:
     import polars as pl
 
     from dominance_pipeline.metrics.indices import shares
-    from dominance_pipeline.origin.registry import attribute, load_registry
-    from dominance_pipeline.sources import local
-    from dominance_pipeline.sources.normalise import normalise
+    from dominance_pipeline.origin.registry import attributed, load_registry
+    from dominance_pipeline.origin.tagging import namespace
 
     path = _snapshot(job)
     with m.clock():
-        registry = load_registry()
-        raw = normalise(local.scan_snapshot(path), month=MONTH_DATE, snapshot_at=local.infer_snapshot_at(path), source="synthetic").rows
-        country = attribute(raw.get_column("author"), registry.lookup_at(MONTH_END)).get_column("country")
-        by_country = (
-            raw.lazy()
-            .with_columns(country.alias("country"))
+        listing = pl.scan_parquet(path).select(namespace(pl.col("id")).alias("namespace"), pl.col("downloads").fill_null(0))
+        amounts = (
+            attributed(listing, "namespace", load_registry().lookup_at(MONTH_END))
             .group_by("country")
-            .agg(pl.col("downloads_30d").fill_null(0).sum())
-            .with_columns(pl.lit("direct").alias("view"))
+            .agg(pl.col("downloads").sum().cast(pl.Float64).alias("amount"))
+            .with_columns(pl.lit("direct").alias("view"), pl.lit("download_share").alias("index"))
             .collect()
         )
-        out = shares(by_country, "downloads_30d").filter(pl.col("denominator") == "all")
+        out = shares(amounts).filter(pl.col("denominator") == "all")
     m.extra["shares"] = dict(out.select("country", "value").iter_rows())
 
 
-# The registry resolved as the pipeline does it: lower-cased namespace, renamed orgs take their successor's
-# country, aliases only where no namespace of that name exists.
+# The registry resolved as the pipeline does it: the rows valid on the month's last day, lower-cased
+# namespace, renamed orgs take their successor's country, aliases only where no namespace of that name exists.
 DUCKDB_SQL = """
-with reg as (select * from read_csv(?, all_varchar = true)),
+with reg as (
+    select * from read_csv(?, all_varchar = true)
+    where coalesce(valid_from, '') <= ? and (coalesce(valid_to, '') = '' or ? < valid_to)
+),
 canon as (
     select lower(r.namespace) as ns, coalesce(t.country, r.country) as country
     from reg r left join reg t on lower(r.renamed_to) = lower(t.namespace)
@@ -261,7 +269,8 @@ def _duckdb_direct(job: dict[str, object], m: Measure) -> None:
     path = _snapshot(job)
     with m.clock():
         con = duckdb.connect()
-        rows = con.execute(DUCKDB_SQL, [str(REGISTRY_PATH), str(path)]).fetchall()
+        day = MONTH_END.isoformat()
+        rows = con.execute(DUCKDB_SQL, [str(REGISTRY_PATH), day, day, str(path)]).fetchall()
     m.extra["shares"] = {c: float(s) for c, s in rows}
 
 
@@ -273,6 +282,8 @@ def _pandas_direct(job: dict[str, object], m: Measure) -> None:
     path = _snapshot(job)
     with m.clock():
         reg = pd.read_csv(REGISTRY_PATH, dtype=str, keep_default_na=False)
+        day = MONTH_END.isoformat()
+        reg = reg[(reg["valid_from"] <= day) & ((reg["valid_to"] == "") | (day < reg["valid_to"]))]
         country = dict(zip(reg["namespace"].str.lower(), reg["country"], strict=True))
         for ns, to in zip(reg["namespace"].str.lower(), reg["renamed_to"].str.lower(), strict=True):
             if to:

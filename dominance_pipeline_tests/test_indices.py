@@ -24,7 +24,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from dominance_pipeline.metrics import concentration, indices
+from dominance_pipeline.metrics import aggregates, concentration, indices
 from dominance_pipeline.origin.registry import load_registry
 from dominance_pipeline.origin.tagging import tag
 from dominance_pipeline.schemas import RAW_HUB_LISTINGS
@@ -282,3 +282,12 @@ def test_a_negative_trending_score_counts_zero():
     t = tag(raw_frame([model("Qwen/A", D(2025, 1, 1), 10, trend=-5), model("meta-llama/B", D(2025, 1, 1), 10, trend=5)]), load_registry())[0]
     got = values(indices.compute(t, MONTH), "trending_share")
     assert got[("direct", "all", "CN")] == 0 and got[("direct", "all", "US")] == 1
+
+
+def test_the_declared_columns_are_all_tag_compute_and_aggregate_read(tagged, result):
+    """The assets load only tagging.RAW_COLUMNS / indices.COLUMNS / aggregates.COLUMNS: the same results from those alone."""
+    from dominance_pipeline.origin.tagging import RAW_COLUMNS
+
+    assert tag(raw_frame(CASE).select(RAW_COLUMNS), load_registry())[0].equals(tagged)
+    assert indices.compute(tagged.select(indices.COLUMNS), MONTH, PREVIOUS).table.equals(result.table)
+    assert aggregates.aggregate(tagged.select(aggregates.COLUMNS), MONTH).equals(aggregates.aggregate(tagged, MONTH))

@@ -177,3 +177,113 @@ def test_duplicates_in_different_batches_are_resolved_across_the_whole_listing()
     assert sorted(q.select("model_id", "reason").rows()) == [("a/m", "duplicate_id"), ("a/m", "duplicate_id"), ("c/y", "negative_count")]
     assert (notes["rows_in"], notes["rows_out"], notes["quarantined"], notes["downloads_30d_total"]) == (6, 3, 3, 10)
     assert notes["quarantine_reasons"] == {"duplicate_id": 2, "negative_count": 1}
+
+
+def test_fast_id_check_accepts_and_rejects_exactly_what_the_pattern_does():
+    import random
+
+    from dominance_pipeline.sources.normalise import MODEL_ID_PATTERN, valid_model_ids
+
+    word = "aZ09_ßéñ日本語ٱ١𝔘\u0301\u200d"  # ASCII, Latin, CJK, Arabic letter and digit, astral letter, combining mark, ZWJ
+    other = "./-  \t\n\r\x00'\"\\%@:~+日\u00a0\u2028😀"
+    hostile = [
+        "a/b", "a/" + "b" * 96, "a/" + "b" * 97, "a" * 96 + "/b", "a" * 97 + "/b", "a" * 96 + "/" + "b" * 96,
+        "é" * 96 + "/" + "日" * 96, "é" * 97 + "/b", "a/" + "日" * 97, "𝔘" * 96 + "/x", "𝔘" * 97 + "/x",
+        "a/b\n", "\na/b", "a/b ", "a//b", "/b", "a/", ".a/b", "-a/b", "_a/b", "a/b/c", "a/.b", "a/-", "a/b.c-d_e",
+        "日本/模型", "ß/ẞ", "a\u0301/b", "\u0301a/b", "a/b\u200d", "a\tb/c", "a/b😀", "١٢/٣", "", "/", "gpt2", None,
+    ]
+    rng = random.Random(7)
+    for _ in range(3000):
+        n = rng.choice([1, 2, 5, 40, 95, 96, 97, 98, 99, 150])
+        noisy = rng.random() < 0.3  # then any character may be one the pattern refuses
+        ns = "".join(rng.choice(word + (other if noisy else "") + ("._-" if i else "")) for i in range(n))
+        name = "".join(rng.choice(word + "._-" + (other if noisy else "")) for _ in range(rng.choice([1, 3, 96, 97])))
+        hostile.append(ns + rng.choice(["/", "/", "//", "", "-"]) + name)
+    ids = pl.Series("id", hostile, pl.String)
+    expected = ids.str.contains(MODEL_ID_PATTERN)
+    got = valid_model_ids(ids)
+    differ = [i for i, e, g in zip(hostile, expected, got, strict=True) if e != g]
+    assert not differ, differ[:5]
+    assert expected.sum() > 300 and (~expected).sum() > 300, (expected.sum(), (~expected).sum())  # both outcomes exercised
+
+
+def _parents_parsing_every_card(df: pl.DataFrame) -> list[tuple[list[str], str | None]]:
+    """The three declarations merged the straightforward way: every cardData document parsed."""
+    from_struct = pl.col("baseModels").struct.field("models").list.eval(pl.element().struct.field("id"))
+    base_tags = pl.col("tags").list.eval(pl.element().filter(pl.element().str.starts_with("base_model:")))
+    tag_ids = base_tags.list.eval(pl.element().str.replace(r"^base_model:(?:(?:finetune|adapter|quantized|merge):)?", ""))
+    tag_relation = base_tags.list.eval(pl.element().str.extract(r"^base_model:(finetune|adapter|quantized|merge):", 1).drop_nulls()).list.first()
+    card = pl.col("cardData").str.json_path_match("$.base_model")
+    card_ids = (
+        pl.when(card.str.starts_with("["))
+        .then(card.str.strip_chars("[]").str.split(","))
+        .otherwise(pl.concat_list(card))
+        .list.eval(pl.element().str.strip_chars(" \"'").filter(pl.element().str.len_chars() > 0))
+    )
+    ids = (
+        pl.concat_list(from_struct.fill_null([]), tag_ids.fill_null([]), card_ids.fill_null([]))
+        .list.eval(pl.element().str.strip_chars())
+        .list.unique(maintain_order=True)
+    )
+    relation = pl.coalesce(pl.col("baseModels").struct.field("relation"), tag_relation, pl.col("cardData").str.json_path_match("$.base_model_relation"))
+    relation = pl.when(relation.is_in(["finetune", "adapter", "quantized", "merge"])).then(relation)
+    return df.select(ids, relation).rows()
+
+
+def test_cards_are_parsed_only_where_they_can_add_a_parent_with_the_same_result():
+    """Most documents are read from their text (see normalise._redundant_cards); hostile ones must still
+    come out as if every document had been parsed."""
+    struct = {"relation": "finetune", "models": [{"_id": "1", "id": "org/base"}]}
+    cards = [
+        '{"base_model": "org/base"}',  # mirrored: read from the text
+        '{"base_model": ["org/base"], "license": "mit"}',
+        '{"base_model":"org/base","base_model_relation":"merge"}',
+        '{"base_model": "org/other"}',  # adds a parent
+        '{"base_model": ["org/base", "org/second"]}',
+        '{"base_model": [ "org/base" , "x/y,z" ]}',  # a comma inside an id
+        '{"base_model": "[org/base]"}',
+        '{"base_model": " org/base "}',
+        '{"base_model": "org/base", "base_model": "org/dup"}',  # duplicate key: the parser keeps one
+        '{"model-index": {"base_model": "org/nested"}}',  # not top-level
+        '{"model-index": {"base_model": "org/base"}, "base_model": "org/top"}',
+        '{"base_model": "org/base"',  # not JSON
+        '{"base_model": "org/base"} trailing',
+        '{"base\\u005fmodel": "org/escaped"}',  # an escaped key
+        '{"base_model": "org/b\\u0061se"}',  # an escaped value
+        '{"base_model": "org/\\"quoted\\""}',
+        '{"base_model": null}',
+        '{"base_model": 42}',
+        '{"base_model": {"id": "org/obj"}}',
+        '{"base_model": ["org/base", null]}',
+        '{"base_model": []}',
+        '{"base_model"\t:\n"org/base"}',
+        '{"base_model"\u00a0: "org/base"}',  # a no-break space is not JSON whitespace
+        '{"tags": ["base_model"], "x": "org/base"}',
+        '{"note": "base_model: org/fake"}',
+        '{"base_model_relation": "quantized"}',
+        '{"base_model": "org/base", "base_model_relation": "adapter"}',
+        '{"base_model": "日本/模型"}',
+        "not json at all base_model",
+        "",
+        None,
+    ]
+    rows = []
+    for i, card in enumerate(cards):
+        for declared in ({"baseModels": struct, "tags": ["base_model:org/base", "base_model:finetune:org/base"]}, {"baseModels": None, "tags": []}):
+            rows.append({"id": f"u/m{i}-{len(rows)}", "cardData": card, **declared})
+    # An escaped quote ends no string: the text up to it looks like a declared parent, the parsed value differs.
+    rows.append({"id": "u/escaped", "cardData": '{"base_model": "org/base\\", \\"x"}', "baseModels": None, "tags": ["base_model:org/base\\"]})
+    df = pl.DataFrame(
+        rows,
+        schema={
+            "id": pl.String,
+            "cardData": pl.String,
+            "baseModels": pl.Struct({"relation": pl.String, "models": pl.List(pl.Struct({"_id": pl.String, "id": pl.String}))}),
+            "tags": pl.List(pl.String),
+        },
+    )
+    out = normalise(df, month=MONTH, snapshot_at=SNAP, source="local").rows
+    got = out.select("base_model_ids", "base_relation").rows()
+    assert out.get_column("model_id").to_list() == df.get_column("id").to_list()
+    assert got == _parents_parsing_every_card(df)
+    assert ["org/base", "org/other"] in [ids for ids, _ in got]  # a card that adds a parent was parsed

@@ -412,3 +412,16 @@ def test_the_shipped_thresholds_are_valid_and_a_bad_file_names_every_problem(tmp
     with pytest.raises(ThresholdsError, match="cannot read"):
         load_thresholds(tmp_path / "missing.yaml")
     assert math.isclose(TH.raw_hub_listings.max_quarantined_fraction, 0.01)
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_equality_codes_are_equal_exactly_where_the_values_are(monkeypatch, collide):
+    from dominance_pipeline.quality.suites import _equality_codes
+
+    values = pl.Series("model_id", ["a/x", "b/y", None, "a/x", "c/z", None, "b/y"])
+    if collide:  # every value hashes alike: the codes must fall back to something exact
+        monkeypatch.setattr(pl.Series, "hash", lambda self, *a, **k: pl.Series([7] * self.len(), dtype=pl.UInt64))
+    codes = _equality_codes(values).to_list()
+    pairs = [(i, j) for i in range(len(codes)) for j in range(len(codes))]
+    assert all((codes[i] == codes[j]) == (values[i] == values[j]) for i, j in pairs if values[i] is not None and values[j] is not None)
+    assert [c is None for c in codes] == [v is None for v in values]

@@ -93,6 +93,9 @@ def execute(key: str, raw: dict[str, object], log_level: str = "INFO", endpoint:
         "ops": {"raw_hub_listings": {"config": raw}},
         "loggers": {"concise_console": {"config": {"log_level": log_level}}},
     }
+    from dominance_pipeline.quality.suites import warm_up
+
+    warm_up()  # the checks run in this process: GX imports while the raw listing is read
     with dg.DagsterInstance.get() as instance:
         return job.execute_in_process(partition_key=key, instance=instance, run_config=run_config, raise_on_error=False)
 

@@ -11,6 +11,7 @@ from dominance_pipeline.metrics import aggregates
     partitions_def=monthly,
     group_name=GROUP,
     kinds={"polars", "parquet"},
+    ins={"origin_tagged_models": dg.AssetIn(metadata={"columns": list(aggregates.COLUMNS)})},
     description="Per view and country: models, new models, 30-day and all-time downloads, likes.",
 )
 def monthly_aggregates(context: dg.AssetExecutionContext, origin_tagged_models: pl.DataFrame) -> dg.Output[pl.DataFrame]:

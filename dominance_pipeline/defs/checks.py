@@ -35,6 +35,21 @@ def check_result(result: suites.SuiteResult) -> dg.AssetCheckResult:
     )
 
 
+def _partition(
+    warehouse: WarehouseResource, table: str, key: str, columns: tuple[str, ...]
+) -> tuple[pl.DataFrame, pl.Schema]:
+    """The columns a suite reads from a stored partition, and the partition's whole schema (its footer).
+
+    A check whose asset is a parameter would load every column through the IO manager (at 3 million
+    models the tags and parents lists alone take seconds); Dagster gives the checked asset's own input
+    no metadata, so the check reads the file itself.
+    """
+    path = parquet.partition_file(warehouse.path, table, key)
+    if not path.exists():
+        raise FileNotFoundError(f"partition {table} month={key} has not been materialized: {path} is missing")
+    return pl.read_parquet(path, columns=list(columns)), pl.read_parquet_schema(path)
+
+
 @dg.asset_check(
     asset=raw_hub_listings,
     blocking=True,
@@ -42,17 +57,15 @@ def check_result(result: suites.SuiteResult) -> dg.AssetCheckResult:
     description="GX suite: schema, unique non-null ids, counts in range, dates, quarantine volume, size vs last month, snapshot time.",
 )
 def raw_hub_listings_valid(
-    context: dg.AssetCheckExecutionContext,
-    raw_hub_listings: pl.DataFrame,
-    warehouse: WarehouseResource,
-    quality: QualityResource,
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, quality: QualityResource
 ) -> dg.AssetCheckResult:
     month = month_of(context.partition_key)
+    raw_hub_listings, stored = _partition(warehouse, "raw_hub_listings", context.partition_key, suites.RAW_CHECK_COLUMNS)
     qfile = parquet.partition_file(warehouse.quarantine, "raw_hub_listings", month)
     quarantine = pl.read_parquet(qfile) if qfile.exists() else QUARANTINE.empty()
     previous = parquet.partition_rows(warehouse.path, "raw_hub_listings", suites.previous_month(month))
     ctx = suites.RawContext(month=month, quarantine=quarantine, previous_rows=previous, quarantine_file=str(qfile))
-    return check_result(suites.validate_raw(raw_hub_listings, ctx, quality.thresholds()))
+    return check_result(suites.validate_raw(raw_hub_listings, ctx, quality.thresholds(), stored))
 
 
 @dg.asset_check(
@@ -61,8 +74,11 @@ def raw_hub_listings_valid(
     partitions_def=monthly,
     description="GX suite: valid country codes in both views, lineage walks closed and rarely cut, release dates only moved later, attributed coverage per view.",
 )
-def origin_tagged_models_valid(origin_tagged_models: pl.DataFrame, quality: QualityResource) -> dg.AssetCheckResult:
-    return check_result(suites.validate_tagged(origin_tagged_models, quality.thresholds()))
+def origin_tagged_models_valid(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, quality: QualityResource
+) -> dg.AssetCheckResult:
+    tagged, stored = _partition(warehouse, "origin_tagged_models", context.partition_key, suites.TAGGED_CHECK_COLUMNS)
+    return check_result(suites.validate_tagged(tagged, quality.thresholds(), stored))
 
 
 @dg.asset_check(

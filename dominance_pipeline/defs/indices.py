@@ -19,7 +19,7 @@ PREVIOUS_MONTH = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1, a
     # monthly_aggregates is not read: depending on it lets its blocking conservation check gate the month.
     deps=[monthly_aggregates],
     ins={
-        "origin_tagged_models": dg.AssetIn(),
+        "origin_tagged_models": dg.AssetIn(metadata={"columns": list(indices.COLUMNS)}),
         "previous_listing": dg.AssetIn(
             "raw_hub_listings",
             partition_mapping=PREVIOUS_MONTH,

@@ -12,6 +12,7 @@ from dominance_pipeline.origin import tagging
     partitions_def=monthly,
     group_name=GROUP,
     kinds={"polars", "parquet"},
+    ins={"raw_hub_listings": dg.AssetIn(metadata={"columns": list(tagging.RAW_COLUMNS)})},
     description="Every model with its uploader's country (direct view) and its root base model's country (lineage view).",
 )
 def origin_tagged_models(

@@ -17,6 +17,8 @@ from dominance_pipeline.schemas import MONTHLY_AGGREGATES, conform
 
 VIEWS = ("direct", "lineage")
 MEASURES = ("models", "new_models", "downloads_30d", "downloads_all_time", "likes")
+# The origin_tagged_models columns `aggregate` reads (the asset loads only these).
+COLUMNS = ("org_country", "lineage_roots", "created_at", "downloads_30d", "downloads_all_time", "likes")
 
 
 def month_bounds(month: dt.date) -> tuple[dt.datetime, dt.datetime]:

@@ -52,6 +52,12 @@ FAMILIES: dict[str, str] = {
 }
 RELATION_INDICES = tuple(f"derivative_share_{r}" for r in RELATIONS)
 LINEAGE_ONLY = ("derivative_share", *RELATION_INDICES)  # a derivative's country is its root's by definition
+# The origin_tagged_models columns `compute` reads (the asset loads only these).
+COLUMNS = (
+    "model_id", "created_at", "snapshot_at", "downloads_30d", "downloads_all_time", "likes", "trending_score",
+    "pipeline_tag", "library_name", "tags", "base_relation", "lineage_depth", "is_intermediary",
+    "org_namespace", "org_country", "lineage_roots",
+)  # fmt: skip
 
 
 def ratio_index(family: str) -> str:

@@ -321,19 +321,30 @@ def attribute(namespaces: pl.Series, lookup: pl.DataFrame) -> pl.DataFrame:
     """The canonical namespace, country, bloc and intermediary flag of each namespace, in order.
 
     `lookup` is `Registry.lookup_at(day)`. A namespace absent from it keeps its own name and is
-    UNATTRIBUTED: never a guess. Only the distinct namespaces are compared case-insensitively (a listing
-    has a few per model); the rows then find theirs by an exact match.
+    UNATTRIBUTED: never a guess. See `attributed` (this is it on one Series).
     """
-    table = lookup.with_columns(bloc_of(pl.col("country")).alias("bloc"))
-    keys = table.get_column("ns_key")
-    distinct = namespaces.unique()
-    known = distinct.filter(distinct.str.to_lowercase().is_in(keys.implode()))
-    row_of_known = known.str.to_lowercase().replace_strict(keys, pl.int_range(table.height, dtype=pl.UInt32, eager=True), return_dtype=pl.UInt32)
-    at = namespaces.replace_strict(known, row_of_known, default=None, return_dtype=pl.UInt32)
-    found = table.select(pl.col("namespace", "country", "bloc", "is_intermediary").gather(at))
-    return found.with_columns(
-        pl.col("namespace").fill_null(namespaces.rechunk()),
-        pl.col("country").fill_null(UNATTRIBUTED),
-        pl.col("bloc").fill_null(UNATTRIBUTED),
-        pl.col("is_intermediary").fill_null(False),
+    return attributed(pl.LazyFrame({"_ns": namespaces}), "_ns", lookup).select(*ATTRIBUTION).collect()
+
+
+ATTRIBUTION = ("namespace", "country", "bloc", "is_intermediary")
+
+
+def attributed(frame: pl.LazyFrame, namespace: str, lookup: pl.DataFrame) -> pl.LazyFrame:
+    """`frame` with the ATTRIBUTION columns of its column `namespace` (replaced if it is called `namespace`).
+
+    Matching is case-insensitive: one lazy join of the lower-cased names on the lookup's keys, so that
+    polars spreads it over the cores and a query keeps only the columns it uses (0.3 s for 3 million
+    namespaces, 0.1 s when only the country is kept).
+    """
+    table = lookup.with_columns(bloc_of(pl.col("country")).alias("bloc")).rename({"namespace": "_canonical"}).lazy()
+    return (
+        frame.with_columns(pl.col(namespace).str.to_lowercase().alias("_key"))
+        .join(table, left_on="_key", right_on="ns_key", how="left", maintain_order="left")
+        .with_columns(
+            pl.coalesce("_canonical", namespace).alias("namespace"),
+            pl.col("country").fill_null(UNATTRIBUTED),
+            pl.col("bloc").fill_null(UNATTRIBUTED),
+            pl.col("is_intermediary").fill_null(False),
+        )
+        .drop("_key", "_canonical")
     )

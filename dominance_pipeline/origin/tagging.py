@@ -16,7 +16,10 @@ from dominance_pipeline.origin import lineage
 from dominance_pipeline.origin.countries import UNATTRIBUTED
 from dominance_pipeline.origin.registry import Registry, attribute, month_end
 from dominance_pipeline.origin.release_dates import apply_corrections, load_corrections
-from dominance_pipeline.schemas import LINEAGE_ROOT, ORIGIN_TAGGED_MODELS, conform
+from dominance_pipeline.schemas import LINEAGE_ROOT, ORIGIN_TAGGED_MODELS, RAW_HUB_LISTINGS, conform
+
+# The raw columns `tag` reads: those origin_tagged_models carries over (the asset loads only these).
+RAW_COLUMNS = tuple(c for c in ORIGIN_TAGGED_MODELS.names if c in RAW_HUB_LISTINGS.columns)
 
 
 def attribution_day(raw: pl.DataFrame) -> dt.date:
@@ -27,9 +30,14 @@ def attribution_day(raw: pl.DataFrame) -> dt.date:
     return month_end(months.item()) if months.len() else dt.date.today()
 
 
-def namespace_of(model_ids: pl.Series) -> pl.Series:
+def namespace(model_id: pl.Expr) -> pl.Expr:
     """The namespace part of each model id (the whole id for a legacy id without one, such as `gpt2`)."""
-    return model_ids.str.split_exact("/", 1).struct.field("field_0")
+    return model_id.str.split_exact("/", 1).struct.field("field_0")
+
+
+def namespace_of(model_ids: pl.Series) -> pl.Series:
+    """`namespace` of a Series of model ids."""
+    return model_ids.to_frame().select(namespace(pl.col(model_ids.name))).to_series()
 
 
 def tag(
@@ -75,7 +83,7 @@ def tag(
     lin = lin.with_columns(
         pl.when(at.is_null())
         .then(pl.concat_list(pl.struct(root_id="root_model_id", namespace="root_namespace", country="root_country", weight=pl.lit(1.0))))
-        .otherwise(several.get_column("lineage_roots").gather(at))
+        .otherwise(several.get_column("lineage_roots").rechunk().gather(at))  # one chunk: ten times faster to gather
         .alias("lineage_roots")
     )
     dated, release_notes = apply_corrections(raw, load_corrections() if corrections is None else corrections)
@@ -137,13 +145,15 @@ def coverage(tagged: pl.DataFrame) -> dict[str, float]:
     total = tagged.get_column("downloads_30d").sum() or 0
     if not total:
         return {"direct": float("nan"), "lineage": float("nan")}
-    direct = tagged.filter(pl.col("org_country") != UNATTRIBUTED).get_column("downloads_30d").sum()
+    direct = tagged.select(pl.col("downloads_30d").filter(pl.col("org_country") != UNATTRIBUTED).sum()).item()
+    root = pl.col("lineage_roots").struct
+    # Lazy, so that only the two fields read are taken out of the roots (eagerly: 0.7 s at 3M models, here 0.01).
     lin = (
-        tagged.select("downloads_30d", "lineage_roots")
+        tagged.lazy()
+        .select("downloads_30d", "lineage_roots")
         .explode("lineage_roots")
-        .unnest("lineage_roots")
-        .filter(pl.col("country") != UNATTRIBUTED)
-        .select((pl.col("downloads_30d") * pl.col("weight")).sum())
+        .select((pl.col("downloads_30d") * root.field("weight")).filter(root.field("country") != UNATTRIBUTED).sum())
+        .collect()
         .item()
     )
     return {"direct": direct / total, "lineage": (lin or 0.0) / total}
@@ -154,4 +164,4 @@ def intermediary_share(tagged: pl.DataFrame) -> float:
     total = tagged.get_column("downloads_30d").sum() or 0
     if not total:
         return float("nan")
-    return float(tagged.filter("is_intermediary").get_column("downloads_30d").sum() or 0) / total
+    return float(tagged.select(pl.col("downloads_30d").filter("is_intermediary").sum()).item() or 0) / total

@@ -10,9 +10,11 @@ Rows that cannot be normalised are never dropped: they go to the quarantine fram
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
-from collections.abc import Callable, Iterable
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar, runtime_checkable
 
 import polars as pl
 
@@ -28,6 +30,11 @@ MAX_COUNT = 100_000_000_000
 
 # huggingface_hub's repo-id rule: optional namespace, names of word characters, '-' and '.', at most 96.
 MODEL_ID_PATTERN = r"^[\w][\w.\-]{0,95}/[\w.\-]{1,96}$"
+# The same rule as a shape and two lengths (see valid_model_ids): with Unicode classes, the counted
+# repetitions above make the regex engine ~20x slower (6 s on 3 million ids).
+_ID_SHAPE = r"^\w[\w.\-]*/[\w.\-]+$"
+_ASCII_ID_SHAPE = r"^[0-9A-Za-z_][0-9A-Za-z_.\-]*/[0-9A-Za-z_.\-]+$"
+_ID_PART_CHARS = 96
 
 HUB_COLUMNS: dict[str, pl.DataType] = {
     "id": pl.String,
@@ -55,6 +62,10 @@ DATE_COLUMNS = ("createdAt", "lastModified")
 # when the source could not even type a value; `_orig_item` keeps the item as received, for the quarantine.
 SOURCE_COLUMNS = ("_reject", "_orig_item")
 RELATIONS = ("finetune", "adapter", "quantized", "merge")
+# Batches normalised at a time (threads); see _in_order.
+WORKERS = 2
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 @dataclass
@@ -145,48 +156,177 @@ def _struct_subset(col: str, have: pl.DataType, want: pl.Struct) -> pl.Expr:
     return pl.when(pl.col(col).is_not_null()).then(pl.struct(parts))
 
 
-def _base_models() -> tuple[pl.Expr, pl.Expr]:
-    """Parents and relation from baseModels, `base_model:` tags and cardData.base_model, merged."""
-    from_struct = pl.col("baseModels").struct.field("models").list.eval(pl.element().struct.field("id"))
-    base_tags = pl.col("tags").list.eval(pl.element().filter(pl.element().str.starts_with("base_model:")))
-    tag_ids = base_tags.list.eval(
-        pl.element().str.replace(r"^base_model:(?:(?:finetune|adapter|quantized|merge):)?", "")
-    )
-    tag_relation = base_tags.list.eval(
-        pl.element().str.extract(r"^base_model:(finetune|adapter|quantized|merge):", 1).drop_nulls()
-    ).list.first()
-    card = pl.col("cardData").str.json_path_match("$.base_model")
-    card_ids = (
-        pl.when(card.str.starts_with("["))
-        .then(card.str.strip_chars("[]").str.split(","))
-        .otherwise(pl.concat_list(card))
+_TAG_PREFIX = "base_model:"
+_TAG_IDS = r"^base_model:(?:(?:finetune|adapter|quantized|merge):)?"
+_TAG_RELATION = r"^base_model:(finetune|adapter|quantized|merge):"
+
+
+# cardData's top-level `"base_model": <a string or an array of strings>`, as text (see _redundant_cards).
+_CARD_VALUE = r'"base_model"\s*:\s*("[^"]*"|\[\s*(?:"[^"]*"\s*(?:,\s*"[^"]*"\s*)*)?\])'
+
+
+def _parse_card(card: pl.Series, key: str, where: pl.Series) -> pl.Series:
+    """`json_path_match("$.<key>")` of the cardData documents flagged in `where`; null elsewhere.
+
+    Parsing is what costs (a match parses the whole document: 2 s per 3 million documents at Hub scale),
+    so callers flag only the documents whose answer can matter and can be non-null (see `_card_hints`).
+    """
+    out = pl.Series(card.name, [None] * card.len(), pl.String)
+    if where.any():
+        out = out.scatter(where.arg_true(), card.filter(where).str.json_path_match(f"$.{key}"))
+    return out
+
+
+def _card_hints(card: pl.Expr) -> list[pl.Expr]:
+    """Flags that spare most cardData documents any parsing.
+
+    `_escaped`: the document has a backslash, so some character may be escaped. `_card_key`: it may hold
+    a `base_model` or `base_model_relation` key: a key is spelled `"base_model...` unless escaped.
+    A document with neither flag answers null to both `json_path_match`es without being parsed.
+    """
+    escaped = card.str.contains("\\", literal=True).fill_null(False)
+    return [escaped.alias("_escaped"), (card.str.contains('"base_model', literal=True).fill_null(False) | escaped).alias("_card_key")]
+
+
+def _card_ids(value: str) -> pl.Expr:
+    """The parent ids in cardData.base_model's value (column `value`) as `json_path_match` returns it (a
+    string, or an array as compact JSON): a bracketed value is split at commas, quotes and spaces stripped."""
+    v = pl.col(value)
+    return (
+        pl.when(v.str.starts_with("["))
+        .then(v.str.strip_chars("[]").str.split(","))
+        .otherwise(pl.concat_list(v))
         .list.eval(pl.element().str.strip_chars(" \"'").filter(pl.element().str.len_chars() > 0))
-    )
-    card_relation = pl.col("cardData").str.json_path_match("$.base_model_relation")
-    ids = (
-        pl.concat_list(from_struct.fill_null([]), tag_ids.fill_null([]), card_ids.fill_null([]))
         .list.eval(pl.element().str.strip_chars())
-        .list.unique(maintain_order=True)
     )
-    relation = pl.coalesce(pl.col("baseModels").struct.field("relation"), tag_relation, card_relation)
-    relation = pl.when(relation.is_in(RELATIONS)).then(relation)
-    return ids, relation
+
+
+def _redundant_cards(models: pl.DataFrame) -> pl.Series:
+    """True where cardData.base_model provably adds no parent to `_known` (the ids from baseModels and
+    tags), read from the document's text without parsing it.
+
+    In a document with no backslash (`_escaped`: no escaped character anywhere) and a single
+    `"base_model"` token (`_tokens`), that token followed by a colon is a key; if it is the top-level one,
+    `_CARD_VALUE` captures exactly its value when that is a string or an array of strings (a string ends
+    at its next quote). The ids read from that text are those `_card_ids` reads from `json_path_match`'s
+    answer (the same characters; only whitespace between tokens differs, and it is stripped). If they are
+    all in `_known`, parsing cannot add a parent: either the key is top-level and adds those ids, or it is
+    nested or the document is not JSON, and `json_path_match` answers null. Anything else is parsed.
+    """
+    value = pl.col("_value")
+    # Each step materialised: an eager select evaluates a repeated sub-expression once per use.
+    return (
+        models.select(
+            "_known",
+            pl.col("cardData").str.extract(_CARD_VALUE, 1).alias("_value"),
+            (~pl.col("_escaped") & (pl.col("_tokens") == 1)).alias("_plain"),
+        )
+        .with_columns(pl.when(value.str.starts_with('"')).then(value.str.slice(1, value.str.len_chars() - 2)).otherwise(value).alias("_value"))
+        .select(
+            (pl.col("_plain") & value.is_not_null() & (_card_ids("_value").list.set_difference("_known").list.len() == 0)).fill_null(False)
+        )
+        .to_series()
+    )
+
+
+def _fill(values: pl.Series, missing: pl.Series, compute: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """`values` with its elements at `missing` replaced by `compute(missing)` (only those are computed)."""
+    if not missing.any():
+        return values
+    return values.scatter(missing.arg_true(), compute(missing))
+
+
+def _declared(models: pl.DataFrame) -> pl.DataFrame:
+    """`base_model_ids` and `base_relation` of each row: parents from baseModels, `base_model:` tags and
+    cardData.base_model, merged in that order without repeats; the relation from the first that has one
+    (`pl.coalesce` of the three, each computed only where the ones before it have none)."""
+    from_struct = pl.col("baseModels").struct.field("models").list.eval(pl.element().struct.field("id"))
+    tag_ids = pl.col("_base_tags").list.eval(pl.element().str.replace(_TAG_IDS, ""))
+    known = pl.concat_list(from_struct.fill_null([]), tag_ids.fill_null([])).list.eval(pl.element().str.strip_chars())
+    tokens = pl.col("cardData").str.count_matches('"base_model"', literal=True).fill_null(0)
+    models = models.with_columns(known.alias("_known"), tokens.alias("_tokens"))
+    texts, escaped = models.get_column("cardData"), models.get_column("_escaped")
+    may_hold = (models.get_column("_tokens") > 0) | escaped
+    card = _parse_card(texts, "base_model", may_hold & ~_redundant_cards(models))
+    if card.null_count() == card.len():
+        ids = models.select(pl.col("_known").list.unique(maintain_order=True)).to_series()
+    else:
+        with_card = models.select("_known", card.alias("_card"))
+        ids = with_card.select(pl.concat_list("_known", _card_ids("_card").fill_null([])).list.unique(maintain_order=True)).to_series()
+
+    def from_tags(rows: pl.Series) -> pl.Series:
+        base_tags = models.get_column("_base_tags").filter(rows)
+        return base_tags.list.eval(pl.element().str.extract(_TAG_RELATION, 1).drop_nulls()).list.first()
+
+    relation = models.get_column("baseModels").struct.field("relation")
+    relation = _fill(relation, relation.is_null(), from_tags)
+
+    def from_card(rows: pl.Series) -> pl.Series:
+        cards = texts.filter(rows)
+        return _parse_card(cards, "base_model_relation", cards.str.contains('"base_model_relation"', literal=True).fill_null(False) | escaped.filter(rows))
+
+    relation = _fill(relation, relation.is_null(), from_card)
+    return pl.DataFrame({"base_model_ids": ids, "base_relation": relation.set(~relation.is_in(RELATIONS), None)})
+
+
+def _parents(good: pl.DataFrame) -> pl.DataFrame:
+    """`base_model_ids` and `base_relation` for every row of `good`, worked out only where a parent is declared.
+
+    About 70 % of the Hub's models declare none (no baseModels, no `base_model:` tag, no `base_model` in
+    cardData): they get [] and null without the list work, which costs more than everything else here.
+    """
+    base_tags = pl.col("tags").list.eval(pl.element().filter(pl.element().str.starts_with(_TAG_PREFIX)))
+    hints = good.select("baseModels", "cardData", base_tags.alias("_base_tags"), *_card_hints(pl.col("cardData")))
+    declares = pl.col("baseModels").is_not_null() | (pl.col("_base_tags").list.len() > 0).fill_null(False) | pl.col("_card_key")
+    mask = hints.select(declares).to_series()
+    parents = _declared(hints.filter(mask))
+    none = pl.DataFrame({"base_model_ids": [[]], "base_relation": [None]}, schema=parents.schema)
+    # Each row's position in `parents`, or the extra row of `none` for rows that declare nothing.
+    at = pl.select(pl.when(mask).then(mask.cum_sum() - 1).otherwise(parents.height).cast(pl.UInt32)).to_series()
+    # One chunk first: polars gathers from a list column in several chunks ten times slower.
+    return pl.concat([parents, none], rechunk=True).select(pl.all().gather(at))
+
+
+def valid_model_ids(ids: pl.Series) -> pl.Series:
+    """Whether each id matches MODEL_ID_PATTERN (null for a null id), at a fifteenth of the pattern's cost.
+
+    The pattern is a shape (a word character, then word characters, '.' and '-', exactly one '/') and a
+    bound of 96 characters on each side of the '/'. The shape is tried with ASCII classes first (what
+    almost every id is made of, and 1.5x faster than Unicode ones), then with Unicode ones on the ids
+    that failed; the bound can only be broken by an id longer than 98 bytes (each side has at least one
+    character, and no character is shorter than a byte), so only those are split and counted.
+    Tested against the pattern itself on hostile ids.
+    """
+    ok = ids.str.contains(_ASCII_ID_SHAPE)
+    retry = ~ok & ids.is_not_null()
+    if retry.any():
+        ok = ok.scatter(retry.arg_true(), ids.filter(retry).str.contains(_ID_SHAPE))
+    long = (ok & (ids.str.len_bytes() > _ID_PART_CHARS + 2)).fill_null(False)
+    if long.any():
+        parts = ids.filter(long).str.split_exact("/", 1)
+        fits = (parts.struct.field("field_0").str.len_chars() <= _ID_PART_CHARS) & (
+            parts.struct.field("field_1").str.len_chars() <= _ID_PART_CHARS
+        )
+        ok = ok.scatter(long.arg_true(), fits)
+    return ok
 
 
 def _stage(
-    lf: pl.LazyFrame, snapshot_at: dt.datetime, offset: int, max_count: int
-) -> tuple[pl.LazyFrame, list[str], list[str]]:
+    batch: pl.DataFrame, snapshot_at: dt.datetime, offset: int, max_count: int
+) -> tuple[pl.DataFrame, list[str], list[str]]:
     """Coerced hub columns plus `model_id`, the quarantine `reason` (null when the row is good) and `_row`,
     the row's position in the whole listing (batches are numbered from `offset`)."""
-    lf, missing, recast = _coerce(lf)
-    schema = lf.collect_schema()
+    lf, missing, recast = _coerce(batch.lazy())
+    staged = lf.with_columns(pl.col("id").str.strip_chars().alias("model_id")).collect()
+    staged = staged.with_columns(valid_model_ids(staged.get_column("model_id")).alias("_valid_id"))
+    schema = staged.schema
     snap = pl.lit(snapshot_at.astimezone(dt.UTC), UTC_TS)
-    model_id = pl.col("id").str.strip_chars()
+    model_id = pl.col("model_id")
     reason = pl.when(pl.col("_reject").is_not_null()).then(pl.col("_reject")) if "_reject" in schema else pl
     reason = (
         reason.when(model_id.is_null() | (model_id == ""))
         .then(pl.lit("missing_id"))
-        .when(~model_id.str.contains(MODEL_ID_PATTERN) | model_id.str.contains(r"\.\.|--"))
+        .when(~pl.col("_valid_id") | model_id.str.contains(r"\.\.|--"))
         .then(pl.lit("invalid_id"))
     )
     for c in TYPED_COLUMNS:
@@ -205,9 +345,7 @@ def _stage(
                 pl.lit(f"unparseable_date:{c}")
             )
     reason = reason.when(pl.col("createdAt") > snap).then(pl.lit("created_after_snapshot"))
-    staged = lf.with_columns(
-        model_id.alias("model_id"), reason.alias("reason"), (pl.int_range(pl.len(), dtype=pl.Int64) + offset).alias("_row")
-    )
+    staged = staged.with_columns(reason.alias("reason"), (pl.int_range(pl.len(), dtype=pl.Int64) + offset).alias("_row")).drop("_valid_id")
     return staged, missing, recast
 
 
@@ -215,12 +353,22 @@ Batches = Callable[[], Iterable[pl.DataFrame]]
 """A re-readable listing: each call yields the listing again, batch by batch, in the same order."""
 
 
+@runtime_checkable
+class ProjectableBatches(Protocol):
+    """Batches that can also be read with only some of their columns (a Parquet file: `publish.parquet_batches`)."""
+
+    def __call__(self) -> Iterable[pl.DataFrame]: ...
+
+    def columns(self, names: Sequence[str]) -> Batches: ...
+
+
 def _duplicate_losers(batches: Batches, hashes: list[pl.Series], snapshot_at: dt.datetime, max_count: int) -> pl.Series:
     """`_row` of every good row that loses to another copy of its id: the most recently modified copy is
     kept (the first seen on a tie).
 
-    Pass 1 kept only a 64-bit hash per good row (8 bytes a row; a sort, not a hash table, finds repeats);
-    only rows whose hash repeats are read again with their ids, so a collision costs a re-read, never a row.
+    Pass 1 kept only a 64-bit hash per id (8 bytes a row; a sort, not a hash table, finds repeats); only
+    rows whose hash repeats are read again, with their ids and quarantine reasons, so a collision (or a
+    repeat among rows quarantined anyway) costs a re-read, never a row.
     """
     ordered = pl.concat(hashes).sort() if hashes else pl.Series(dtype=pl.UInt64)
     repeated = ordered.filter(ordered == ordered.shift(1)).unique()
@@ -230,19 +378,27 @@ def _duplicate_losers(batches: Batches, hashes: list[pl.Series], snapshot_at: dt
     wanted = repeated.implode()
     offset, found = 0, []
     for batch in batches():
-        staged, _, _ = _stage(batch.lazy(), snapshot_at, offset, max_count)
+        staged, _, _ = _stage(batch, snapshot_at, offset, max_count)
         found.append(
-            staged.filter(pl.col("reason").is_null() & pl.col("model_id").hash().is_in(wanted))
-            .select("model_id", "lastModified", "_row")
-            .collect()
+            staged.filter(pl.col("reason").is_null() & pl.col("model_id").hash().is_in(wanted)).select("model_id", "lastModified", "_row")
         )
         offset += batch.height
     ranked = pl.concat(found).sort(["lastModified", "_row"], descending=[True, False], nulls_last=True)
     return ranked.filter(~pl.col("model_id").is_first_distinct()).get_column("_row")
 
 
+def _id_hashes(batches: Batches) -> list[pl.Series]:
+    """Pass 1: a 64-bit hash of every non-empty model id, batch by batch (only the id is read and computed)."""
+    hashes = []
+    for batch in batches():
+        lf, _, _ = _coerce(batch.lazy())
+        model_id = pl.col("id").str.strip_chars()
+        hashes.append(lf.select(model_id.alias("m")).filter(pl.col("m").is_not_null() & (pl.col("m") != "")).select(pl.col("m").hash()).collect().to_series())
+    return hashes
+
+
 def _raw_rows(good: pl.DataFrame, month: dt.date, snapshot_at: dt.datetime, source: str) -> pl.DataFrame:
-    ids, relation = _base_models()
+    parents = _parents(good)
     placeholder = pl.col("createdAt") == pl.lit(PLACEHOLDER_CREATED_AT, UTC_TS)
     rows = good.select(
         pl.lit(month, pl.Date).alias("month"),
@@ -257,8 +413,8 @@ def _raw_rows(good: pl.DataFrame, month: dt.date, snapshot_at: dt.datetime, sour
         "pipeline_tag",
         "library_name",
         pl.col("tags").fill_null([]),
-        ids.alias("base_model_ids"),
-        relation.alias("base_relation"),
+        parents.get_column("base_model_ids"),
+        parents.get_column("base_relation"),
         pl.coalesce(
             pl.col("safetensors").struct.field("total"),
             pl.col("gguf").str.json_path_match("$.total").cast(pl.Int64, strict=False),
@@ -268,6 +424,33 @@ def _raw_rows(good: pl.DataFrame, month: dt.date, snapshot_at: dt.datetime, sour
         pl.lit(source).alias("source"),
     )
     return conform(rows, RAW_HUB_LISTINGS)
+
+
+def _with_offsets(batches: Iterable[pl.DataFrame]) -> Iterator[tuple[pl.DataFrame, int]]:
+    """Each batch with the position of its first row in the whole listing."""
+    offset = 0
+    for batch in batches:
+        yield batch, offset
+        offset += batch.height
+
+
+def _in_order(work: Callable[[_T], _R], items: Iterable[_T], workers: int = WORKERS) -> Iterator[_R]:
+    """`work` of each item, in the items' order, computed by `workers` threads (at most `workers` ahead).
+
+    Polars releases the GIL, and most of its work on one batch runs on one core: two batches at a time
+    use both cores of a laptop-sized machine, while the caller writes the previous result.
+    """
+    if workers <= 1:
+        yield from map(work, items)
+        return
+    with ThreadPoolExecutor(workers, thread_name_prefix="normalise") as pool:
+        pending: deque[Future[_R]] = deque()
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def normalise_batches(
@@ -284,46 +467,44 @@ def normalise_batches(
 
     Two passes over `batches`: the first finds duplicated ids across the whole listing (a model on two
     pages must be kept once, whichever batches hold it), the second maps each batch and hands it on.
-    Memory holds one batch plus 8 bytes per row for the duplicate search. Returns the notes for metadata.
+    The first pass needs only the ids: when `batches` can be read with some columns only
+    (`ProjectableBatches`, a Parquet file), it reads just `id`. Memory holds one batch plus 8 bytes per
+    row for the duplicate search. Returns the notes for metadata.
     """
-    hashes: list[pl.Series] = []
-    for batch in batches():
-        staged, _, _ = _stage(batch.lazy(), snapshot_at, 0, max_count)
-        hashes.append(staged.filter(pl.col("reason").is_null()).select(pl.col("model_id").hash()).collect().to_series())
-    losers = _duplicate_losers(batches, hashes, snapshot_at, max_count).implode()
+    ids = batches.columns(["id"]) if isinstance(batches, ProjectableBatches) else batches
+    hashes = _id_hashes(ids)
+    losers = _duplicate_losers(batches, hashes, snapshot_at, max_count)
     del hashes
+    is_loser = pl.col("_row").is_in(losers.implode()) if losers.len() else pl.lit(False)
+
+    def one(item: tuple[pl.DataFrame, int]) -> tuple[pl.DataFrame, pl.DataFrame, list[str], list[str], dict[str, int]]:
+        batch, offset = item
+        staged, missing, recast = _stage(batch, snapshot_at, offset, max_count)
+        bad = staged.filter(pl.col("reason").is_not_null())
+        good = staged.filter(pl.col("reason").is_null())
+        dups = good.filter(is_loser).with_columns(pl.lit("duplicate_id").alias("reason"))
+        good = good.filter(~is_loser)
+        rows = _raw_rows(good, month, snapshot_at, source)
+        quarantined = quarantine_frame(pl.concat([bad, dups], how="diagonal_relaxed"), month)
+        counts = {
+            "rows_in": staged.height,
+            "rows_out": rows.height,
+            "quarantined": quarantined.height,
+            "placeholder_created_at": int(good.select((pl.col("createdAt") == pl.lit(PLACEHOLDER_CREATED_AT, UTC_TS)).sum()).item() or 0),
+            "author_mismatch": int((good.get_column("author").is_not_null() & (good.get_column("author") != rows.get_column("author"))).sum()),
+            "downloads_30d_total": int(rows.get_column("downloads_30d").sum() or 0),
+        }
+        return rows, quarantined, missing, recast, counts
 
     totals: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     missing: list[str] = []
     recast: list[str] = []
-    offset = 0
-    for batch in batches():
-        lf, missing, recast = _stage(batch.lazy(), snapshot_at, offset, max_count)
-        staged = lf.collect()
-        offset += batch.height
-        bad = staged.filter(pl.col("reason").is_not_null())
-        good = staged.filter(pl.col("reason").is_null())
-        is_loser = pl.col("_row").is_in(losers)
-        dups = good.filter(is_loser).with_columns(pl.lit("duplicate_id").alias("reason"))
-        good = good.filter(~is_loser)
-        rows = _raw_rows(good, month, snapshot_at, source)
-        quarantined = quarantine_frame(pl.concat([bad, dups], how="diagonal_relaxed"), month)
+    for rows, quarantined, missing, recast, counts in _in_order(one, _with_offsets(batches())):
         write_rows(rows)
         write_quarantine(quarantined)
         reasons.update(dict(quarantined.get_column("reason").value_counts().iter_rows()))
-        totals.update(
-            rows_in=staged.height,
-            rows_out=rows.height,
-            quarantined=quarantined.height,
-            placeholder_created_at=int(good.select((pl.col("createdAt") == pl.lit(PLACEHOLDER_CREATED_AT, UTC_TS)).sum()).item() or 0),
-            author_mismatch=int(
-                good.select(
-                    (pl.col("author").is_not_null() & (pl.col("author") != pl.col("model_id").str.split("/").list.first())).sum()
-                ).item()
-            ),
-            downloads_30d_total=int(rows.get_column("downloads_30d").sum() or 0),
-        )
+        totals.update(counts)
     return {
         "rows_in": totals["rows_in"],
         "rows_out": totals["rows_out"],
@@ -338,7 +519,7 @@ def normalise_batches(
 
 
 def normalise(
-    listing: pl.LazyFrame | pl.DataFrame,
+    listing: pl.LazyFrame | pl.DataFrame | Batches,
     *,
     month: dt.date,
     snapshot_at: dt.datetime,
@@ -347,13 +528,19 @@ def normalise(
 ) -> Normalised:
     """Normalise a hub-stats-shaped listing taken at `snapshot_at` into partition `month` of the raw schema.
 
+    `listing` is a frame, or batches (`publish.parquet_batches(file)` reads a file batch by batch: the
+    normalised rows are held in memory, the file's wide columns such as cardData never are at once).
     `max_count` is the largest credible per-model count (quality/thresholds.yaml, raw_hub_listings.max_count).
     """
-    frame = listing.collect() if isinstance(listing, pl.LazyFrame) else listing
+    if isinstance(listing, pl.LazyFrame | pl.DataFrame):
+        frame = listing.collect() if isinstance(listing, pl.LazyFrame) else listing
+        batches: Batches = lambda: [frame]  # noqa: E731
+    else:
+        batches = listing
     rows: list[pl.DataFrame] = []
     quarantined: list[pl.DataFrame] = []
     notes = normalise_batches(
-        lambda: [frame], month=month, snapshot_at=snapshot_at, source=source,
+        batches, month=month, snapshot_at=snapshot_at, source=source,
         write_rows=rows.append, write_quarantine=quarantined.append, max_count=max_count,
     )
     return Normalised(rows=pl.concat(rows), quarantine=pl.concat(quarantined), notes=notes)

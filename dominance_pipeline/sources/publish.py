@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from queue import Empty, Full, Queue
 
 import polars as pl
 import pyarrow as pa
@@ -21,35 +23,138 @@ from dominance_pipeline.schemas import QUARANTINE, RAW_HUB_LISTINGS, Schema
 from dominance_pipeline.sources.normalise import HUB_COLUMNS, MAX_COUNT, SOURCE_COLUMNS, Batches, normalise_batches
 from dominance_pipeline.storage import parquet
 
-BATCH_ROWS = 65_536
+# A batch is a row group (hub-stats and the synthetic Hub: ~120,000 rows; live staging 50,000, archive staging
+# 65,536); a larger row group is read in slices of this many rows (slicing costs a little per slice).
+BATCH_ROWS = 131_072
 TABLE = "raw_hub_listings"
 
 
-def parquet_batches(paths: Path | Sequence[Path], batch_rows: int = BATCH_ROWS) -> Batches:
-    """The hub columns of one Parquet file (or several, in order), `batch_rows` at a time (at least one batch,
-    maybe empty). Text that is not valid UTF-8 is quarantined row by row (`valid_text`).
+class ParquetBatches:
+    """The hub columns of one Parquet file (or several, in order), a row group (at most `batch_rows` rows) at
+    a time; at least one batch, maybe empty.
 
-    Read one row group at a time: a single `iter_batches` over the whole file keeps memory that grows with
-    the file (pyarrow 26: +137 MB still allocated after reading 3 million rows, none per row group).
+    A `normalise.ProjectableBatches`: `columns(names)` reads only those columns (the duplicate search
+    needs only the ids). Read one row group at a time (a single pyarrow `iter_batches` over the whole file
+    keeps memory that grows with the file: +137 MB after 3 million rows with pyarrow 26), by polars'
+    own reader (twice as fast as pyarrow plus a conversion, on string columns), and decoded one batch ahead
+    in a background thread while the caller works on the previous one. A struct `safetensors` column is
+    read down to its `total` leaf (hub-stats also nests a per-dtype parameter count there: reading the
+    whole struct costs more than the column is worth).
+
+    Text that is not valid UTF-8 is quarantined row by row (`valid_text`): polars refuses such a batch
+    (Parquet strings are not checked when written), so that batch, and every batch of a file whose text
+    columns are binary, is read by pyarrow and repaired instead.
     """
-    files = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
-    if not files:
-        raise ValueError("parquet_batches needs at least one file")
 
-    def read() -> Iterator[pl.DataFrame]:
-        empty = True
-        for path in files:
+    def __init__(self, paths: Path | Sequence[Path], batch_rows: int = BATCH_ROWS, names: Sequence[str] | None = None) -> None:
+        self.files = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+        if not self.files:
+            raise ValueError("parquet_batches needs at least one file")
+        self.batch_rows, self.names = batch_rows, names
+
+    def columns(self, names: Sequence[str]) -> ParquetBatches:
+        return ParquetBatches(self.files, self.batch_rows, names)
+
+    def __call__(self) -> Iterator[pl.DataFrame]:
+        return _ahead(self._read())
+
+    def _read(self) -> Iterator[pl.DataFrame]:
+        first_empty: pl.DataFrame | None = None
+        yielded = False
+        for path in self.files:
             pf = pq.ParquetFile(path)
-            names = pf.schema_arrow.names
-            columns = [c for c in (*HUB_COLUMNS, *SOURCE_COLUMNS) if c in names]
-            for group in range(pf.num_row_groups):
-                for batch in pf.iter_batches(batch_size=batch_rows, row_groups=[group], columns=columns):
-                    empty = False
-                    yield pl.from_arrow(valid_text(batch))  # type: ignore[misc]
-        if empty:
-            yield pl.from_arrow(pf.schema_arrow.empty_table().select(columns))  # type: ignore[misc]
+            schema = pf.schema_arrow
+            wanted = [c for c in (*HUB_COLUMNS, *SOURCE_COLUMNS) if c in schema.names and (self.names is None or c in self.names)]
+            if pf.metadata.num_rows == 0:
+                if first_empty is None:
+                    first_empty = pl.from_arrow(schema.empty_table().select(wanted))  # type: ignore[assignment]
+                continue
+            yielded = True
+            yield from self._file(path, pf, wanted)
+        if not yielded and first_empty is not None:
+            yield first_empty
 
-    return read
+    def _file(self, path: Path, pf: pq.ParquetFile, wanted: list[str]) -> Iterator[pl.DataFrame]:
+        schema = pf.schema_arrow
+        binary = any(_text_type(schema.field(c).type, "string") != schema.field(c).type for c in wanted if c not in SOURCE_COLUMNS)
+        leaf = "safetensors" in wanted and _struct_with(schema.field("safetensors").type, "total")
+        by_polars = [c for c in wanted if not (leaf and c == "safetensors")]
+        offset = 0
+        for group in range(pf.num_row_groups):
+            rows = pf.metadata.row_group(group).num_rows
+            nested = pf.read_row_group(group, columns=["safetensors.total"]) if leaf else None
+            for start in range(0, rows, self.batch_rows):
+                n = min(self.batch_rows, rows - start)
+                batch = None if binary else _polars_slice(path, by_polars, offset + start, n)
+                if batch is None:
+                    table = pf.read_row_group(group, columns=by_polars).slice(start, n)
+                    batch = pl.from_arrow(valid_text(table.combine_chunks().to_batches()[0]))  # type: ignore[assignment]
+                if nested is not None:
+                    batch = batch.with_columns(pl.from_arrow(nested.slice(start, n)).to_series().alias("safetensors"))  # type: ignore[union-attr]
+                yield batch.select([*wanted, *(c for c in ("_reject", "_orig_item") if c in batch.columns and c not in wanted)])  # type: ignore[union-attr]
+            offset += rows
+
+
+def _polars_slice(path: Path, columns: list[str], offset: int, n: int) -> pl.DataFrame | None:
+    """Rows `offset`..`offset+n` of `columns` by polars' reader, or None when their text is not valid UTF-8."""
+    try:
+        return pl.scan_parquet(path, hive_partitioning=False).select(columns).slice(offset, n).collect()
+    except pl.exceptions.ComputeError as exc:
+        if "UTF-8" not in str(exc) and "utf-8" not in str(exc).lower():
+            raise
+        return None
+
+
+def _struct_with(dtype: pa.DataType, field: str) -> bool:
+    return pa.types.is_struct(dtype) and dtype.get_field_index(field) >= 0
+
+
+def _ahead(batches: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
+    """`batches`, each produced in a background thread while the consumer works on the one before.
+
+    Polars and pyarrow release the GIL while they decode, so reading overlaps with normalising on a
+    second core. At most two batches wait; if the consumer stops early the thread stops at its next put.
+    """
+    queue: Queue[tuple[str, object]] = Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        queue.put(("batch", batch), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(("done", None))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
+            queue.put(("error", exc))
+
+    thread = threading.Thread(target=produce, name="parquet-batches", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = queue.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise item  # type: ignore[misc]
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                queue.get_nowait()
+            except Empty:
+                thread.join(timeout=0.1)
+
+
+def parquet_batches(paths: Path | Sequence[Path], batch_rows: int = BATCH_ROWS) -> ParquetBatches:
+    """The hub columns of one Parquet file (or several, in order), batch by batch (see ParquetBatches)."""
+    return ParquetBatches(paths, batch_rows)
 
 
 def _text_type(t: pa.DataType, to: str) -> pa.DataType:
@@ -123,12 +228,27 @@ class _Sink:
 
     def __call__(self, df: pl.DataFrame) -> None:
         if df.height:
-            table = df.to_arrow()
+            table = _arrow(df)
             self.writer.write_table(table if table.schema == self.schema else table.cast(self.schema), row_group_size=parquet.ROW_GROUP_SIZE)
 
 
+def _arrow(df: pl.DataFrame) -> pa.Table:
+    """`df` as Arrow without a copy: polars' string views as Arrow string views (the default conversion
+    copies every string, 1 s per 3 million rows). The file stores plain strings either way (_write_options)."""
+    return df.to_arrow(compat_level=pl.CompatLevel.newest())
+
+
 def arrow_schema(schema: Schema) -> pa.Schema:
-    return schema.empty().to_arrow().schema
+    return _arrow(schema.empty()).schema
+
+
+def _write_options(schema: Schema) -> dict[str, object]:
+    """How a streamed partition is written: no Arrow schema in the footer, so readers see the Parquet types
+    (strings, not string views, as polars' own writer stores them); dictionary encoding only for columns
+    that repeat (building a dictionary of unique ids only to drop it costs); statistics on scalar columns."""
+    scalar = [c for c, t in schema.columns.items() if not isinstance(t, pl.List)]
+    repeating = [c for c in schema.names if c not in ("model_id", "base_model_ids", "row_json")]
+    return {"store_schema": False, "use_dictionary": repeating, "write_statistics": scalar}
 
 
 def publish_listing(
@@ -147,8 +267,8 @@ def publish_listing(
     when empty, so that a re-run replaces an older quarantine.
     """
     raw_schema, q_schema = arrow_schema(RAW_HUB_LISTINGS), arrow_schema(QUARANTINE)
-    with parquet.partition_writer(quarantine, TABLE, month, q_schema) as q_writer:
-        with parquet.partition_writer(warehouse, TABLE, month, raw_schema) as writer:
+    with parquet.partition_writer(quarantine, TABLE, month, q_schema, **_write_options(QUARANTINE)) as q_writer:
+        with parquet.partition_writer(warehouse, TABLE, month, raw_schema, **_write_options(RAW_HUB_LISTINGS)) as writer:
             notes = normalise_batches(
                 batches, month=month, snapshot_at=snapshot_at, source=source,
                 write_rows=_Sink(writer, raw_schema), write_quarantine=_Sink(q_writer, q_schema),

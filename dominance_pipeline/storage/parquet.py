@@ -85,11 +85,16 @@ def write_partition(df: pl.DataFrame, root: Path, table: str, month: dt.date | s
 
 
 @contextmanager
-def partition_writer(root: Path, table: str, month: dt.date | str, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
-    """Stream record batches into one partition, published atomically when the block exits cleanly."""
+def partition_writer(
+    root: Path, table: str, month: dt.date | str, schema: pa.Schema, **options: object
+) -> Iterator[pq.ParquetWriter]:
+    """Stream record batches into one partition, published atomically when the block exits cleanly.
+
+    `options` go to `pyarrow.parquet.ParquetWriter` (statistics are on unless they say otherwise).
+    """
     path = partition_file(root, table, month)
     with publishing(path) as tmp:
-        writer = pq.ParquetWriter(tmp, schema, compression=COMPRESSION, write_statistics=True)
+        writer = pq.ParquetWriter(tmp, schema, compression=COMPRESSION, **{"write_statistics": True, **options})  # type: ignore[arg-type]
         try:
             yield writer
         finally:
