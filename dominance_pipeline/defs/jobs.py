@@ -27,20 +27,16 @@ def source_config(source: str) -> dict[str, object]:
 
 monthly_job = dg.define_asset_job("monthly_job", selection=CHAIN, description=f"{DESCRIPTION}; local snapshots by default.")
 
-monthly_live_job = dg.define_asset_job(
-    "monthly_live_job",
-    selection=CHAIN,
-    config=source_config("live"),
-    tags={"dominance/source": "live"},
-    description=f"{DESCRIPTION}; the Hub's listing now (the month that just ended). Run by monthly_live_schedule.",
-)
 
-monthly_archive_job = dg.define_asset_job(
-    "monthly_archive_job",
-    selection=CHAIN,
-    config=source_config("archive"),
-    tags={"dominance/source": "archive"},
-    description=f"{DESCRIPTION}; the public snapshot dataset on the Hub (backfills from 2024-07).",
-)
+def source_job(source: str, what: str) -> dg.UnresolvedAssetJobDefinition:
+    """The chain with `source` as the raw listing's default source (still editable in the launchpad)."""
+    return dg.define_asset_job(
+        f"monthly_{source}_job", selection=CHAIN, config=source_config(source), tags={"dominance/source": source},
+        description=f"{DESCRIPTION}; {what}",
+    )
+
+
+monthly_live_job = source_job("live", "the Hub's listing now (the month that just ended). Run by monthly_live_schedule.")
+monthly_archive_job = source_job("archive", "the public snapshot dataset on the Hub (backfills from 2024-07).")
 
 JOBS = [monthly_job, monthly_live_job, monthly_archive_job, timeseries_job, freshness_job]
