@@ -201,3 +201,18 @@ def release_orphaned_slots(instance) -> list[str]:  # instance: dg.DagsterInstan
             storage.free_concurrency_slots_for_run(run_id)
             notes.append(f"released the {pool} slot held by run {run_id}, which {why}")
     return notes
+
+
+def busy_pools(instance) -> list[str]:  # instance: dg.DagsterInstance
+    """One line per pool whose slots are all taken, naming the runs that hold them: a run about to start
+    will wait there (silently, as far as Dagster's own log goes), so the CLI says so beforehand."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return []
+    lines = []
+    for pool in storage.get_concurrency_keys():
+        info = storage.get_concurrency_info(pool)
+        if info.limit is not None and info.active_slot_count >= info.limit:
+            holders = ", ".join(sorted(info.active_run_ids))
+            lines.append(f"the {pool} pool is busy (limit {info.limit}, held by run {holders}): this run's {pool} step waits for it")
+    return lines

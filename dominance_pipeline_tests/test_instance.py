@@ -145,3 +145,6 @@ def test_a_slot_held_by_a_killed_cli_run_is_released_and_a_live_one_is_kept(tmp_
         assert storage.claim_concurrency_slot("hf_api", alive.run_id, "raw_hub_listings").is_claimed
         assert inst.release_orphaned_slots(instance) == []  # its process is alive: the slot is in use
         assert storage.get_concurrency_info("hf_api").active_run_ids == {alive.run_id}
+        assert inst.busy_pools(instance) == [
+            f"the hf_api pool is busy (limit 1, held by run {alive.run_id}): this run's hf_api step waits for it"
+        ]

@@ -96,10 +96,10 @@ def execute(key: str, raw: dict[str, object], log_level: str = "INFO", endpoint:
 
 
 def release_slots(instance) -> None:
-    """Free pool slots that killed runs still hold (instance.release_orphaned_slots), saying so on stderr."""
-    from dominance_pipeline.instance import release_orphaned_slots
+    """Free pool slots that killed runs still hold, and say on stderr which pools another run keeps busy."""
+    from dominance_pipeline.instance import busy_pools, release_orphaned_slots
 
-    for note in release_orphaned_slots(instance):
+    for note in [*release_orphaned_slots(instance), *busy_pools(instance)]:
         print(note, file=sys.stderr)
 
 
