@@ -9,7 +9,8 @@ instance and warehouse under data/e2e/run, and drives Debian's headless Chromium
 3. on monthly_job, presses "Materialize all", types the partition 2026-05-01 and launches the run with the
    default run config (local source, the bundled sample): no launchpad editing;
 4. waits on the run's page until it says Success, then confirms every gating check passed for 2026-05;
-5. waits for timeseries_refresh_sensor to refresh the time series and opens its chart.
+5. waits for timeseries_refresh_sensor to refresh the time series and opens its chart;
+6. executes the freshness check from its Checks tab: with only 2026-05 there, it must warn.
 
 Screenshots of each step go to data/e2e/*.png, the dagster dev log to data/e2e/dagster_dev.log. Whatever
 happens, the browser and every dagster process are stopped before it exits (non-zero on any failure).
@@ -206,6 +207,27 @@ def timeseries_refreshed(drv, url: str, out: Path, step: Step, timeout: float) -
     shot(drv, out, "06_timeseries_chart", step)
 
 
+def freshness_from_ui(drv, url: str, out: Path, step: Step) -> None:
+    """Execute dominance_indices_fresh from its Checks tab: only 2026-05 is there, so it warns, naming the gap."""
+    from selenium.webdriver.common.by import By
+
+    drv.get(f"{url}/assets/dominance_indices?view=checks")
+    wait_for(lambda: "dominance_indices_fresh" in body_text(drv), 30, "the freshness check on dominance_indices")
+    drv.find_element(By.XPATH, "//*[normalize-space(.)='dominance_indices_fresh']").click()
+    execute = wait_for(lambda: next(b for b in drv.find_elements(By.XPATH, "//button[normalize-space(.)='Execute']") if b.is_enabled()),
+                       30, "the check's Execute button")
+    before = {e["runId"] for e in check_executions(url, "dominance_indices", "dominance_indices_fresh")}
+    execute.click()
+    latest = wait_for(lambda: next((e for e in check_executions(url, "dominance_indices", "dominance_indices_fresh")
+                                    if e["runId"] not in before and e["status"] in ("SUCCEEDED", "FAILED")), None),
+                      120, "the freshness check to run", poll=2)
+    drv.get(f"{url}/assets/dominance_indices?view=checks")
+    wait_for(lambda: "the latest month is 2026-05" in body_text(drv), 30, "the freshness result on the Checks tab")
+    assert latest["status"] == "FAILED" and latest["evaluation"]["severity"] == "WARN", latest
+    step("dominance_indices_fresh executed from the UI: WARN, the months after 2026-05 are missing")
+    shot(drv, out, "08_freshness_warn", step)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("E2E_PORT", "3333")))
@@ -238,6 +260,7 @@ def main() -> int:
         gating_checks_passed(dev.url, run_id, expected, step)
         timeseries_refreshed(drv, dev.url, out, step, args.sensor_timeout)
         asset_graph(drv, dev.url, out, "07_asset_graph_after", step)
+        freshness_from_ui(drv, dev.url, out, step)
         step("PASSED")
         return 0
     except Exception as exc:  # noqa: BLE001 - report, keep a picture of the moment, clean up, fail
