@@ -143,3 +143,25 @@ def test_usage_mistakes_are_one_line_and_exit_two(capsys, args, message):
     assert main(["backfill", *args]) == 2  # refused before any instance or run is touched, so in-process is safe
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_archive_backfill_reads_each_month_end_from_the_snapshot_dataset(tmp_path, snapshots):
+    """The local Hub server serves hfmlsoc/hub_weekly_snapshots with one folder per week: the week of 2026-03-25
+    ends on 2026-04-01 00:00 (March's month end), the week of 2026-04-24 on 2026-05-01 00:00 (April's)."""
+    from dominance_pipeline.hubserver import HubServer
+    from dominance_pipeline.hubserver.repos import weekly_repo
+
+    weeks = [(dt.date(2026, 3, 25), snapshots / "hub_stats_2026-03.parquet"), (dt.date(2026, 4, 24), snapshots / "hub_stats_2026-04.parquet")]
+    with HubServer(repos=[weekly_repo(weeks)]) as server:
+        proc = run_cli(tmp_path, "backfill", "--from", "2026-03", "--to", "2026-04", "--source", "archive", "--endpoint", server.url, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "source archive;" in proc.stdout and "2 succeeded (2026-03, 2026-04)" in proc.stdout
+    for week, file in weeks:
+        key = f"{week:%Y-%m}-01"
+        raw = pl.read_parquet(tmp_path / "data" / "warehouse" / "raw_hub_listings" / f"month={key}" / "data.parquet", columns=["source", "snapshot_at"])
+        assert raw["source"].unique().to_list() == ["archive"]
+        assert raw["snapshot_at"].unique().to_list() == [dt.datetime.combine(week + dt.timedelta(days=7), dt.time(), dt.UTC)]
+        assert raw.height == pl.scan_parquet(file).select(pl.len()).collect().item()
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
+        runs = instance.get_runs(dg.RunsFilter(job_name="monthly_job"))
+        assert {r.tags["dominance/source"] for r in runs} == {"archive"} and len(runs) == 2
