@@ -1,14 +1,15 @@
-# make demo | make test | make ui | make bench -- each sets up .venv on first use.
+# make demo | make test | make ui | make e2e | make bench -- each sets up .venv on first use.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 UI_PORT ?= 3000
+E2E_PORT ?= 3333
 export DAGSTER_HOME := $(CURDIR)/data/dagster_home
 export GX_ANALYTICS_ENABLED := False
 export DAGSTER_DISABLE_TELEMETRY := 1
 
-.PHONY: install demo demo-live test ui instance clean bench-quality bench-indices bench bench-quick bench-backfill
+.PHONY: install demo demo-live test ui e2e instance clean bench-quality bench-indices bench bench-quick bench-backfill
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 instance: $(STAMP)
-	$(BIN)/python -c "from dominance_pipeline.instance import ensure_dagster_home; print('DAGSTER_HOME', ensure_dagster_home())"
+	$(BIN)/python -c "from dominance_pipeline.instance import ensure_dagster_home, instance_status; print(instance_status(ensure_dagster_home()))"
 
 demo: instance
 	$(BIN)/dominance-pipeline materialize --month 2026-05
@@ -43,6 +44,16 @@ test: $(STAMP)
 ui: instance
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(UI_PORT)
 
+# The UI in a real browser (e2e/ui_e2e.py): dagster dev on 127.0.0.1:$(E2E_PORT) with its own instance under
+# data/e2e/run, Debian's headless chromium + chromedriver (installed here when missing), screenshots in data/e2e/.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+e2e: $(STAMP)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	    echo "installing chromium and chromium-driver (apt)"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	@$(BIN)/python -c "import selenium" 2>/dev/null || $(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,e2e]'
+	$(BIN)/python e2e/ui_e2e.py --port $(E2E_PORT)
+
 bench-quality: $(STAMP)
 	$(BIN)/python bench/quality_gates.py
 
@@ -60,4 +71,4 @@ bench-backfill: $(STAMP)
 	$(BIN)/python bench/bench_backfill.py
 
 clean:
-	rm -rf data/warehouse data/dagster_home
+	rm -rf data/warehouse data/dagster_home data/e2e

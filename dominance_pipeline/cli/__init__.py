@@ -11,12 +11,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from dominance_pipeline.cli import hub_server, materialize, registry_gaps, report, synth
+from dominance_pipeline.cli import backfill, hub_server, materialize, registry_gaps, report, synth
 from dominance_pipeline.cli.errors import UserError
 
 # Each module exposes `register(subparsers) -> None`, setting `func` on its parser.
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     materialize.register, report.register, registry_gaps.register, hub_server.register, synth.register,
+    backfill.register,
 ]
 
 

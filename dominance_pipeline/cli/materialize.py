@@ -88,16 +88,37 @@ def execute(key: str, raw: dict[str, object], log_level: str = "INFO", endpoint:
     if endpoint:
         defs = build_definitions(hub_endpoint=endpoint)
 
+    from dominance_pipeline.quality.suites import warm_up
+
     job = defs.resolve_job_def("monthly_job")
-    run_config = {
+    warm_up()  # the checks run in this process: GX imports while the raw listing is read
+    with dg.DagsterInstance.get() as instance:
+        release_slots(instance)
+        return job.execute_in_process(
+            partition_key=key, instance=instance, run_config=monthly_run_config(raw, log_level), tags=cli_run_tags(), raise_on_error=False
+        )
+
+
+def release_slots(instance) -> None:
+    """Free pool slots that killed runs still hold, and say on stderr which pools another run keeps busy."""
+    from dominance_pipeline.instance import busy_pools, release_orphaned_slots
+
+    for note in [*release_orphaned_slots(instance), *busy_pools(instance)]:
+        print(note, file=sys.stderr)
+
+
+def cli_run_tags(extra: dict[str, str] | None = None) -> dict[str, str]:
+    from dominance_pipeline.instance import cli_run_tags as tags
+
+    return {**tags(), **(extra or {})}
+
+
+def monthly_run_config(raw: dict[str, object], log_level: str) -> dict[str, object]:
+    """monthly_job's run config: the raw asset's source settings, and the CLI's one-line logger."""
+    return {
         "ops": {"raw_hub_listings": {"config": raw}},
         "loggers": {"concise_console": {"config": {"log_level": log_level}}},
     }
-    from dominance_pipeline.quality.suites import warm_up
-
-    warm_up()  # the checks run in this process: GX imports while the raw listing is read
-    with dg.DagsterInstance.get() as instance:
-        return job.execute_in_process(partition_key=key, instance=instance, run_config=run_config, raise_on_error=False)
 
 
 def refresh_timeseries(log_level: str = "INFO") -> int:
@@ -169,18 +190,27 @@ def print_step(label: str, f: StepFailure) -> None:
         print(f"    {line}", file=sys.stderr)
 
 
-def report(result, key: str) -> int:
+def print_outcome(result, key: str) -> list[StepFailure]:
+    """A month's warnings and, if its run failed, what failed and what it left unmaterialized (stderr);
+    returns the failures (empty when the run succeeded)."""
     for f in failed_checks(result, "WARN"):
         print_step("WARNING", f)
-    if not result.success:
-        for f in failures(result):
-            print_step("FAILED", f)
-        from dominance_pipeline.defs.assets import ASSETS
+    if result.success:
+        return []
+    found = failures(result)
+    for f in found:
+        print_step("FAILED", f)
+    from dominance_pipeline.defs.assets import ASSETS
 
-        done = {e.asset_key for e in result.get_asset_materialization_events() if e.asset_key}
-        missing = [a.key.to_user_string() for a in ASSETS if a.key not in done]
-        if missing:
-            print(f"not materialized for {key[:7]}: {', '.join(missing)}", file=sys.stderr)
+    done = {e.asset_key for e in result.get_asset_materialization_events() if e.asset_key}
+    missing = [a.key.to_user_string() for a in ASSETS if a.key not in done]
+    if missing:
+        print(f"not materialized for {key[:7]}: {', '.join(missing)}", file=sys.stderr)
+    return found or [StepFailure("run", "failed")]
+
+
+def report(result, key: str) -> int:
+    if print_outcome(result, key):
         print(f"run {result.run_id} failed; details: make ui, then Runs", file=sys.stderr)
         return 1
     from dominance_pipeline.cli.report import print_month

@@ -1,8 +1,9 @@
 """dominance_timeseries and dominance_crossover: every materialized month together, with the chart.
 
 They are not partitioned, so they cannot run in the monthly job: `timeseries_job` refreshes them from
-whatever months are in the warehouse. `dominance-pipeline materialize` runs it after each successful month;
-from the UI, materialize the two assets (or launch timeseries_job) after a month or a backfill.
+whatever months are in the warehouse. `dominance-pipeline materialize` runs it after each successful month
+(`backfill` once at the end); under the daemon (`make ui`), timeseries_refresh_sensor runs them once a
+month has been updated and nothing upstream is running (defs/automation.py).
 """
 
 import base64
@@ -11,6 +12,7 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
+from dominance_pipeline.defs.automation import REFRESH_AFTER_MONTHS
 from dominance_pipeline.defs.indices import dominance_indices
 from dominance_pipeline.defs.partitions import GROUP
 from dominance_pipeline.defs.resources import WarehouseResource
@@ -25,6 +27,7 @@ CHART_FILE = "chart.png"
     group_name=GROUP,
     kinds={"polars", "parquet"},
     deps=[dominance_indices],
+    automation_condition=REFRESH_AFTER_MONTHS,
     description="Every materialized month of dominance_indices in one long table, with a chart of CN and US shares.",
 )
 def dominance_timeseries(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.Output[pl.DataFrame]:
@@ -60,6 +63,7 @@ def dominance_timeseries(context: dg.AssetExecutionContext, warehouse: Warehouse
 @dg.asset(
     group_name=GROUP,
     kinds={"polars", "parquet"},
+    automation_condition=REFRESH_AFTER_MONTHS,
     description="Per share family and view: the first month from which China's share is at least the US share three months running.",
 )
 def dominance_crossover(dominance_timeseries: pl.DataFrame) -> dg.Output[pl.DataFrame]:

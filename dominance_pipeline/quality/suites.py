@@ -232,6 +232,10 @@ def warm_up() -> None:
     """
     global _warming
     if _warming is None:
+        # GX and Dagster's SQLite storage both import SQLAlchemy's ORM; imported from two threads at once it
+        # can come out half-initialised ("no attribute 'UnmappedClassError' ... circular import").
+        import sqlalchemy.orm  # noqa: F401
+
         _warming = threading.Thread(target=_batch_definition, name="gx-warm-up", daemon=True)
         _warming.start()
 

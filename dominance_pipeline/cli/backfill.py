@@ -1,0 +1,195 @@
+"""`dominance-pipeline backfill --from YYYY-MM --to YYYY-MM`: many months, one Dagster run per month.
+
+Each month is its own run of monthly_job in the persistent instance (data/dagster_home), in calendar
+order (a month's indices read the previous month's listing), so each month's checks gate that month
+alone and every run shows in `make ui`, tagged `dominance/backfill=<id>`. Months already materialized
+are run again and replaced (each partition is written atomically, in place), and the plan says which
+ones; `--missing-only` skips them instead, and says so. A failed month is reported with its failing step
+and does not stop the others unless `--fail-fast`. At the end: one line per month, the time series
+refreshed once over everything materialized, and whether the last complete month is there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dominance_pipeline.cli.errors import UserError
+from dominance_pipeline.cli.materialize import StepFailure, month_key
+
+SOURCES = ("local", "archive")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("backfill", help="materialize a range of months, one run per month, and refresh the time series")
+    p.add_argument("--from", dest="first", required=True, metavar="YYYY-MM", help="first month of the range")
+    p.add_argument("--to", dest="last", required=True, metavar="YYYY-MM", help="last month of the range (included)")
+    p.add_argument("--source", default="local", choices=SOURCES,
+                   help="local snapshot files (default) or the public snapshot dataset on the Hub (archive)")
+    p.add_argument("--snapshot-dir", metavar="DIR",
+                   help="local source: the folder of hub_stats_YYYY-MM.parquet files (default $DOMINANCE_SNAPSHOT_DIR or data/sample)")
+    p.add_argument("--endpoint", help="archive source: the Hub to read from (default $HF_ENDPOINT or https://huggingface.co)")
+    p.add_argument("--missing-only", action="store_true", help="skip months whose whole chain is already materialized (listed, not silent)")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first month that fails (the rest are listed as not run)")
+    p.add_argument("--quiet", action="store_true", help="only warnings, failures and the per-month lines")
+    p.set_defaults(func=run)
+
+
+@dataclass
+class MonthResult:
+    key: str
+    run_id: str
+    seconds: float
+    failures: list[StepFailure] = field(default_factory=list)
+    replaced: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+def month_range(first: str, last: str) -> list[str]:
+    """Partition keys from `first` to `last` (YYYY-MM, both included), each a valid partition."""
+    start, end = month_key(first), month_key(last)
+    if start > end:
+        raise UserError(f"--from {first} is after --to {last}")
+    from dominance_pipeline.defs.partitions import monthly
+
+    return [k for k in monthly.get_partition_keys() if start <= k <= end]
+
+
+def check_options(args: argparse.Namespace) -> None:
+    if args.snapshot_dir and args.source != "local":
+        raise UserError(f"--snapshot-dir is for the local source; --source {args.source} does not read files")
+    if args.snapshot_dir and not Path(args.snapshot_dir).is_dir():
+        raise UserError(f"--snapshot-dir {args.snapshot_dir} is not a folder")
+    if args.endpoint and args.source == "local":
+        raise UserError("--endpoint is for the archive source")
+    if args.endpoint and not args.endpoint.startswith(("http://", "https://")):
+        raise UserError(f"--endpoint must be an http(s) URL, got {args.endpoint!r}")
+
+
+def done_months(instance, keys: list[str]) -> set[str]:
+    """Months whose every monthly asset has a materialization in the instance (the whole chain ran)."""
+    from dominance_pipeline.defs.assets import ASSETS
+
+    done = set(keys)
+    for asset in ASSETS:
+        done &= set(instance.get_materialized_partitions(asset.key))
+    return done
+
+
+def months_text(keys: list[str]) -> str:
+    return ", ".join(k[:7] for k in keys) if keys else "none"
+
+
+def run(args: argparse.Namespace) -> int:
+    check_options(args)
+    keys = month_range(args.first, args.last)
+    from dominance_pipeline.instance import ensure_dagster_home
+
+    home = ensure_dagster_home()
+    import dagster as dg
+
+    from dominance_pipeline.cli.materialize import cli_run_tags, monthly_run_config, print_outcome, refresh_timeseries, release_slots
+    from dominance_pipeline.definitions import build_definitions
+
+    log_level = "WARNING" if args.quiet else "INFO"
+    defs = build_definitions(snapshot_dir=args.snapshot_dir, hub_endpoint=args.endpoint)  # loaded once for all months
+    job = defs.resolve_job_def("monthly_job")
+    run_config = monthly_run_config({"source": args.source}, log_level)
+    backfill_id = f"cli-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
+    tags = cli_run_tags({"dominance/backfill": backfill_id, "dominance/source": args.source})
+    where = f" from {Path(args.snapshot_dir).resolve()}" if args.snapshot_dir else ""
+
+    from dominance_pipeline.quality.suites import warm_up
+
+    warm_up()  # GX imports in the background while the first month's listing is read
+    results: list[MonthResult] = []
+    t0 = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        done = done_months(instance, keys)
+        skipped = sorted(done) if args.missing_only else []
+        todo = [k for k in keys if k not in skipped]
+        print(f"Backfill {backfill_id}: {len(keys)} month(s), {keys[0][:7]} to {keys[-1][:7]}, source {args.source}{where}; "
+              f"one run per month in {home}", flush=True)
+        if skipped:
+            print(f"  skipped, already materialized (--missing-only): {months_text(skipped)}", flush=True)
+        elif done:
+            print(f"  already materialized, will be replaced: {months_text(sorted(done))}", flush=True)
+        try:
+            for i, key in enumerate(todo, 1):
+                print(f"[{i}/{len(todo)}] {key[:7]} ...", flush=True)
+                release_slots(instance)
+                started = time.perf_counter()
+                result = job.execute_in_process(
+                    partition_key=key, instance=instance, run_config=run_config, tags=tags, raise_on_error=False
+                )
+                month = MonthResult(key, result.run_id, time.perf_counter() - started, print_outcome(result, key), key in done)
+                results.append(month)
+                if was_interrupted(result):  # Ctrl-C reaches the step as an error: stop the backfill, not just the month
+                    raise KeyboardInterrupt
+                status = "ok" if month.ok else f"FAILED at {month.failures[0].step}"
+                again = " (replaced the earlier materialization)" if month.replaced and month.ok else ""
+                print(f"[{i}/{len(todo)}] {key[:7]} {status} in {month.seconds:.1f} s, run {month.run_id}{again}", flush=True)
+                if not month.ok and args.fail_fast:
+                    break
+        except KeyboardInterrupt:
+            summarize(results, todo, time.perf_counter() - t0, interrupted=True)
+            raise
+    status = summarize(results, todo, time.perf_counter() - t0)
+    if any(m.ok for m in results):
+        status = max(status, refresh_timeseries(log_level))
+    else:
+        print("Time series not refreshed: no month succeeded", file=sys.stderr)
+    print(f"Freshness: {freshness_line()}")
+    return status
+
+
+def summarize(results: list[MonthResult], todo: list[str], seconds: float, interrupted: bool = False) -> int:
+    """The closing lines: which months ran and how each ended; 1 if any failed (or did not run)."""
+    ok = [m.key for m in results if m.ok]
+    failed = [m for m in results if not m.ok]
+    not_run = [k for k in todo if k not in {m.key for m in results}]
+    print(f"\nRan {len(results)} of {len(todo)} month(s) in {seconds:.1f} s: {len(ok)} succeeded ({months_text(ok)})"
+          + (f", {len(failed)} failed" if failed else ""))
+    for m in failed:
+        print(f"  FAILED {m.key[:7]} at {m.failures[0].step}: {m.failures[0].reason.splitlines()[0]} (run {m.run_id})")
+    if not_run:
+        why = "interrupted" if interrupted else "--fail-fast"
+        print(f"  not run ({why}): {months_text(not_run)}")
+    return 1 if failed or not_run else 0
+
+
+def was_interrupted(result) -> bool:
+    """Whether the run failed because the user interrupted it (Dagster turns SIGINT into a step error)."""
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.step_failure_data.error
+            while error is not None:
+                if error.cls_name == "DagsterExecutionInterruptedError":
+                    return True
+                error = error.cause
+    return False
+
+
+def freshness_line() -> str:
+    """Run freshness_job (so the UI shows it too) and say whether the last complete month is materialized."""
+    import dagster as dg
+
+    from dominance_pipeline.definitions import defs
+
+    with dg.DagsterInstance.get() as instance:
+        result = defs.resolve_job_def("freshness_job").execute_in_process(
+            instance=instance, run_config={"loggers": {"concise_console": {"config": {"log_level": "WARNING"}}}},
+            raise_on_error=False,
+        )
+    evaluations = result.get_asset_check_evaluations()
+    if not evaluations:
+        return "not evaluated (the freshness check did not run; see make ui, Runs)"
+    e = evaluations[0]
+    return ("ok: " if e.passed else "WARNING ") + (e.description or "")

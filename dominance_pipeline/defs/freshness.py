@@ -1,0 +1,68 @@
+"""dominance_indices_fresh: is the last complete month materialized? (the rule: quality/freshness.py)
+
+Not partitioned: it looks at the whole asset, through the instance's record of which months of
+dominance_indices have been materialized. It is left out of the monthly runs (a backfill of 2025 would
+otherwise report, month after month, that 2026-10 is missing) and runs in `freshness_job`: every day by
+`freshness_schedule`, at the end of `dominance-pipeline backfill`, or from the UI (the check's Execute
+button). A missing month is late, not wrong, so the check warns (WARN) rather than failing the data.
+"""
+
+import datetime as dt
+
+import dagster as dg
+from pydantic import Field
+
+from dominance_pipeline.defs.indices import dominance_indices
+from dominance_pipeline.quality import freshness
+
+INDICES = dg.AssetKey("dominance_indices")
+
+
+class FreshnessConfig(dg.Config):
+    as_of: str | None = Field(
+        default=None,
+        description="Judge freshness as of this ISO time (for example 2026-06-03T00:00:00Z) instead of now.",
+    )
+
+
+def as_of_time(text: str | None) -> dt.datetime:
+    if not text:
+        return dt.datetime.now(dt.UTC)
+    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def materialized_months(instance: dg.DagsterInstance) -> list[dt.date]:
+    return sorted(dt.date.fromisoformat(k) for k in instance.get_materialized_partitions(INDICES))
+
+
+@dg.asset_check(
+    asset=dominance_indices,
+    description=(
+        "The last complete month is materialized (due by the 3rd of the next month, 00:00 UTC, "
+        "after the monthly schedule on the 2nd at 06:00)."
+    ),
+)
+def dominance_indices_fresh(context: dg.AssetCheckExecutionContext, config: FreshnessConfig) -> dg.AssetCheckResult:
+    result = freshness.assess(materialized_months(context.instance), as_of_time(config.as_of))
+    return dg.AssetCheckResult(
+        passed=result.passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=result.summary(),
+        metadata={
+            "due_month": f"{result.due:%Y-%m}",
+            "deadline": dg.MetadataValue.timestamp(freshness.deadline(result.due)),
+            "latest_month": f"{result.latest:%Y-%m}" if result.latest else "none",
+            "missing_months": dg.MetadataValue.json([f"{m:%Y-%m}" for m in result.missing]),
+            "as_of": result.as_of.isoformat(),
+        },
+    )
+
+
+FRESHNESS_CHECKS = [dominance_indices_fresh]
+
+freshness_job = dg.define_asset_job(
+    "freshness_job",
+    selection=dg.AssetSelection.checks(dominance_indices_fresh),
+    description="Is the last complete month of dominance_indices materialized? (a WARN when it is not)",
+)

@@ -1,0 +1,167 @@
+"""`dominance-pipeline backfill` as a user runs it: three synthetic months, twice, into one persistent instance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from dominance_pipeline_tests.test_cli import run_cli
+
+MONTHS = ["2026-03-01", "2026-04-01", "2026-05-01"]
+TABLES = ["raw_hub_listings", "origin_tagged_models", "monthly_aggregates", "dominance_indices", "monthly_leaderboard"]
+GATES = {  # the blocking checks every month's run must evaluate for that month
+    "raw_hub_listings_valid", "origin_tagged_models_valid", "monthly_aggregates_conserve_totals",
+    "dominance_indices_valid", "monthly_leaderboard_valid",
+}
+
+
+def partition_rows(data: Path) -> dict[tuple[str, str], int]:
+    """Rows per (table, month) from the Parquet footers, and the file count per partition folder (must be 1)."""
+    rows = {}
+    for table in TABLES:
+        for key in MONTHS:
+            folder = data / "warehouse" / table / f"month={key}"
+            files = sorted(folder.glob("*.parquet"))
+            assert len(files) == 1, files
+            rows[(table, key)] = pq.read_metadata(files[0]).num_rows
+    return rows
+
+
+def backfill_id(stdout: str) -> str:
+    return re.search(r"^Backfill (cli-\S+):", stdout, re.M).group(1)
+
+
+@pytest.fixture(scope="module")
+def snapshots(tmp_path_factory) -> Path:
+    from dominance_pipeline.synth import SynthConfig, generate
+
+    out = tmp_path_factory.mktemp("synth")
+    generate(SynthConfig(models=20_000, months=4, end=dt.date(2026, 5, 1), seed=6), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def twice(tmp_path_factory, snapshots):
+    """The same three months backfilled twice into one instance, with the warehouse measured after each."""
+    tmp = tmp_path_factory.mktemp("backfill")
+    args = ("backfill", "--from", "2026-03", "--to", "2026-05", "--source", "local", "--snapshot-dir", str(snapshots), "--quiet")
+    first = run_cli(tmp, *args)
+    after_first = partition_rows(tmp / "data") if first.returncode == 0 else {}
+    second = run_cli(tmp, *args)
+    return tmp, first, after_first, second
+
+
+def test_a_backfill_is_one_run_per_month_each_gated_by_that_months_checks(twice):
+    tmp, first, _, _ = twice
+    assert first.returncode == 0, first.stderr
+    for i, key in enumerate(MONTHS, 1):
+        assert re.search(rf"^\[{i}/3\] {key[:7]} ok in [\d.]+ s, run \S+$", first.stdout, re.M), first.stdout
+    assert "Ran 3 of 3 month(s)" in first.stdout and "3 succeeded (2026-03, 2026-04, 2026-05)" in first.stdout
+    assert "Time series: 3 month(s), 2026-03 to 2026-05" in first.stdout
+    with dg.DagsterInstance.from_config(str(tmp / "home")) as instance:
+        runs = instance.get_runs(dg.RunsFilter(tags={"dominance/backfill": backfill_id(first.stdout)}))
+        assert sorted(r.tags["dagster/partition"] for r in runs) == MONTHS
+        for run in runs:
+            assert run.job_name == "monthly_job" and run.status == dg.DagsterRunStatus.SUCCESS
+            records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+            evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in records]
+            assert {e.asset_check_key.name for e in evaluations} == GATES
+            assert {e.partition for e in evaluations} == {run.tags["dagster/partition"]}  # gated per month, not per range
+            assert all(e.passed for e in evaluations)
+
+
+def test_a_second_backfill_replaces_the_months_instead_of_adding_rows(twice, snapshots):
+    tmp, first, after_first, second = twice
+    assert second.returncode == 0, second.stderr
+    assert "already materialized, will be replaced: 2026-03, 2026-04, 2026-05" in second.stdout
+    assert second.stdout.count("(replaced the earlier materialization)") == 3
+    after_second = partition_rows(tmp / "data")
+    assert after_second == after_first
+    for key in MONTHS:  # the raw partition is the listing, less what was quarantined: counted independently
+        listing = pl.scan_parquet(snapshots / f"hub_stats_{key[:7]}.parquet").select(pl.len()).collect().item()
+        quarantine = tmp / "data" / "warehouse" / "quarantine" / "raw_hub_listings" / f"month={key}" / "data.parquet"
+        rejected = pq.read_metadata(quarantine).num_rows if quarantine.exists() else 0
+        assert after_second[("raw_hub_listings", key)] == listing - rejected
+    with duckdb.connect(str(tmp / "data" / "warehouse" / "dominance.duckdb"), read_only=True) as con:
+        per_month = dict(con.execute("SELECT strftime(month, '%Y-%m-%d'), count(*) FROM raw_hub_listings GROUP BY 1").fetchall())
+        assert per_month == {key: after_second[("raw_hub_listings", key)] for key in MONTHS}
+        series = con.execute("SELECT count(*) FROM dominance_timeseries").fetchone()[0]
+    assert series == sum(after_second[("dominance_indices", key)] for key in MONTHS)
+    with dg.DagsterInstance.from_config(str(tmp / "home")) as instance:
+        assert len(instance.get_runs(dg.RunsFilter(job_name="monthly_job"))) == 6  # history keeps both backfills
+
+
+def test_a_failing_month_is_named_and_the_months_after_it_still_run(tmp_path, snapshots):
+    """2026-02 is a broken export (6 % of its rows listed twice): its raw check blocks it, 2026-03 goes on."""
+    folder = tmp_path / "snapshots"
+    shutil.copytree(snapshots, folder)
+    feb = folder / "hub_stats_2026-02.parquet"
+    listing = pl.read_parquet(feb)
+    pl.concat([listing, listing.head(listing.height * 6 // 100)]).write_parquet(feb)
+    proc = run_cli(tmp_path, "backfill", "--from", "2026-02", "--to", "2026-03", "--snapshot-dir", str(folder), "--quiet")
+    assert proc.returncode == 1
+    assert re.search(r"^\[1/2\] 2026-02 FAILED at check raw_hub_listings_valid on raw_hub_listings in ", proc.stdout, re.M), proc.stdout
+    assert re.search(r"^\[2/2\] 2026-03 ok in ", proc.stdout, re.M), proc.stdout
+    assert "1 succeeded (2026-03), 1 failed" in proc.stdout
+    assert re.search(r"^  FAILED 2026-02 at check raw_hub_listings_valid on raw_hub_listings: \d+ of \d+ expectations failed", proc.stdout, re.M)
+    assert "not materialized for 2026-02: origin_tagged_models, monthly_aggregates, dominance_indices, monthly_leaderboard" in proc.stderr
+    assert "Time series: 1 month(s), 2026-03 to 2026-03" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_only_skips_and_says_so_and_fail_fast_stops(twice):
+    tmp, *_ = twice
+    proc = run_cli(tmp, "backfill", "--from", "2026-01", "--to", "2026-03", "--missing-only", "--fail-fast", "--quiet")
+    assert proc.returncode == 1
+    assert "skipped, already materialized (--missing-only): 2026-03" in proc.stdout
+    assert re.search(r"^\[1/2\] 2026-01 FAILED at raw_hub_listings in ", proc.stdout, re.M), proc.stdout
+    assert "[2/2] 2026-02" not in proc.stdout
+    assert "not run (--fail-fast): 2026-02" in proc.stdout
+    assert "FAILED 2026-01 at raw_hub_listings: no local snapshot for 2026-01" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--from", "2026-05", "--to", "2026-03"), "--from 2026-05 is after --to 2026-03"),
+        (("--from", "2026-03", "--to", "2026-05", "--source", "archive", "--snapshot-dir", "."), "--snapshot-dir is for the local source"),
+        (("--from", "2026-03", "--to", "2026-05", "--snapshot-dir", "no/such/folder"), "is not a folder"),
+        (("--from", "2023-01", "--to", "2026-05"), "is not a partition"),
+    ],
+)
+def test_usage_mistakes_are_one_line_and_exit_two(capsys, args, message):
+    from dominance_pipeline.cli import main
+
+    assert main(["backfill", *args]) == 2  # refused before any instance or run is touched, so in-process is safe
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_archive_backfill_reads_each_month_end_from_the_snapshot_dataset(tmp_path, snapshots):
+    """The local Hub server serves hfmlsoc/hub_weekly_snapshots with one folder per week: the week of 2026-03-25
+    ends on 2026-04-01 00:00 (March's month end), the week of 2026-04-24 on 2026-05-01 00:00 (April's)."""
+    from dominance_pipeline.hubserver import HubServer
+    from dominance_pipeline.hubserver.repos import weekly_repo
+
+    weeks = [(dt.date(2026, 3, 25), snapshots / "hub_stats_2026-03.parquet"), (dt.date(2026, 4, 24), snapshots / "hub_stats_2026-04.parquet")]
+    with HubServer(repos=[weekly_repo(weeks)]) as server:
+        proc = run_cli(tmp_path, "backfill", "--from", "2026-03", "--to", "2026-04", "--source", "archive", "--endpoint", server.url, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "source archive;" in proc.stdout and "2 succeeded (2026-03, 2026-04)" in proc.stdout
+    for week, file in weeks:
+        key = f"{week:%Y-%m}-01"
+        raw = pl.read_parquet(tmp_path / "data" / "warehouse" / "raw_hub_listings" / f"month={key}" / "data.parquet", columns=["source", "snapshot_at"])
+        assert raw["source"].unique().to_list() == ["archive"]
+        assert raw["snapshot_at"].unique().to_list() == [dt.datetime.combine(week + dt.timedelta(days=7), dt.time(), dt.UTC)]
+        assert raw.height == pl.scan_parquet(file).select(pl.len()).collect().item()
+    with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
+        runs = instance.get_runs(dg.RunsFilter(job_name="monthly_job"))
+        assert {r.tags["dominance/source"] for r in runs} == {"archive"} and len(runs) == 2

@@ -1,0 +1,150 @@
+"""The persistent instance's dagster.yaml, the team deployment example, and slots left by killed runs."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+from dagster._config import validate_config
+from dagster._core.errors import DagsterInvalidConfigError
+from dagster._core.instance.config import dagster_instance_config
+from dagster._core.instance.ref import InstanceRef
+from dagster._serdes.config_class import ConfigurableClassData, class_from_code_pointer
+
+from dominance_pipeline import instance as inst
+from dominance_pipeline.settings import PROJECT_ROOT
+
+DEPLOY = PROJECT_ROOT / "deploy" / "dagster.postgres.yaml"
+
+
+def test_a_new_home_gets_the_instance_dagster_reads_as_intended(tmp_path):
+    home = inst.ensure_dagster_home(tmp_path / "home")
+    assert inst.instance_status(home).endswith(f"v{inst.VERSION}, as written")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.get_ref().storage_data
+        assert storage.class_name == "DagsterSqliteStorage"
+        assert yaml.safe_load(storage.config_yaml) == {"base_dir": str(home)}
+        config = instance.get_concurrency_config()
+        assert config.run_queue_config.max_concurrent_runs == 2
+        assert config.pool_config.default_pool_limit == 1
+        assert config.pool_config.pool_granularity.value == "op"
+        assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
+        assert instance.run_retries_retry_on_asset_or_op_failure is False  # a month blocked by its checks is not re-run
+        assert instance.run_monitoring_enabled
+        assert not instance.telemetry_enabled
+    assert (home / "history" / "runs.db").is_file()
+
+
+def test_an_edited_file_is_left_alone_and_an_unedited_old_one_is_upgraded(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    config = home / "dagster.yaml"
+    config.write_text(inst.LEGACY_V1)  # what earlier releases wrote
+    inst.ensure_dagster_home(home)
+    assert config.read_text() == inst.render(home.resolve())
+
+    edited = config.read_text().replace("max_concurrent_runs: 2", "max_concurrent_runs: 6")
+    config.write_text(edited)
+    inst.ensure_dagster_home(home)
+    assert config.read_text() == edited
+    assert "edited after v2, left as it is" in inst.instance_status(home.resolve())
+
+    config.write_text(inst.LEGACY_V1 + "# my note\n")  # an edited v1: ours no longer
+    inst.ensure_dagster_home(home)
+    assert config.read_text().endswith("# my note\n")
+
+
+def test_a_moved_home_is_rewritten_for_its_new_place_while_unedited(tmp_path):
+    old = inst.ensure_dagster_home(tmp_path / "old")
+    new = tmp_path / "new"
+    shutil.move(old, new)
+    assert str(old) in (new / "dagster.yaml").read_text()
+    inst.ensure_dagster_home(new)
+    assert (new / "dagster.yaml").read_text() == inst.render(new.resolve())
+
+
+def validate_instance_file(folder: Path, filename: str) -> list[str]:
+    """Load a dagster.yaml the way DagsterInstance does, without connecting to anything: the top-level schema,
+    then every configurable class it names (storage, launcher, coordinator...) against that class's own schema."""
+    dagster_instance_config(str(folder), filename)
+    checked = []
+    ref = InstanceRef.from_dir(str(folder), config_filename=filename)
+    for name, data in ref._asdict().items():
+        if isinstance(data, ConfigurableClassData):
+            klass = class_from_code_pointer(data.module_name, data.class_name)
+            result = validate_config(klass.config_type(), yaml.safe_load(data.config_yaml) or {})
+            assert result.success, f"{name} ({data.class_name}): {[e.message for e in result.errors]}"
+            checked.append(data.class_name)
+    return checked
+
+
+def test_the_postgres_and_kubernetes_example_is_a_valid_instance(tmp_path):
+    shutil.copy(DEPLOY, tmp_path / "dagster.yaml")
+    checked = validate_instance_file(tmp_path, "dagster.yaml")
+    assert {"DagsterPostgresStorage", "PostgresRunStorage", "K8sRunLauncher", "QueuedRunCoordinator"} <= set(checked)
+    cfg = yaml.safe_load(DEPLOY.read_text())
+    local = yaml.safe_load(inst.render(tmp_path))
+    # A team keeps the same run semantics: the pool limit and the retry rule carry over.
+    assert cfg["concurrency"]["pools"] == local["concurrency"]["pools"]
+    assert cfg["run_retries"] == local["run_retries"]
+
+
+@pytest.mark.parametrize(
+    ("broken", "error"),
+    [
+        (("concurrency", "runs", "max_concurent_runs"), DagsterInvalidConfigError),  # a misspelt key
+        (("run_launcher", "config", "job_namespce"), AssertionError),  # a misspelt key of the launcher's own config
+    ],
+)
+def test_the_validation_catches_a_misspelt_key(tmp_path, broken, error):
+    cfg = yaml.safe_load(DEPLOY.read_text())
+    *path, key = broken
+    node = cfg
+    for part in path:
+        node = node[part]
+    node[key] = 3
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(cfg))
+    with pytest.raises(error):
+        validate_instance_file(tmp_path, "dagster.yaml")
+
+
+def test_the_local_file_is_valid_the_same_way(tmp_path):
+    home = inst.ensure_dagster_home(tmp_path / "home")
+    assert "DagsterSqliteStorage" in validate_instance_file(home, "dagster.yaml")
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_slot_held_by_a_killed_cli_run_is_released_and_a_live_one_is_kept(tmp_path):
+    home = inst.ensure_dagster_home(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("hf_api", 1)
+        tags = inst.cli_run_tags()
+        killed = instance.create_run_for_job(dg.GraphDefinition("g").to_job(), tags={**tags, inst.CLI_PID_TAG: str(dead_pid())})
+        instance.report_run_canceling(killed)  # any in-progress status: the run never ended
+        assert storage.claim_concurrency_slot("hf_api", killed.run_id, "raw_hub_listings").is_claimed
+        assert storage.get_concurrency_info("hf_api").active_run_ids == {killed.run_id}
+
+        alive = instance.create_run_for_job(dg.GraphDefinition("g").to_job(), tags=tags)  # this very process
+        instance.report_run_canceling(alive)
+        notes = inst.release_orphaned_slots(instance)
+        assert len(notes) == 1 and killed.run_id in notes[0] and "was killed" in notes[0]
+        assert storage.get_concurrency_info("hf_api").active_run_ids == set()
+        assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
+
+        assert storage.claim_concurrency_slot("hf_api", alive.run_id, "raw_hub_listings").is_claimed
+        assert inst.release_orphaned_slots(instance) == []  # its process is alive: the slot is in use
+        assert storage.get_concurrency_info("hf_api").active_run_ids == {alive.run_id}
+        assert inst.busy_pools(instance) == [
+            f"the hf_api pool is busy (limit 1, held by run {alive.run_id}): this run's hf_api step waits for it"
+        ]

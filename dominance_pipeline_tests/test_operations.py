@@ -1,0 +1,125 @@
+"""What runs unattended: the monthly schedule, the freshness check, the time-series refresh, backfill policy."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from dominance_pipeline.definitions import build_definitions, defs
+from dominance_pipeline.quality import freshness
+from dominance_pipeline_tests.conftest import SAMPLE_DIR, SAMPLE_KEY, run_month
+
+UTC = dt.UTC
+FRESH_OP = "dominance_indices_dominance_indices_fresh"
+TIMESERIES = {dg.AssetKey("dominance_timeseries"), dg.AssetKey("dominance_crossover")}
+
+
+def tick(when: dt.datetime) -> list[dg.RunRequest]:
+    schedule = defs.resolve_schedule_def("monthly_live_schedule")
+    return list(schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=when)).run_requests or [])
+
+
+def test_the_schedule_requests_the_month_that_just_ended_from_the_live_source():
+    [request] = tick(dt.datetime(2026, 6, 2, 6, 0, tzinfo=UTC))
+    assert request.partition_key == "2026-05-01"
+    assert request.run_config["ops"]["raw_hub_listings"]["config"]["source"] == "live"
+    schedule = defs.resolve_schedule_def("monthly_live_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 2 * *", "UTC")
+    assert schedule.job_name == "monthly_live_job"
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def test_the_schedule_crosses_the_year_and_its_run_config_is_valid():
+    [request] = tick(dt.datetime(2027, 1, 2, 6, 0, tzinfo=UTC))
+    assert request.partition_key == "2026-12-01"
+    job = defs.resolve_job_def("monthly_live_job")
+    assert dg.validate_run_config(job, request.run_config)["ops"]["raw_hub_listings"]["config"]["source"] == "live"
+
+
+def test_every_monthly_asset_is_backfilled_one_run_per_month():
+    """A single-run backfill would record each check once for the whole range (partition None): keep the default."""
+    from dominance_pipeline.defs.assets import ASSETS
+
+    for asset in ASSETS:
+        policy = asset.backfill_policy
+        assert policy is None or policy.max_partitions_per_run == 1, asset.key
+
+
+def test_the_freshness_check_runs_in_its_own_job_only():
+    check_ops = {n.name for n in defs.resolve_job_def("freshness_job").graph.node_defs}
+    assert check_ops == {FRESH_OP}
+    for name in ("monthly_job", "monthly_live_job", "monthly_archive_job"):
+        assert FRESH_OP not in {n.name for n in defs.resolve_job_def(name).graph.node_defs}, name
+
+
+@pytest.mark.parametrize(
+    ("now", "due"),
+    [
+        ("2026-06-02T23:59:59+00:00", "2026-04-01"),  # the 2nd: the scheduled listing may still be running
+        ("2026-06-03T00:00:00+00:00", "2026-05-01"),  # the deadline: May is due
+        ("2026-06-30T12:00:00+00:00", "2026-05-01"),
+        ("2027-01-02T10:00:00+00:00", "2026-11-01"),
+        ("2027-01-03T00:00:00+00:00", "2026-12-01"),
+        ("2027-01-03T01:30:00+02:00", "2026-11-01"),  # 23:30 UTC on the 2nd
+    ],
+)
+def test_the_month_due_is_the_last_one_whose_deadline_passed(now, due):
+    assert freshness.due_month(dt.datetime.fromisoformat(now)) == dt.date.fromisoformat(due)
+
+
+def test_freshness_names_the_missing_months_and_only_the_last_decides():
+    months = [dt.date(2026, 2, 1), dt.date(2026, 4, 1), dt.date(2026, 5, 1)]
+    ok = freshness.assess(months, dt.datetime(2026, 6, 3, tzinfo=UTC))
+    assert ok.passed and ok.missing == (dt.date(2026, 3, 1),)
+    late = freshness.assess(months, dt.datetime(2026, 8, 3, tzinfo=UTC))
+    assert not late.passed
+    assert late.due == dt.date(2026, 7, 1) and late.latest == dt.date(2026, 5, 1)
+    assert late.missing == (dt.date(2026, 3, 1), dt.date(2026, 6, 1), dt.date(2026, 7, 1))
+    assert "2026-07 (due by 2026-08-03 00:00 UTC) is not materialized" in late.summary()
+    none = freshness.assess([], dt.datetime(2026, 6, 3, tzinfo=UTC))
+    assert not none.passed and none.missing == (dt.date(2026, 5, 1),)
+
+
+def freshness_at(definitions: dg.Definitions, instance: dg.DagsterInstance, as_of: str) -> dg.AssetCheckEvaluation:
+    result = definitions.resolve_job_def("freshness_job").execute_in_process(
+        instance=instance, run_config={"ops": {FRESH_OP: {"config": {"as_of": as_of}}}}
+    )
+    [evaluation] = result.get_asset_check_evaluations()
+    return evaluation
+
+
+@pytest.fixture(scope="module")
+def one_month(tmp_path_factory):
+    """An instance before and after 2026-05 is materialized: freshness and the automation tick on both sides."""
+    data_dir = tmp_path_factory.mktemp("operations")
+    definitions = build_definitions(data_dir, SAMPLE_DIR)
+    instance = dg.DagsterInstance.ephemeral()
+    before = freshness_at(definitions, instance, "2026-06-03T00:00:00Z")
+    first_tick = dg.evaluate_automation_conditions(defs=definitions, instance=instance)
+    run = run_month(data_dir, SAMPLE_KEY, instance=instance)
+    assert run.success
+    return definitions, instance, before, first_tick
+
+
+def test_the_freshness_check_warns_until_the_last_complete_month_is_materialized(one_month):
+    definitions, instance, before, _ = one_month
+    assert not before.passed and before.severity == dg.AssetCheckSeverity.WARN
+    assert before.description.startswith("the last complete month 2026-05 (due by 2026-06-03 00:00 UTC) is not materialized")
+    after = freshness_at(definitions, instance, "2026-06-03T00:00:00Z")
+    assert after.passed, after.description
+    assert after.metadata["latest_month"].value == "2026-05"
+    a_month_later = freshness_at(definitions, instance, "2026-07-03T00:00:00Z")
+    assert not a_month_later.passed
+    assert a_month_later.metadata["missing_months"].value == ["2026-06"]
+
+
+def test_a_new_month_refreshes_the_time_series_once(one_month):
+    definitions, instance, _, first_tick = one_month
+    assert first_tick.total_requested == 0  # nothing has changed since the condition first looked
+    second = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=first_tick.cursor)
+    assert {key for key in TIMESERIES if second.get_num_requested(key)} == TIMESERIES
+    assert second.total_requested == len(TIMESERIES)  # nothing else: the monthly chain is not automated
+    third = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=second.cursor)
+    assert third.total_requested == 0  # requested once, not on every tick
