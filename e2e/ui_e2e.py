@@ -204,7 +204,25 @@ def timeseries_refreshed(drv, url: str, out: Path, step: Step, timeout: float) -
     image = wait_for(lambda: next(i for i in drv.find_elements(By.XPATH, "//*[@role='dialog']//img") if i.get_attribute("naturalWidth") not in (None, "0")),
                      30, "the chart image to load")
     step(f"chart shown: {image.get_attribute('naturalWidth')}x{image.get_attribute('naturalHeight')} px")
+    wait_for(lambda: dialog_settled(drv), 10, "the chart dialog to finish opening")  # else the shot catches its fade-in
     shot(drv, out, "06_timeseries_chart", step)
+
+
+# True once no element of the dialog (or the page behind it) is still fading: every ancestor of the
+# dialog fully opaque and no enter transition running.
+DIALOG_SETTLED_JS = """
+const d = document.querySelector("[role='dialog']");
+if (!d || document.querySelector("[class*='enter-active']")) return false;
+for (let e = d; e; e = e.parentElement) { if (parseFloat(getComputedStyle(e).opacity) < 1) return false; }
+return true;
+"""
+
+
+def dialog_settled(drv) -> bool:
+    if not drv.execute_script(DIALOG_SETTLED_JS):
+        return False
+    time.sleep(0.3)  # one more frame for the backdrop's own transition
+    return bool(drv.execute_script(DIALOG_SETTLED_JS))
 
 
 def freshness_from_ui(drv, url: str, out: Path, step: Step) -> None:
