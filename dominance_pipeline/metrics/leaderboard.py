@@ -23,30 +23,48 @@ from dominance_pipeline.schemas import MONTHLY_LEADERBOARD, conform
 TOP = 50
 
 
-def _ranked(entries: pl.DataFrame) -> pl.DataFrame:
+def _ranked(entries: pl.DataFrame, top: int | None = None, names: pl.Series | None = None) -> pl.DataFrame:
     """Entries (name, downloads_30d, ...) with share and rank; none if they have no downloads at all.
 
     Competition ranking: equal downloads share a rank (1, 2, 2, 4), so no tie is broken arbitrarily and a
-    numeric rank over millions of entries needs no string sort.
+    numeric rank over millions of entries needs no string sort. With `top`, only entries ranked `top` or
+    better are returned: those with at least the `top`-th largest downloads. Every entry above one of
+    them is kept too, so their ranks are their ranks among all entries, and only the kept ones are ranked
+    (a top-k pass instead of a sort of millions). With `names`, only those entries are returned, each
+    ranked among all: 1 + how many entries have more downloads, found in the sorted downloads.
     """
     total = entries.get_column("downloads_30d").sum()
     if not total:
         return entries.clear().with_columns(pl.lit(None, pl.Float64).alias("share"), pl.lit(None, pl.Int32).alias("rank"))
+    if top is not None and entries.height > top:
+        cut = entries.get_column("downloads_30d").top_k(top).min()
+        entries = entries.filter(pl.col("downloads_30d") >= cut)
+    if names is not None:
+        ordered = entries.get_column("downloads_30d").sort()
+        kept = entries.filter(pl.col("name").is_in(names.implode()))
+        above = ordered.len() - ordered.search_sorted(kept.get_column("downloads_30d"), side="right")
+        return kept.with_columns((pl.col("downloads_30d") / total).alias("share"), (above + 1).cast(pl.Int32).alias("rank"))
     return entries.with_columns(
         (pl.col("downloads_30d") / total).alias("share"),
         pl.col("downloads_30d").rank("min", descending=True).cast(pl.Int32).alias("rank"),
     )
 
 
-def rankings(tagged: pl.DataFrame) -> pl.DataFrame:
-    """Every model and namespace ranked, per view: board, view, name, country, downloads_30d, share, rank."""
+def rankings(tagged: pl.DataFrame, top: int | None = None, names: pl.Series | None = None) -> pl.DataFrame:
+    """Every model and namespace ranked, per view: board, view, name, country, downloads_30d, share, rank.
+
+    With `top`, only the entries ranked `top` or better (ties at the cut included); with `names`, only the
+    entries of those names (see `_ranked`).
+    """
     models = _ranked(
         tagged.select(
             pl.col("model_id").alias("name"),
             pl.col("downloads_30d").fill_null(0).cast(pl.Float64),
             pl.col("org_country").alias("direct"),
             pl.col("root_country").alias("lineage"),
-        )
+        ),
+        top,
+        names,
     )
     orgs = org_downloads(tagged).rename({"namespace": "name"})
     cols = ["board", "view", "name", "country", "downloads_30d", "share", "rank"]
@@ -55,7 +73,7 @@ def rankings(tagged: pl.DataFrame) -> pl.DataFrame:
         for view in ("direct", "lineage")
     ]
     frames += [
-        _ranked(orgs.filter(pl.col("view") == view)).with_columns(pl.lit("namespace").alias("board")).select(cols)
+        _ranked(orgs.filter(pl.col("view") == view), top, names).with_columns(pl.lit("namespace").alias("board")).select(cols)
         for view in ("direct", "lineage")
     ]
     return pl.concat(frames)
@@ -67,13 +85,12 @@ def leaderboard(tagged: pl.DataFrame, previous: pl.DataFrame | None, month: dt.d
     Entries tied at the cut all stay, so a board can have a few more than `top` rows. `previous` is the
     previous month's origin-tagged models (None or empty when that month is not materialized).
     """
-    now = rankings(tagged).filter(pl.col("rank") <= top)
+    now = rankings(tagged, top)
     keys = ["board", "view", "name"]
     if previous is None or previous.is_empty():
         before = pl.DataFrame(schema={**{k: pl.String for k in keys}, "previous_rank": pl.Int32})
     else:
-        names = now.get_column("name").unique().implode()
-        before = rankings(previous).filter(pl.col("name").is_in(names)).select(*keys, pl.col("rank").alias("previous_rank"))
+        before = rankings(previous, names=now.get_column("name").unique()).select(*keys, pl.col("rank").alias("previous_rank"))
     out = now.join(before, on=keys, how="left").with_columns(
         pl.lit(month, pl.Date).alias("month"),
         (pl.col("previous_rank") - pl.col("rank")).alias("rank_change"),

@@ -275,39 +275,68 @@ def run_suite(
             outcomes[i] = Outcome(e.name, e.severity, passed=True, gx=e.gx, table=e.table, skipped=True, note=e.skip)
     for table_name, table in tables.items():
         todo = [(i, e) for i, e in enumerate(expectations) if e.table == table_name and e.skip is None]
-        if not todo:
-            continue
-        columns = [c for _, e in todo for c in e.columns()]
-        by_equality = {c for c in columns if all(e.gx in _EQUALITY_ONLY for _, e in todo if c in e.columns())}
-        frame = _gx_frame(table.frame, columns, by_equality)
-        batch = whole_frame.get_batch(batch_parameters={"dataframe": frame})
-        suite = gx.ExpectationSuite(
-            name=f"{name}.{table_name}",
-            expectations=[getattr(gxe, e.gx)(**e.kwargs, meta={"index": i}) for i, e in todo],
-        )
-        result_format = {"result_format": "SUMMARY", "partial_unexpected_count": sample_size}
-        validation = batch.validate(suite, result_format=result_format)
-        for r in validation.results:
-            i = int(r.expectation_config.meta["index"])
-            outcomes[i] = _outcome(expectations[i], r, table, sample_size)
+        # GX copies the whole frame (every row of every column) to drop the rows a pair or multi-column
+        # expectation ignores, once per metric: each of those gets a frame of its own columns only
+        # (at 3 million models, the tagged suite 2.0 -> 1.1 s). Row positions, hence offenders, are the same.
+        narrow = [[(i, e)] for i, e in todo if _copies_domain(e)]
+        wide = [(i, e) for i, e in todo if not _copies_domain(e)]
+        for group in ([wide] if wide else []) + narrow:
+            outcomes |= _validate(gx, gxe, whole_frame, f"{name}.{table_name}", table, group, sample_size)
     ordered = tuple(outcomes[i] for i in range(len(expectations)))
     rows = tables["rows"].frame.height if "rows" in tables else 0
     return SuiteResult(name, rows, ordered, time.perf_counter() - start)
 
 
+def _copies_domain(e: Expectation) -> bool:
+    """A pair or multi-column expectation: GX filters its domain out of the whole frame (see run_suite)."""
+    return "column_A" in e.kwargs or "column_list" in e.kwargs
+
+
+def _validate(
+    gx: Any, gxe: Any, whole_frame: Any, suite_name: str, table: Table, todo: Sequence[tuple[int, Expectation]], sample_size: int
+) -> dict[int, Outcome]:
+    """The outcomes of expectations `todo` (index, expectation) on one frame of `table` holding their columns."""
+    outcomes: dict[int, Outcome] = {}
+    if todo:
+        columns = [c for _, e in todo for c in e.columns()]
+        by_equality = {c for c in columns if all(e.gx in _EQUALITY_ONLY for _, e in todo if c in e.columns())}
+        nulls_only = {c for c in columns if all(e.gx == _NOT_NULL for _, e in todo if c in e.columns())}
+        frame = _gx_frame(table.frame, columns, by_equality, nulls_only)
+        batch = whole_frame.get_batch(batch_parameters={"dataframe": frame})
+        suite = gx.ExpectationSuite(
+            name=suite_name,
+            expectations=[getattr(gxe, e.gx)(**e.kwargs, meta={"index": i}) for i, e in todo],
+        )
+        result_format = {"result_format": "SUMMARY", "partial_unexpected_count": sample_size}
+        validation = batch.validate(suite, result_format=result_format)
+        by_index = dict(todo)
+        for r in validation.results:
+            i = int(r.expectation_config.meta["index"])
+            outcomes[i] = _outcome(by_index[i], r, table, sample_size)
+    return outcomes
+
+
 # Expectations that only compare values for equality (and nullness): they see the same rows fail on
 # integer codes of a column as on its values (see _equality_codes).
-_EQUALITY_ONLY = frozenset({"ExpectColumnValuesToBeUnique", "ExpectColumnValuesToNotBeNull"})
+_NOT_NULL = "ExpectColumnValuesToNotBeNull"
+_EQUALITY_ONLY = frozenset({"ExpectColumnValuesToBeUnique", _NOT_NULL})
 
 
-def _gx_frame(frame: pl.DataFrame, columns: Sequence[str], by_equality: set[str] | frozenset[str] = frozenset()) -> Any:
+def _gx_frame(
+    frame: pl.DataFrame,
+    columns: Sequence[str],
+    by_equality: set[str] | frozenset[str] = frozenset(),
+    nulls_only: set[str] | frozenset[str] = frozenset(),
+) -> Any:
     """The pandas frame GX validates: only the named columns (present ones: GX reports the missing), UTC
     timestamps without their zone (GX's pandas pair comparisons trip a pandas deprecation on tz-aware ones).
 
     Offenders are named afterwards from their row positions, so the id column is converted only when an
     expectation is about it. A table-level expectation alone still needs the row count: a row-number column.
     String columns in `by_equality` (named only by _EQUALITY_ONLY expectations) go as integer codes:
-    "model_id is unique" takes 2.1 s on 3 million strings in pandas, 0.1 s on their codes.
+    "model_id is unique" takes 2.1 s on 3 million strings in pandas, 0.1 s on their codes. String columns
+    in `nulls_only` (named only by not-null expectations) go as 0 or null: hashing a column of repeated
+    values (an author, a month) would send every row through the codes' collision check (1 s at 3M).
     """
     present = [c for c in dict.fromkeys(columns) if c in frame.columns]
     if not present:
@@ -319,7 +348,11 @@ def _gx_frame(frame: pl.DataFrame, columns: Sequence[str], by_equality: set[str]
             for c, t in df.schema.items()
             if isinstance(t, pl.Datetime) and t.time_zone is not None
         ),
-        *(_equality_codes(df.get_column(c)) for c in present if c in by_equality and df.schema[c] == pl.String),
+        *(
+            pl.when(pl.col(c).is_not_null()).then(pl.lit(0, pl.Int8)).alias(c) if c in nulls_only else _equality_codes(df.get_column(c))
+            for c in present
+            if c in by_equality and df.schema[c] == pl.String
+        ),
     ).to_pandas()
 
 
