@@ -182,20 +182,25 @@ def dagster_env(data_dir: Path, snapshot_dir: Path) -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 
-def monthly_job(data_dir: Path, snapshot_dir: Path):  # -> dg.JobDefinition
-    """The real monthly_job, its outputs under data_dir, reading snapshots from snapshot_dir."""
-    from dominance_pipeline.definitions import build_definitions
+def monthly_job(data_dir: Path, snapshot_dir: Path) -> dict[str, str]:
+    """Where the real monthly_job writes (data_dir) and reads snapshots (snapshot_dir): run_monthly_job's
+    location. The job is loaded here once, as by a backfill daemon; each run reuses what Dagster keeps."""
+    from dominance_pipeline.cli.inprocess import job_for
     from dominance_pipeline.instance import ensure_dagster_home
 
     ensure_dagster_home(data_dir / "dagster_home")
-    return build_definitions(data_dir, snapshot_dir).resolve_job_def("monthly_job")
+    location = {"data_dir": str(data_dir), "snapshot_dir": str(snapshot_dir)}
+    job_for("monthly_job", **location)
+    return location
 
 
-def run_monthly_job(job, key: str):  # -> (dg.ExecuteInProcessResult, seconds)
-    """One real execute_in_process of `job` for partition `key` in the persistent instance ($DAGSTER_HOME),
-    as `dominance-pipeline materialize` runs it (GX imported in the background while the listing is read)."""
+def run_monthly_job(location: dict[str, str], key: str):  # -> (dg.JobExecutionResult, seconds)
+    """One real run of monthly_job for partition `key` in the persistent instance ($DAGSTER_HOME), as
+    `dominance-pipeline materialize` runs it (in this process, no output kept in memory; GX imported in the
+    background while the listing is read)."""
     import dagster as dg
 
+    from dominance_pipeline.cli.inprocess import run_job
     from dominance_pipeline.quality.suites import warm_up
 
     warm_up()
@@ -205,7 +210,7 @@ def run_monthly_job(job, key: str):  # -> (dg.ExecuteInProcessResult, seconds)
     }
     with dg.DagsterInstance.get() as instance:
         t0 = time.perf_counter()
-        result = job.execute_in_process(partition_key=key, instance=instance, run_config=run_config, raise_on_error=False)
+        result = run_job("monthly_job", instance, partition_key=key, run_config=run_config, **location)
         return result, time.perf_counter() - t0
 
 

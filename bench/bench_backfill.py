@@ -8,9 +8,9 @@ consistent history: every model of one month is in the next, all-time downloads 
 Hub grows (new models every month), so no two months have the same size: with the defaults (1,200,000
 models in the newest month, growth 0.01/month) the 24 months run from about 0.8M to 1.2M models and average
 about 1M. (The Hub's own growth, 0.059/month, would start a 24-month backfill at a quarter of the newest
-size.) Each month is one execute_in_process of monthly_job in one persistent instance, in a single worker
-process whose peak RSS is reported, like a sequential backfill; the code location is loaded once. Prints
-per-month seconds and the total; writes data/bench/backfill.json.
+size.) Each month is one in-process run of monthly_job (as the CLI's, cli/inprocess.py) in one persistent
+instance, in a single worker process whose peak RSS is reported, like a sequential backfill; the code
+location is loaded once. Prints per-month seconds and the total; writes data/bench/backfill.json.
 """
 
 from __future__ import annotations

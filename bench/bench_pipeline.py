@@ -20,7 +20,7 @@ Tasks (STAGES is the list to extend, e.g. with the GX suites):
   checks               the GX suites of the four monthly checks (quality.suites; per-suite times in extra); GX's
                        import and context are set up before the clock
   core                 raw Parquet -> indices in one process: read, normalise, tag, aggregate, indices
-  dagster_e2e          monthly_job.execute_in_process for the partition (assets, checks, Parquet IO, DuckDB
+  dagster_e2e          monthly_job run in process for the partition, as the CLI runs it (assets, checks, Parquet IO, DuckDB
                        views) in a persistent instance; `startup_seconds` is the import and definitions load
 The direct download share, three ways, on the same file (shares compared to each other to 1e-9):
   ours_direct_share    OUR code for the same work as the SQL: a projected scan of id and downloads, each
@@ -306,7 +306,7 @@ STAGES: list[Stage] = [
     Stage("indices", _indices, True),
     Stage("checks", _checks),
     Stage("core", _core, note="raw Parquet -> indices, one process"),
-    Stage("dagster_e2e", _dagster, note="execute_in_process, one partition"),
+    Stage("dagster_e2e", _dagster, note="in-process run (cli/inprocess.py), one partition"),
 ]
 BASELINES: list[Stage] = [
     Stage("ours_direct_share", _ours_direct),

@@ -96,11 +96,11 @@ def run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from dominance_pipeline.cli.materialize import cli_run_tags, monthly_run_config, print_outcome, refresh_timeseries, release_slots
-    from dominance_pipeline.definitions import build_definitions
+    from dominance_pipeline.cli.inprocess import run_job
 
     log_level = "WARNING" if args.quiet else "INFO"
-    defs = build_definitions(snapshot_dir=args.snapshot_dir, hub_endpoint=args.endpoint)  # loaded once for all months
-    job = defs.resolve_job_def("monthly_job")
+    snapshot_dir = str(Path(args.snapshot_dir).resolve()) if args.snapshot_dir else None
+    location = {"snapshot_dir": snapshot_dir, "hub_endpoint": args.endpoint}  # each month's run rebuilds its job from these
     run_config = monthly_run_config({"source": args.source}, log_level)
     backfill_id = f"cli-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
     tags = cli_run_tags({"dominance/backfill": backfill_id, "dominance/source": args.source})
@@ -126,9 +126,7 @@ def run(args: argparse.Namespace) -> int:
                 print(f"[{i}/{len(todo)}] {key[:7]} ...", flush=True)
                 release_slots(instance)
                 started = time.perf_counter()
-                result = job.execute_in_process(
-                    partition_key=key, instance=instance, run_config=run_config, tags=tags, raise_on_error=False
-                )
+                result = run_job("monthly_job", instance, partition_key=key, run_config=run_config, tags=tags, **location)
                 month = MonthResult(key, result.run_id, time.perf_counter() - started, print_outcome(result, key), key in done)
                 results.append(month)
                 if was_interrupted(result):  # Ctrl-C reaches the step as an error: stop the backfill, not just the month
@@ -181,13 +179,10 @@ def freshness_line() -> str:
     """Run freshness_job (so the UI shows it too) and say whether the last complete month is materialized."""
     import dagster as dg
 
-    from dominance_pipeline.definitions import defs
+    from dominance_pipeline.cli.inprocess import run_job
 
     with dg.DagsterInstance.get() as instance:
-        result = defs.resolve_job_def("freshness_job").execute_in_process(
-            instance=instance, run_config={"loggers": {"concise_console": {"config": {"log_level": "WARNING"}}}},
-            raise_on_error=False,
-        )
+        result = run_job("freshness_job", instance, run_config={"loggers": {"concise_console": {"config": {"log_level": "WARNING"}}}})
     evaluations = result.get_asset_check_evaluations()
     if not evaluations:
         return "not evaluated (the freshness check did not run; see make ui, Runs)"

@@ -79,23 +79,19 @@ def run(args: argparse.Namespace) -> int:
     return status
 
 
-def execute(key: str, raw: dict[str, object], log_level: str = "INFO", endpoint: str | None = None):  # -> dg.ExecuteInProcessResult
+def execute(key: str, raw: dict[str, object], log_level: str = "INFO", endpoint: str | None = None):  # -> dg.JobExecutionResult
     """Run monthly_job for partition `key` in the persistent instance; never raises on a step failure."""
     import dagster as dg
 
-    from dominance_pipeline.definitions import build_definitions, defs
-
-    if endpoint:
-        defs = build_definitions(hub_endpoint=endpoint)
-
+    from dominance_pipeline.cli.inprocess import run_job
     from dominance_pipeline.quality.suites import warm_up
 
-    job = defs.resolve_job_def("monthly_job")
     warm_up()  # the checks run in this process: GX imports while the raw listing is read
     with dg.DagsterInstance.get() as instance:
         release_slots(instance)
-        return job.execute_in_process(
-            partition_key=key, instance=instance, run_config=monthly_run_config(raw, log_level), tags=cli_run_tags(), raise_on_error=False
+        return run_job(
+            "monthly_job", instance, partition_key=key, run_config=monthly_run_config(raw, log_level), tags=cli_run_tags(),
+            hub_endpoint=endpoint,
         )
 
 
@@ -125,12 +121,11 @@ def refresh_timeseries(log_level: str = "INFO") -> int:
     """Run timeseries_job (the series, crossover and chart over every materialized month); print where they are."""
     import dagster as dg
 
-    from dominance_pipeline.definitions import defs
+    from dominance_pipeline.cli.inprocess import run_job
 
-    job = defs.resolve_job_def("timeseries_job")
     run_config = {"loggers": {"concise_console": {"config": {"log_level": log_level}}}}
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+        result = run_job("timeseries_job", instance, run_config=run_config)
     return report_series(result)
 
 

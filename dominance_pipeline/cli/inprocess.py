@@ -1,0 +1,66 @@
+"""Running a job of the code location in this process without keeping its outputs in memory.
+
+`JobDefinition.execute_in_process` (Dagster 1.13) always captures every step's returned value for the
+result's `output_for_node`: a month's raw listing and tagged models (GBs at Hub scale) stay referenced
+until the run ends and then by the result, so one month peaks higher than its work needs and a backfill
+in one process grows month after month. `dg.execute_job` runs the same plan in this process too (the code
+location's executor is `in_process_executor`) and keeps no output: each value lives in the warehouse (the
+IO manager) and in memory only while a step uses it. It wants a reconstructable job, so `job_for` rebuilds
+the job from build_definitions' arguments (JSON values, recorded on the run as its code origin).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import dagster as dg
+
+
+def job_for(job_name: str, data_dir: str | None = None, snapshot_dir: str | None = None,
+            hub_endpoint: str | None = None) -> dg.JobDefinition:
+    """The reconstructor `run_job` points Dagster at: the named job of build_definitions(...)."""
+    from dominance_pipeline.definitions import build_definitions
+
+    return build_definitions(data_dir, snapshot_dir, hub_endpoint).resolve_job_def(job_name)
+
+
+def run_job(
+    job_name: str,
+    instance: dg.DagsterInstance,
+    *,
+    partition_key: str | None = None,
+    run_config: Mapping[str, object] | None = None,
+    tags: Mapping[str, str] | None = None,
+    data_dir: str | Path | None = None,
+    snapshot_dir: str | Path | None = None,
+    hub_endpoint: str | None = None,
+) -> dg.JobExecutionResult:
+    """Run `job_name` of build_definitions(data_dir, snapshot_dir, hub_endpoint) in this process, recorded in
+    `instance`, for `partition_key` if given; never raises on a step failure (read `success` and the events).
+
+    The result carries the run's events, not its outputs (read those from the warehouse).
+    """
+    location = {
+        "job_name": job_name,
+        "data_dir": None if data_dir is None else str(data_dir),
+        "snapshot_dir": None if snapshot_dir is None else str(snapshot_dir),
+        "hub_endpoint": hub_endpoint,
+    }
+    job = dg.build_reconstructable_job(__name__, job_for.__name__, reconstructable_kwargs=location)
+    run_tags = dict(tags or {})
+    if partition_key is not None:
+        run_tags.update(partition_tags(job.get_definition(), partition_key))
+    return dg.execute_job(job, instance=instance, run_config=run_config, tags=run_tags, raise_on_error=False)
+
+
+def partition_tags(job: dg.JobDefinition, key: str) -> Mapping[str, str]:
+    """The run tags that make a run one partition's (`dagster/partition`, and the partition set the UI
+    groups a job's runs by), as execute_in_process sets them; a key outside the job's partitions is refused
+    here rather than failing inside the run."""
+    partitions = job.partitions_def
+    if partitions is None or job.partitioned_config is None:
+        raise ValueError(f"{job.name} is not partitioned; it has no partition {key!r}")
+    if not partitions.has_partition_key(key):
+        raise ValueError(f"{key!r} is not a partition of {job.name}")
+    return job.partitioned_config.get_tags_for_partition_key(key, job_name=job.name)
