@@ -91,7 +91,7 @@ class ParquetBatches:
                     batch = pl.from_arrow(valid_text(table.combine_chunks().to_batches()[0]))  # type: ignore[assignment]
                 if nested is not None:
                     batch = batch.with_columns(pl.from_arrow(nested.slice(start, n)).to_series().alias("safetensors"))  # type: ignore[union-attr]
-                yield batch.select([*wanted, *(c for c in ("_reject", "_orig_item") if c in batch.columns and c not in wanted)])  # type: ignore[union-attr]
+                yield batch.select([*wanted, *(c for c in SOURCE_COLUMNS if c in batch.columns and c not in wanted)])  # type: ignore[union-attr]
             offset += rows
 
 
@@ -100,7 +100,7 @@ def _polars_slice(path: Path, columns: list[str], offset: int, n: int) -> pl.Dat
     try:
         return pl.scan_parquet(path, hive_partitioning=False).select(columns).slice(offset, n).collect()
     except pl.exceptions.ComputeError as exc:
-        if "UTF-8" not in str(exc) and "utf-8" not in str(exc).lower():
+        if "utf-8" not in str(exc).lower():
             raise
         return None
 
