@@ -76,6 +76,7 @@ RAW_HUB_LISTINGS = Schema(
         "pipeline_tag": pl.String,
         "library_name": pl.String,
         "tags": pl.List(pl.String),
+        "repack_format": pl.Boolean,
         "base_model_ids": pl.List(pl.String),
         "base_relation": pl.String,
         "params_total": pl.Int64,

@@ -93,18 +93,6 @@ def test_two_views_and_the_intermediary_flag():
     assert stats["attributed_on"] == "2026-05-31" and stats["lineage"]["status"]["resolved"] == 1
 
 
-def test_repack_format_reads_the_tags_and_the_library_the_tagged_table_leaves_out():
-    raw = listing([(f"u/m{i}", 1, [], None) for i in range(5)]).with_columns(
-        pl.Series("tags", [["gguf", "region:us"], ["mlx"], ["GGUF-my-repo"], None, []], pl.List(pl.String)),
-        pl.Series("library_name", [None, None, None, "mlx", "transformers"], pl.String),
-    )
-    tagged, _ = tag(raw, load_registry())
-    assert dict(tagged.select("model_id", "repack_format").iter_rows()) == {
-        "u/m0": True, "u/m1": True, "u/m2": False, "u/m3": True, "u/m4": False,
-    }
-    assert "tags" not in tagged.columns
-
-
 def test_tag_takes_one_month_at_a_time():
     two = pl.concat([listing([("a/x", 1, [], None)], dt.date(2026, 4, 1)), listing([("a/y", 1, [], None)])])
     with pytest.raises(ValueError, match="one month's listing"):

@@ -18,13 +18,9 @@ from dominance_pipeline.origin.registry import Registry, attribute, month_end
 from dominance_pipeline.origin.release_dates import apply_corrections, load_corrections
 from dominance_pipeline.schemas import LINEAGE_ROOT, ORIGIN_TAGGED_MODELS, RAW_HUB_LISTINGS, conform
 
-# A repo whose tags or library say it is one of these weight formats is a build of a model, not a model
-# (see `repack_format`).
-REPACK_FORMATS = ("gguf", "mlx")
-# The raw columns `tag` reads (the asset loads only these): those origin_tagged_models carries over, and the
-# tags, which it does not (they stay in raw_hub_listings: a third of the tagged table's size and of its
-# writing cost at Hub scale, for one flag read from them).
-RAW_COLUMNS = (*(c for c in ORIGIN_TAGGED_MODELS.names if c in RAW_HUB_LISTINGS.columns), "tags")
+# The raw columns `tag` reads: those origin_tagged_models carries over (the asset loads only these; the tags
+# stay in raw_hub_listings, a third of the tagged table's size and of its writing cost at Hub scale).
+RAW_COLUMNS = tuple(c for c in ORIGIN_TAGGED_MODELS.names if c in RAW_HUB_LISTINGS.columns)
 
 
 def attribution_day(raw: pl.DataFrame) -> dt.date:
@@ -43,12 +39,6 @@ def namespace(model_id: pl.Expr) -> pl.Expr:
 def namespace_of(model_ids: pl.Series) -> pl.Series:
     """`namespace` of a Series of model ids."""
     return model_ids.to_frame().select(namespace(pl.col(model_ids.name))).to_series()
-
-
-def repack_format(raw: pl.DataFrame) -> pl.Series:
-    """Whether each repo is a GGUF or MLX build: one of REPACK_FORMATS among its tags, or as its library."""
-    fmt = pl.col("tags").list.eval(pl.element().is_in(REPACK_FORMATS)).list.any().fill_null(False)
-    return raw.select((fmt | pl.col("library_name").is_in(REPACK_FORMATS).fill_null(False)).alias("repack_format")).to_series()
 
 
 def tag(
@@ -102,7 +92,6 @@ def tag(
     dated, release_notes = apply_corrections(raw, load_corrections() if corrections is None else corrections)
     columns = {
         **{c: dated.get_column(c) for c in dated.columns},
-        "repack_format": repack_format(raw),
         "org_namespace": org.get_column("namespace"),
         "org_country": org.get_column("country"),
         "org_bloc": org.get_column("bloc"),
