@@ -1,13 +1,13 @@
 """The partitions this process has just published, kept in memory for the steps that read them next.
 
-In a run executed in one process (`dominance-pipeline materialize` and `backfill`, whose runs are what
-the monthly schedule's runs are too), origin_tagged_models is read back right after it is written: by its
-check, monthly_aggregates, monthly_leaderboard and dominance_indices, four Parquet reads of up to 3
-million rows (about 3 s at Hub scale) of a frame that is still in memory. `remember` keeps each table's
-last published frame with the identity of its file (path, inode, size, modification time); `recall`
-returns its columns only while the file on disk is still exactly that one, so a reader never gets
-anything but what is published, and any other process (the UI's multiprocess executor) reads the file.
-At most one frame per table is held, and `forget` drops them all when a run ends.
+The code location runs every step of a run in one process (in_process_executor: the CLI's runs, and the
+run worker the UI or the schedule starts). There origin_tagged_models is read back right after it is
+written, by its check, monthly_aggregates, monthly_leaderboard and dominance_indices: four Parquet reads
+of up to 3 million rows (~5 CPU-seconds at Hub scale) of a frame that is still in memory. `remember`
+keeps each table's last published frame with the identity of its file (path, inode, size, modification
+time); `recall` returns its columns only while the file on disk is still exactly that one, so a reader
+never gets anything but what is published, and every other process reads the file. At most one frame per
+table is held; `forget` drops them all when a run ends (a run worker's process simply exits).
 """
 
 from __future__ import annotations
