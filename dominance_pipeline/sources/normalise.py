@@ -240,17 +240,36 @@ def _fill(values: pl.Series, missing: pl.Series, compute: Callable[[pl.Series], 
     return values.scatter(missing.arg_true(), compute(missing))
 
 
+def _known(models: pl.DataFrame) -> pl.Series:
+    """The parents named in baseModels and in `base_model:` tags, stripped, baseModels' first: the same
+    set, and the same ids in the same first-seen order, as the two lists concatenated.
+
+    Most rows' tags name only parents that baseModels lists (`base_model:X`, `base_model:finetune:X`):
+    their baseModels list is that answer, and polars' `concat_list` (as costly as all the rest of this
+    function) runs only on the other rows.
+    """
+    lists = models.select(
+        pl.col("baseModels").struct.field("models").list.eval(pl.element().struct.field("id").str.strip_chars()).fill_null([]).alias("_known"),
+        pl.col("_base_tags").list.eval(pl.element().str.replace(_TAG_IDS, "").str.strip_chars()).fill_null([]).alias("_tag_ids"),
+    )
+    other = lists.select(pl.col("_tag_ids").list.set_difference("_known").list.len() > 0).to_series()
+    from_struct = lists.get_column("_known")
+    if not other.any():
+        return from_struct
+    both = lists.filter(other).select(pl.concat_list("_known", "_tag_ids")).to_series()
+    # Each row's position in from_struct followed by both (list columns cannot be scattered into).
+    at = pl.select(pl.when(other).then(other.cum_sum() - 1 + models.height).otherwise(pl.int_range(models.height)).cast(pl.UInt32)).to_series()
+    return pl.concat([from_struct, both], rechunk=True).gather(at)
+
+
 def _declared(models: pl.DataFrame) -> pl.DataFrame:
     """`base_model_ids` and `base_relation` of each row: parents from baseModels, `base_model:` tags and
     cardData.base_model, merged in that order without repeats; the relation from the first that has one
     (`pl.coalesce` of the three, each computed only where the ones before it have none)."""
     # The regex engine counts a literal faster than polars' literal count_matches (0.16 s against 0.22 s on
     # 840,000 documents).
-    from_struct = pl.col("baseModels").struct.field("models").list.eval(pl.element().struct.field("id"))
-    tag_ids = pl.col("_base_tags").list.eval(pl.element().str.replace(_TAG_IDS, ""))
-    known = pl.concat_list(from_struct.fill_null([]), tag_ids.fill_null([])).list.eval(pl.element().str.strip_chars())
     tokens = pl.col("cardData").str.count_matches('"base_model"').fill_null(0)
-    models = models.with_columns(known.alias("_known"), tokens.alias("_tokens"))
+    models = models.with_columns(_known(models), tokens.alias("_tokens"))
     texts, escaped = models.get_column("cardData"), models.get_column("_escaped")
     may_hold = (models.get_column("_tokens") > 0) | escaped
     card = _parse_card(texts, "base_model", may_hold & ~_redundant_cards(models))
