@@ -343,7 +343,10 @@ def _stage(
     """Coerced hub columns plus `model_id`, the quarantine `reason` (null when the row is good) and `_row`,
     the row's position in the whole listing (batches are numbered from `offset`)."""
     lf, missing, recast = _coerce(batch.lazy())
-    staged = lf.with_columns(pl.col("id").str.strip_chars().alias("model_id")).collect()
+    # The in-memory engine keeps each column in one chunk, like the batch; the default (streaming) one splits
+    # them in two, and later steps that meet one-chunk columns beside them (valid ids, reasons, parents) pay
+    # for it: staging and mapping 3 million rows cost 0.8 CPU-seconds more.
+    staged = lf.with_columns(pl.col("id").str.strip_chars().alias("model_id")).collect(engine="in-memory")
     staged = staged.with_columns(valid_model_ids(staged.get_column("model_id")).alias("_valid_id"))
     schema = staged.schema
     snap = pl.lit(snapshot_at.astimezone(dt.UTC), UTC_TS)
