@@ -59,13 +59,11 @@ def tag(
     ids = raw.get_column("model_id").rechunk()
 
     org = attribute(raw.get_column("author"), lookup)
-    roots = resolved.derived.hstack(attribute(namespace_of(resolved.derived.get_column("root_id")), lookup).select("namespace", "country", "bloc"))
-    per_model = _per_model(roots)
+    per_model = _per_model(_root_origins(resolved.derived, lookup))
     # Every model starts as an original (its own root: its lineage view is its direct view); the derived
     # ones are then written at their rows (positions, not a join on millions of ids).
     rows = per_model.get_column("row")
-    self_ref = ids.is_in(resolved.self_references.implode())
-    status = pl.select(pl.when(self_ref).then(pl.lit(lineage.SELF_REFERENCE)).otherwise(pl.lit(lineage.ORIGINAL))).to_series()
+    status = pl.repeat(lineage.ORIGINAL, raw.height, eager=True).scatter(resolved.self_reference_rows, lineage.SELF_REFERENCE)
     lin = pl.DataFrame(
         {
             "root_model_id": ids.clone().scatter(rows, per_model.get_column("root_model_id")),
@@ -105,6 +103,20 @@ def tag(
         "release_dates": release_notes,
     }
     return conform(tagged, ORIGIN_TAGGED_MODELS), stats
+
+
+def _root_origins(derived: pl.DataFrame, lookup: pl.DataFrame) -> pl.DataFrame:
+    """`derived` with the namespace, country and bloc of each root, attributed once per distinct root.
+
+    A root is shared by many derivatives (a few hundred thousand roots for a million rows at Hub scale), so
+    each is attributed once and gathered back by its node number.
+    """
+    root = derived.get_column("root")
+    first = derived.select("root", "root_id").filter(pl.col("root").is_first_distinct())
+    origin = attribute(namespace_of(first.get_column("root_id")), lookup).select("namespace", "country", "bloc")
+    # Node number -> place in `first`: an array as long as the highest root number, read by position.
+    place = pl.zeros(int(root.max() or 0) + 1, pl.UInt32, eager=True).scatter(first.get_column("root"), pl.int_range(first.height, dtype=pl.UInt32, eager=True))
+    return derived.hstack(origin.gather(place.gather(root)))
 
 
 def _per_model(roots: pl.DataFrame) -> pl.DataFrame:
