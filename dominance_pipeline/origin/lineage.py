@@ -128,10 +128,12 @@ def link_parents(e: pl.DataFrame, ids: pl.Series, redirects: pl.DataFrame | None
     integers instead of ids.
     """
     n = ids.len()
-    parents = e.select(pl.col("parent").unique())
-    # Probe the listing against the parents (a few hundred thousand), not the parents against the listing.
-    present = pl.DataFrame({"parent": ids}).with_row_index("node").join(parents, on="parent", how="inner")
-    missing = parents.join(present, on="parent", how="anti")
+    # One probe of the listing against the links numbers every parent present as written (by its row).
+    e = e.with_row_index("link")
+    present = pl.DataFrame({"parent": ids}).with_row_index("node").join(e.select("link", "parent"), on="parent", how="inner")
+    node = pl.repeat(None, e.height, dtype=_NODE, eager=True).scatter(present.get_column("link"), present.get_column("node"))
+    lost = e.filter(node.is_null())
+    missing = lost.select(pl.col("parent").unique())
     ns = pl.col("parent").str.split_exact("/", 1)
     cand = missing.with_columns(ns.struct.field("field_0").str.to_lowercase().alias("ns_key"), ns.struct.field("field_1").alias("name"))
     canon = redirects.select("ns_key", pl.col("namespace").alias("canon")) if redirects is not None else pl.DataFrame(schema={"ns_key": pl.String, "canon": pl.String})
@@ -159,18 +161,23 @@ def link_parents(e: pl.DataFrame, ids: pl.Series, redirects: pl.DataFrame | None
     notes = {"parents_matched_by_case": int(mapped.get_column("case").sum()), "parents_renamed": int(mapped.get_column("rename").sum())}
     outside = mapped.filter(pl.col("node").is_null()).get_column("linked").unique()
     numbered = outside.to_frame().with_row_index("ext", offset=n)
-    mapped = mapped.join(numbered, on="linked", how="left").select(
-        "parent",
+    mapped = lost.join(mapped.join(numbered, on="linked", how="left"), on="parent", how="left").select(
+        "link",
         pl.coalesce("node", "ext").alias("node"),
-        pl.lit(False).alias("exact"),
         # Re-pointed at another id: only such a link can repeat another of its child's links or point at the child.
         (pl.col("node").is_not_null() | (pl.col("linked") != pl.col("parent"))).alias("changed"),
     )
-    table = pl.concat([present.select("parent", "node", pl.lit(True).alias("exact"), pl.lit(False).alias("changed")), mapped])
-    numbered_links = e.join(table, on="parent", how="left", maintain_order="left").select(pl.col("row").alias("child"), pl.col("node").alias("parent"), "exact", "changed")
+    at = mapped.get_column("link")
+    exact = node.is_not_null()
+    links = e.select(
+        pl.col("row").alias("child"),
+        node.scatter(at, mapped.get_column("node")).alias("parent"),
+        exact.alias("exact"),
+        pl.repeat(False, e.height, eager=True).scatter(at, mapped.get_column("changed")).alias("changed"),
+    )
     looped = pl.col("parent") == pl.col("child")
-    self_rows = numbered_links.filter(looped & pl.col("exact")).get_column("child").unique(maintain_order=True)
-    links = numbered_links.filter(~looped)
+    self_rows = links.filter(looped & pl.col("exact")).get_column("child").unique(maintain_order=True)
+    links = links.filter(~looped)
     if mapped.get_column("changed").any():
         # Only the children of a re-pointed link can end up with a repeated link: de-duplicate those.
         touched = links.filter("changed").get_column("child").unique()
@@ -346,7 +353,7 @@ def resolve(models: pl.DataFrame, max_depth: int = MAX_DEPTH, redirects: pl.Data
 
     `redirects` (ns_key, namespace) canonicalises parent namespaces (see `link_parents`).
     """
-    ids = models.get_column("model_id")
+    ids = models.get_column("model_id").rechunk()  # gathers from a Parquet read's many chunks are ten times slower
     n = ids.len()
     linked = link_parents(edges(models), ids, redirects)
     e = linked.links
@@ -379,7 +386,7 @@ def resolve(models: pl.DataFrame, max_depth: int = MAX_DEPTH, redirects: pl.Data
     counts = dict(derived_status.get_column("lineage_status").value_counts().iter_rows())
     counts[SELF_REFERENCE] = self_rows.len()
     counts[ORIGINAL] = n - derived_status.height - self_rows.len()
-    every_id = pl.concat([ids, linked.outside.alias(ids.name)])
+    every_id = pl.concat([ids, linked.outside.alias(ids.name)], rechunk=True)
     stats: dict[str, object] = {
         "status": {s: int(counts.get(s, 0)) for s in STATUSES},
         "links": e.height,
