@@ -57,6 +57,7 @@ class LineageResult:
     derived: pl.DataFrame
     self_reference_rows: pl.Series  # rows of the models whose only declared parent is themselves
     model_ids: pl.Series
+    node_ids: pl.Series  # the id of each node number: model_ids, then the parents outside the snapshot
     stats: dict[str, object]
 
     @property
@@ -412,5 +413,6 @@ def resolve(models: pl.DataFrame, max_depth: int = MAX_DEPTH, redirects: pl.Data
         ),
         self_reference_rows=self_rows,
         model_ids=ids,
+        node_ids=every_id,
         stats=stats,
     )
