@@ -151,6 +151,23 @@ def test_renamed_parent_missing_from_the_snapshot_keeps_the_new_namespace():
     assert status_of(res)["x/ft"] == "external_root"
 
 
+
+def test_old_and_new_name_of_one_missing_parent_are_one_outside_root():
+    # both ids name zai-org/chatglm-6b, which is not in the snapshot: one link, one outside parent, weight 1
+    res = lineage.resolve(graph(**{"x/ft": ["THUDM/chatglm-6b", "zai-org/chatglm-6b"], "y/ft": ["x/ft"]}), redirects=RENAMES)
+    assert roots_of(res)["x/ft"] == {"zai-org/chatglm-6b": 1.0}
+    assert roots_of(res)["y/ft"] == {"zai-org/chatglm-6b": 1.0}
+    assert status_of(res) == {"x/ft": "external_root", "y/ft": "external_root"}
+    assert (res.stats["links"], res.stats["parents"], res.stats["parents_outside_snapshot"], res.stats["merges"]) == (2, 2, 1, 0)
+
+
+def test_a_model_naming_itself_in_another_case_only_is_an_original():
+    # "a/B" is served as A/b itself: the link is dropped; not a self-reference, which names the exact id
+    res = lineage.resolve(graph(**{"A/b": ["a/B"], "k/kid": ["a/b"]}))
+    assert status_of(res) == {"A/b": "original", "k/kid": "resolved"}
+    assert roots_of(res)["k/kid"] == {"A/b": 1.0}
+    assert res.self_references.to_list() == []
+
 def test_cycle_with_a_way_out_resolves_through_it():
     # a <-> b is a declared cycle, but a also names r/root: a drops its link into the cycle and resolves
     # through r/root, and b (whose only parent is a) follows it

@@ -37,7 +37,10 @@ _NONE, _CAPPED, _CYCLIC = 0, 1, 2
 _BY_CODE = {0: RESOLVED, 1: EXTERNAL_ROOT, 2: DEPTH_CAP, 3: CYCLE}
 
 ROOTS_SCHEMA = {"model_id": pl.String, "root_id": pl.String, "weight": pl.Float64, "depth": pl.Int32}
-_NODE_ROOTS = {"node": pl.String, "root_id": pl.String, "weight": pl.Float64, "depth": pl.Int32, "cut": pl.Int8}
+# Nodes are numbered, so that the walk joins on integers: a model by its row in the input, a parent outside
+# the snapshot by the input's height plus its place among those parents.
+_NODE = pl.UInt32
+_NODE_ROOTS = {"node": _NODE, "root": _NODE, "weight": pl.Float64, "depth": pl.Int32, "cut": pl.Int8}
 
 
 @dataclass(frozen=True)
@@ -48,12 +51,19 @@ class LineageResult:
     (`derived` holds only the others) so that callers can skip them. `roots` and `status` give every model.
     """
 
-    # row, model_id, root_id, weight, depth, single_root, lineage_status: one row per root of each model with
-    # at least one declared parent (row: its position in the input; single_root: it has exactly one root).
+    # row, model_id, root, root_id, weight, depth, single_root, lineage_status: one row per root of each model
+    # with at least one declared parent (row: its position in the input; root: the root's node number, its
+    # row or, outside the snapshot, the input's height + a number; single_root: it has exactly one root).
     derived: pl.DataFrame
-    self_references: pl.Series  # models whose only declared parent is themselves
+    self_reference_rows: pl.Series  # rows of the models whose only declared parent is themselves
     model_ids: pl.Series
+    node_ids: pl.Series  # the id of each node number: model_ids, then the parents outside the snapshot
     stats: dict[str, object]
+
+    @property
+    def self_references(self) -> pl.Series:
+        """The ids of the models whose only declared parent is themselves."""
+        return self.model_ids.gather(self.self_reference_rows).alias("model_id")
 
     @property
     def roots(self) -> pl.DataFrame:
@@ -80,39 +90,51 @@ class LineageResult:
 
 
 def edges(models: pl.DataFrame) -> pl.DataFrame:
-    """Distinct (child, parent, row) links from `model_id` and `base_model_ids`, self-links removed.
+    """Distinct declared (row, parent) links from `base_model_ids`, self-links included.
 
-    `row` is the child's position in `models`, so that results can be put back in place without a join on
-    ids. Model ids are unique in a listing, so de-duplicating each model's own list is enough.
+    `row` is the child's position in `models` and numbers it as a node (see `link_parents`, which also
+    tells self-links apart once parents are numbered). Model ids are unique in a listing, so de-duplicating
+    each model's own list is enough.
     """
     return (
         models.lazy()
         .with_row_index("row")
         .filter(pl.col("base_model_ids").list.len() > 0)
-        .select(pl.col("model_id").alias("child"), pl.col("base_model_ids").list.unique().alias("parent"), "row")
+        .select("row", pl.col("base_model_ids").list.unique().alias("parent"))
         .explode("parent")
-        .filter(pl.col("parent").is_not_null() & (pl.col("parent") != pl.col("child")))
+        .filter(pl.col("parent").is_not_null())
         .collect()
     )
 
 
-def link_parents(
-    e: pl.DataFrame, ids: pl.Series, redirects: pl.DataFrame | None = None
-) -> tuple[pl.DataFrame, pl.Series, dict[str, int]]:
-    """Point each declared parent id at the model the Hub would serve for it.
+@dataclass(frozen=True)
+class Links:
+    """The declared links with both ends numbered (see `link_parents`)."""
+
+    links: pl.DataFrame  # child, parent: node numbers; self-links removed
+    outside: pl.Series  # ids of the parents outside the snapshot: node n + i is outside[i]
+    self_rows: pl.Series  # rows that name their own id, as written, among their parents
+    notes: dict[str, int]
+
+
+def link_parents(e: pl.DataFrame, ids: pl.Series, redirects: pl.DataFrame | None = None) -> Links:
+    """Point each declared parent id at the model the Hub would serve for it, and number it.
 
     The Hub resolves repo ids case-insensitively and redirects a renamed namespace (THUDM/glm-4-9b is now
     zai-org/glm-4-9b), so a parent id that is not in the snapshot as written is matched, in order: by case,
     then under its namespace's canonical name from `redirects` (columns ns_key, namespace). A parent that
     still matches nothing keeps its id (under the canonical namespace, when renamed): an external root.
-    Only the distinct parent ids missing from the snapshot are looked at.
-
-    Returns the re-pointed links, the parents left outside the snapshot, and how many ids were re-pointed.
+    Only the distinct parent ids missing from the snapshot are looked at. The links come back as node
+    numbers (a model its row, an outside parent n + its place in `outside`), so that the walk joins on
+    integers instead of ids.
     """
-    parents = e.select(pl.col("parent").unique())
-    # Probe the listing against the parents (a few hundred thousand), not the parents against the listing.
-    present = pl.DataFrame({"parent": ids}).join(parents, on="parent", how="semi")
-    missing = parents.join(present, on="parent", how="anti")
+    n = ids.len()
+    # One probe of the listing against the links numbers every parent present as written (by its row).
+    e = e.with_row_index("link")
+    present = pl.DataFrame({"parent": ids}).with_row_index("node").join(e.select("link", "parent"), on="parent", how="inner")
+    node = pl.repeat(None, e.height, dtype=_NODE, eager=True).scatter(present.get_column("link"), present.get_column("node"))
+    lost = e.filter(node.is_null())
+    missing = lost.select(pl.col("parent").unique())
     ns = pl.col("parent").str.split_exact("/", 1)
     cand = missing.with_columns(ns.struct.field("field_0").str.to_lowercase().alias("ns_key"), ns.struct.field("field_1").alias("name"))
     canon = redirects.select("ns_key", pl.col("namespace").alias("canon")) if redirects is not None else pl.DataFrame(schema={"ns_key": pl.String, "canon": pl.String})
@@ -121,56 +143,67 @@ def link_parents(
     )
     wanted = pl.concat([cand.get_column("parent"), cand.get_column("renamed").drop_nulls()]).str.to_lowercase().unique()
     by_lower = (
-        pl.DataFrame({"key": ids.str.to_lowercase(), "model_id": ids})
+        pl.DataFrame({"key": ids.str.to_lowercase()})
+        .with_row_index("node")
         .filter(pl.col("key").is_in(wanted.implode()))
         .unique("key", keep="first", maintain_order=True)
     )
     mapped = (
-        cand.join(by_lower.rename({"model_id": "by_case"}), left_on=pl.col("parent").str.to_lowercase(), right_on="key", how="left")
-        .join(by_lower.rename({"model_id": "by_rename"}), left_on=pl.col("renamed").str.to_lowercase(), right_on="key", how="left")
+        cand.join(by_lower.rename({"node": "by_case"}), left_on=pl.col("parent").str.to_lowercase(), right_on="key", how="left")
+        .join(by_lower.rename({"node": "by_rename"}), left_on=pl.col("renamed").str.to_lowercase(), right_on="key", how="left")
         .select(
             "parent",
-            pl.coalesce("by_case", "by_rename", "renamed", "parent").alias("linked"),
+            pl.coalesce("by_case", "by_rename").alias("node"),
+            pl.coalesce("renamed", "parent").alias("linked"),
             pl.col("by_case").is_not_null().alias("case"),
             (pl.col("by_case").is_null() & pl.col("renamed").is_not_null() & (pl.col("renamed") != pl.col("parent"))).alias("rename"),
-            (pl.col("by_case").is_null() & pl.col("by_rename").is_null()).alias("outside"),
         )
     )
-    outside = mapped.filter("outside").get_column("linked").unique()
     notes = {"parents_matched_by_case": int(mapped.get_column("case").sum()), "parents_renamed": int(mapped.get_column("rename").sum())}
-    changed = mapped.filter(pl.col("linked") != pl.col("parent")).select("parent", "linked")
-    if changed.is_empty():
-        return e, outside, notes
-    # Only the children of a re-pointed link can end up with a repeated or a self link: de-duplicate those.
-    touched = e.filter(pl.col("parent").is_in(changed.get_column("parent").implode())).get_column("row").unique()
-    hit = pl.col("row").is_in(touched.implode())
-    relinked = (
-        e.filter(hit)
-        .join(changed, on="parent", how="left")
-        .select("child", pl.coalesce("linked", "parent").alias("parent"), "row")
-        .filter(pl.col("parent") != pl.col("child"))
-        .unique(maintain_order=True)
+    outside = mapped.filter(pl.col("node").is_null()).get_column("linked").unique()
+    numbered = outside.to_frame().with_row_index("ext", offset=n)
+    mapped = lost.join(mapped.join(numbered, on="linked", how="left"), on="parent", how="left").select(
+        "link",
+        pl.coalesce("node", "ext").alias("node"),
+        # Re-pointed at another id: only such a link can repeat another of its child's links or point at the child.
+        (pl.col("node").is_not_null() | (pl.col("linked") != pl.col("parent"))).alias("changed"),
     )
-    return pl.concat([e.filter(~hit), relinked]), outside, notes
+    at = mapped.get_column("link")
+    exact = node.is_not_null()
+    links = e.select(
+        pl.col("row").alias("child"),
+        node.scatter(at, mapped.get_column("node")).alias("parent"),
+        exact.alias("exact"),
+        pl.repeat(False, e.height, eager=True).scatter(at, mapped.get_column("changed")).alias("changed"),
+    )
+    looped = pl.col("parent") == pl.col("child")
+    self_rows = links.filter(looped & pl.col("exact")).get_column("child").unique(maintain_order=True)
+    links = links.filter(~looped)
+    if mapped.get_column("changed").any():
+        # Only the children of a re-pointed link can end up with a repeated link: de-duplicate those.
+        touched = links.filter("changed").get_column("child").unique()
+        hit = pl.col("child").is_in(touched.implode())
+        links = pl.concat([links.filter(~hit), links.filter(hit).unique(["child", "parent"], maintain_order=True)])
+    return Links(links=links.select("child", "parent"), outside=outside, self_rows=self_rows, notes=notes)
 
 
 def _weighted(e: pl.DataFrame) -> pl.DataFrame:
-    return e.with_columns((1.0 / pl.len().over("row")).alias("w"))
+    return e.with_columns((1.0 / pl.len().over("child")).alias("w"))
 
 
 def _through(links: pl.DataFrame, node_roots: pl.DataFrame) -> pl.DataFrame:
-    """Roots (node, row, root_id, weight, depth, cut) of each child of `links` (child, parent, row, w).
+    """Roots (node, root, weight, depth, cut) of each child of `links` (child, parent, w).
 
     A child with a single parent takes its parent's roots as they are (most links); only children with
     several parents, whose paths can meet again at a root, are grouped.
     """
     joined = links.join(node_roots, left_on="parent", right_on="node")
     single = joined.filter(pl.col("w") == 1.0).select(
-        pl.col("child").alias("node"), "row", "root_id", "weight", (pl.col("depth") + 1).cast(pl.Int32), "cut"
+        pl.col("child").alias("node"), "root", "weight", (pl.col("depth") + 1).cast(pl.Int32), "cut"
     )
     several = (
         joined.filter(pl.col("w") < 1.0)
-        .group_by(pl.col("child").alias("node"), "row", "root_id")
+        .group_by(pl.col("child").alias("node"), "root")
         .agg(
             (pl.col("w") * pl.col("weight")).sum().alias("weight"),
             (pl.col("depth").max() + 1).cast(pl.Int32).alias("depth"),
@@ -181,15 +214,15 @@ def _through(links: pl.DataFrame, node_roots: pl.DataFrame) -> pl.DataFrame:
 
 
 def _own_root(nodes: pl.DataFrame, cut: int) -> pl.DataFrame:
-    """Each node of `nodes` as its own root (its other columns, such as row, are kept)."""
+    """Each node of `nodes` as its own root."""
     return nodes.with_columns(
-        pl.col("node").alias("root_id"), pl.lit(1.0).alias("weight"), pl.lit(0, pl.Int32).alias("depth"), pl.lit(cut, pl.Int8).alias("cut")
+        pl.col("node").alias("root"), pl.lit(1.0).alias("weight"), pl.lit(0, pl.Int32).alias("depth"), pl.lit(cut, pl.Int8).alias("cut")
     )
 
 
 def _cap(found: pl.DataFrame, max_depth: int) -> tuple[pl.DataFrame, int]:
     """Nodes whose chain would exceed `max_depth` stand as their own roots; their children count from them."""
-    too_deep = found.filter(pl.col("depth") > max_depth).select(pl.exclude("root_id", "weight", "depth", "cut")).unique()
+    too_deep = found.filter(pl.col("depth") > max_depth).select("node").unique()
     if too_deep.is_empty():
         return found, 0
     kept = found.join(too_deep.select("node"), on="node", how="anti")
@@ -216,17 +249,17 @@ def _cycle_links(pending: pl.DataFrame) -> pl.DataFrame:
     ).select("child", "parent")
 
 
-def _components(links: list[tuple[str, str]]) -> dict[str, int]:
+def _components(links: list[tuple[int, int]]) -> dict[int, int]:
     """Strongly connected components (iterative Tarjan) of the given links: node -> component number."""
-    succ: dict[str, list[str]] = {}
+    succ: dict[int, list[int]] = {}
     for child, parent in links:
         succ.setdefault(child, []).append(parent)
         succ.setdefault(parent, [])
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    comp: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
+    index: dict[int, int] = {}
+    low: dict[int, int] = {}
+    comp: dict[int, int] = {}
+    stack: list[int] = []
+    on_stack: set[int] = set()
     components = 0
     for start in succ:
         if start in index:
@@ -261,10 +294,12 @@ def _components(links: list[tuple[str, str]]) -> dict[str, int]:
     return comp
 
 
-def _resolve_parents(ew: pl.DataFrame, parents: pl.DataFrame, max_depth: int) -> tuple[pl.DataFrame, dict[str, object]]:
-    """Roots (node, root_id, weight, depth, cut) of every distinct parent node, resolved from the top down.
+def _resolve_parents(ew: pl.DataFrame, parents: pl.DataFrame, max_depth: int) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, object]]:
+    """Roots (node, root, weight, depth, cut) of every distinct parent node, resolved from the top down.
 
-    `ew` holds the weighted links (child, parent, w); `parents` the distinct parent ids (column node).
+    `ew` holds the weighted links (child, parent, w); `parents` the distinct parent nodes (column node).
+    Returns the roots of the parents that declare no parent of their own (the tops, each its own root),
+    those of the other parents, and what the walk met.
     """
     # Only links between parent nodes matter here: a leaf derivative's roots come from one join at the end.
     pending = ew.join(parents, left_on="child", right_on="node", how="semi")
@@ -272,8 +307,8 @@ def _resolve_parents(ew: pl.DataFrame, parents: pl.DataFrame, max_depth: int) ->
     resolved = [_own_root(tops, _NONE)]
     done = tops.with_columns(pl.lit(True).alias("done"))
     levels = capped = 0
-    cycle_links = pl.DataFrame(schema={"child": pl.String, "parent": pl.String})
-    on_cycle = pl.Series("node", [], pl.String)
+    cycle_links = pl.DataFrame(schema={"child": _NODE, "parent": _NODE})
+    on_cycle = pl.Series("node", [], _NODE)
     while not pending.is_empty():
         flagged = pending.join(done, left_on="parent", right_on="node", how="left")
         ready = flagged.group_by("child").agg(pl.col("done").is_not_null().all().alias("ok")).filter("ok").select("child")
@@ -295,7 +330,7 @@ def _resolve_parents(ew: pl.DataFrame, parents: pl.DataFrame, max_depth: int) ->
             continue
         levels += 1
         links = pending.join(ready, on="child", how="semi")
-        found, n_capped = _cap(_through(links, pl.concat(resolved, rechunk=False)).drop("row"), max_depth)
+        found, n_capped = _cap(_through(links, pl.concat(resolved, rechunk=False)), max_depth)
         if on_cycle.len():
             # A member that keeps other parents resolves through them, but its walk still crossed a cycle.
             crossed = pl.col("node").is_in(on_cycle.implode())
@@ -308,10 +343,10 @@ def _resolve_parents(ew: pl.DataFrame, parents: pl.DataFrame, max_depth: int) ->
         "parent_levels": levels,
         "cycle_nodes": on_cycle.n_unique(),
         "cycle_links": cycle_links.height,
-        "cycle_examples": sorted(on_cycle.unique().to_list())[:5],
+        "cycle_examples": on_cycle.unique(),  # node numbers: `resolve` names them
         "depth_capped_nodes": capped,
     }
-    return pl.concat(resolved), stats
+    return resolved[0], pl.concat(resolved[1:]) if len(resolved) > 1 else pl.DataFrame(schema=_NODE_ROOTS), stats
 
 
 def resolve(models: pl.DataFrame, max_depth: int = MAX_DEPTH, redirects: pl.DataFrame | None = None) -> LineageResult:
@@ -319,35 +354,26 @@ def resolve(models: pl.DataFrame, max_depth: int = MAX_DEPTH, redirects: pl.Data
 
     `redirects` (ns_key, namespace) canonicalises parent namespaces (see `link_parents`).
     """
-    ids = models.get_column("model_id")
-    declared = edges(models)
-    e, outside, link_notes = link_parents(declared, ids, redirects)
-    children = e.select(pl.col("child").alias("node"))  # not unique: only used to (anti/semi) join on
-    self_refs = (
-        models.lazy()
-        .filter(pl.col("base_model_ids").list.contains(pl.col("model_id")))
-        .select(pl.col("model_id").alias("node"))
-        .join(children.lazy(), on="node", how="anti")
-        .collect()
-        .get_column("node")
-        .alias("model_id")
-    )
-    walk: dict[str, object] = {"parent_levels": 0, "cycle_nodes": 0, "cycle_links": 0, "cycle_examples": [], "depth_capped_nodes": 0}
+    ids = models.get_column("model_id").rechunk()  # gathers from a Parquet read's many chunks are ten times slower
+    n = ids.len()
+    linked = link_parents(edges(models), ids, redirects)
+    e = linked.links
+    self_rows = linked.self_rows.to_frame("child").join(e.select("child"), on="child", how="anti").get_column("child")
+    walk: dict[str, object] = {"parent_levels": 0, "cycle_nodes": 0, "cycle_links": 0, "cycle_examples": pl.Series([], dtype=_NODE), "depth_capped_nodes": 0}
     ew = _weighted(e)
     parents = e.select(pl.col("parent").unique().alias("node"))
-    node_roots = pl.DataFrame(schema=_NODE_ROOTS)
+    tops = parent_roots = pl.DataFrame(schema=_NODE_ROOTS)
     if not e.is_empty():
-        node_roots, walk = _resolve_parents(ew, parents, max_depth)
+        tops, parent_roots, walk = _resolve_parents(ew, parents, max_depth)
     leaves = ew.join(parents, left_on="child", right_on="node", how="anti")
-    leaf_roots, n_capped = _cap(_through(leaves, node_roots), max_depth)
-    child_rows = ew.filter(pl.col("row").is_first_distinct()).select(pl.col("child").alias("node"), "row")
-    derived = pl.concat([node_roots.join(child_rows, on="node"), leaf_roots], how="diagonal").with_columns(
+    leaf_roots, n_capped = _cap(_through(leaves, pl.concat([tops, parent_roots])), max_depth)
+    derived = pl.concat([parent_roots, leaf_roots]).with_columns(
         (~pl.col("node").is_duplicated()).alias("single_root"),
         pl.when(pl.col("cut") == _CYCLIC)
         .then(pl.lit(3, pl.Int8))
         .when(pl.col("cut") == _CAPPED)
         .then(pl.lit(2, pl.Int8))
-        .when(pl.col("root_id").is_in(outside.implode()))
+        .when(pl.col("root") >= n)
         .then(pl.lit(1, pl.Int8))
         .otherwise(pl.lit(0, pl.Int8))
         .alias("code"),
@@ -359,22 +385,34 @@ def resolve(models: pl.DataFrame, max_depth: int = MAX_DEPTH, redirects: pl.Data
     derived = pl.concat([single, several])
     derived_status = pl.concat([single, several.filter(pl.col("node").is_first_distinct())]).select("lineage_status")
     counts = dict(derived_status.get_column("lineage_status").value_counts().iter_rows())
-    counts[SELF_REFERENCE] = self_refs.len()
-    counts[ORIGINAL] = ids.len() - derived_status.height - self_refs.len()
+    counts[SELF_REFERENCE] = self_rows.len()
+    counts[ORIGINAL] = n - derived_status.height - self_rows.len()
+    every_id = pl.concat([ids, linked.outside.alias(ids.name)], rechunk=True)
     stats: dict[str, object] = {
         "status": {s: int(counts.get(s, 0)) for s in STATUSES},
         "links": e.height,
         "parents": parents.height,
-        "parents_outside_snapshot": outside.len(),
+        "parents_outside_snapshot": linked.outside.len(),
         "merges": ew.filter(pl.col("w") < 1.0).get_column("child").n_unique(),
         "max_depth": int(derived.get_column("depth").max() or 0),
-        **link_notes,
+        **linked.notes,
         **walk,
+        "cycle_examples": sorted(ids.gather(walk["cycle_examples"]).to_list())[:5],  # type: ignore[arg-type]
         "depth_capped_nodes": int(walk["depth_capped_nodes"]) + n_capped,  # type: ignore[call-overload]
     }
     return LineageResult(
-        derived=derived.select("row", pl.col("node").alias("model_id"), "root_id", "weight", "depth", "single_root", "lineage_status"),
-        self_references=self_refs,
+        derived=derived.select(
+            pl.col("node").alias("row"),
+            ids.gather(derived.get_column("node")).alias("model_id"),
+            "root",
+            every_id.gather(derived.get_column("root")).alias("root_id"),
+            "weight",
+            "depth",
+            "single_root",
+            "lineage_status",
+        ),
+        self_reference_rows=self_rows,
         model_ids=ids,
+        node_ids=every_id,
         stats=stats,
     )

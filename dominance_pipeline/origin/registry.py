@@ -321,9 +321,32 @@ def attribute(namespaces: pl.Series, lookup: pl.DataFrame) -> pl.DataFrame:
     """The canonical namespace, country, bloc and intermediary flag of each namespace, in order.
 
     `lookup` is `Registry.lookup_at(day)`. A namespace absent from it keeps its own name and is
-    UNATTRIBUTED: never a guess. See `attributed` (this is it on one Series).
+    UNATTRIBUTED: never a guess. The same as `attributed`, on one Series: only the few namespaces the
+    registry knows are joined and written at their positions (3 million namespaces: 0.2 CPU-s, against 0.4
+    for a left join and four columns filled over every row).
     """
-    return attributed(pl.LazyFrame({"_ns": namespaces}), "_ns", lookup).select(*ATTRIBUTION).collect()
+    table = _table(lookup).collect()
+    hits = namespaces.str.to_lowercase().to_frame("_key").with_row_index("_row").join(table, left_on="_key", right_on="ns_key")
+    rows = hits.get_column("_row")
+    n = namespaces.len()
+    return pl.DataFrame(
+        [
+            namespaces.clone().scatter(rows, hits.get_column("_canonical")).alias("namespace"),
+            pl.repeat(UNATTRIBUTED, n, eager=True).scatter(rows, hits.get_column("country")).alias("country"),
+            pl.repeat(UNATTRIBUTED, n, eager=True).scatter(rows, hits.get_column("bloc")).alias("bloc"),
+            pl.repeat(False, n, eager=True).scatter(rows, hits.get_column("is_intermediary")).alias("is_intermediary"),
+        ]
+    )
+
+
+def _table(lookup: pl.DataFrame) -> pl.LazyFrame:
+    """The lookup with each namespace's bloc, its canonical name as _canonical (no nulls but in _canonical)."""
+    return (
+        lookup.lazy()
+        .with_columns(bloc_of(pl.col("country")).alias("bloc"))
+        .rename({"namespace": "_canonical"})
+        .with_columns(pl.col("country").fill_null(UNATTRIBUTED), pl.col("bloc").fill_null(UNATTRIBUTED), pl.col("is_intermediary").fill_null(False))
+    )
 
 
 ATTRIBUTION = ("namespace", "country", "bloc", "is_intermediary")
@@ -336,7 +359,7 @@ def attributed(frame: pl.LazyFrame, namespace: str, lookup: pl.DataFrame) -> pl.
     polars spreads it over the cores and a query keeps only the columns it uses (0.3 s for 3 million
     namespaces, 0.1 s when only the country is kept).
     """
-    table = lookup.with_columns(bloc_of(pl.col("country")).alias("bloc")).rename({"namespace": "_canonical"}).lazy()
+    table = _table(lookup)
     return (
         frame.with_columns(pl.col(namespace).str.to_lowercase().alias("_key"))
         .join(table, left_on="_key", right_on="ns_key", how="left", maintain_order="left")

@@ -16,7 +16,7 @@ from dominance_pipeline.origin import lineage
 from dominance_pipeline.origin.countries import UNATTRIBUTED
 from dominance_pipeline.origin.registry import Registry, attribute, month_end
 from dominance_pipeline.origin.release_dates import apply_corrections, load_corrections
-from dominance_pipeline.schemas import LINEAGE_ROOT, ORIGIN_TAGGED_MODELS, RAW_HUB_LISTINGS, conform
+from dominance_pipeline.schemas import ORIGIN_TAGGED_MODELS, RAW_HUB_LISTINGS, conform
 
 # The raw columns `tag` reads: those origin_tagged_models carries over (the asset loads only these; the tags
 # stay in raw_hub_listings, a third of the tagged table's size and of its writing cost at Hub scale).
@@ -56,39 +56,43 @@ def tag(
     day = attribution_day(raw)
     lookup = registry.lookup_at(day)
     redirects = lookup.filter(pl.col("ns_key") != pl.col("namespace").str.to_lowercase()).select("ns_key", "namespace")
-    resolved = lineage.resolve(raw.select("model_id", "base_model_ids"), max_depth=max_depth, redirects=redirects)
     ids = raw.get_column("model_id").rechunk()
-
+    models = pl.DataFrame([ids, raw.get_column("base_model_ids")])
+    resolved = lineage.resolve(models, max_depth=max_depth, redirects=redirects)
     org = attribute(raw.get_column("author"), lookup)
-    roots = resolved.derived.hstack(attribute(namespace_of(resolved.derived.get_column("root_id")), lookup).select("namespace", "country", "bloc"))
-    per_model = _per_model(roots)
-    # Every model starts as an original (its own root: its lineage view is its direct view); the derived
-    # ones are then written at their rows (positions, not a join on millions of ids).
+    roots, origins = _root_origins(resolved.derived, lookup)
+    several, per_model = _per_model(roots, origins)
+    # Every model starts as an original (its own root: its lineage view is its direct view); a derived one
+    # reads its root's instead. Each column is one gather by position (not a join on millions of ids):
+    # root_model_id from the node ids, the root's namespace, country and bloc from the uploaders'
+    # attribution followed by the roots'.
+    n = raw.height
     rows = per_model.get_column("row")
-    self_ref = ids.is_in(resolved.self_references.implode())
-    status = pl.select(pl.when(self_ref).then(pl.lit(lineage.SELF_REFERENCE)).otherwise(pl.lit(lineage.ORIGINAL))).to_series()
+    root = pl.int_range(n, dtype=pl.UInt32, eager=True).scatter(rows, per_model.get_column("root"))
+    origin = pl.int_range(n, dtype=pl.UInt32, eager=True).scatter(rows, per_model.get_column("origin") + n)
+    read = pl.concat([org.select("namespace", "country", "bloc"), origins], rechunk=True).gather(origin)
     lin = pl.DataFrame(
         {
-            "root_model_id": ids.clone().scatter(rows, per_model.get_column("root_model_id")),
-            "root_namespace": org.get_column("namespace").clone().scatter(rows, per_model.get_column("root_namespace")),
-            "root_country": org.get_column("country").clone().scatter(rows, per_model.get_column("root_country")),
-            "root_bloc": org.get_column("bloc").clone().scatter(rows, per_model.get_column("root_bloc")),
-            "lineage_depth": pl.zeros(raw.height, pl.Int32, eager=True).scatter(rows, per_model.get_column("lineage_depth")),
-            "lineage_status": status.scatter(rows, per_model.get_column("lineage_status")),
+            "root_model_id": resolved.node_ids.gather(root),
+            "root_namespace": read.get_column("namespace"),
+            "root_country": read.get_column("country"),
+            "root_bloc": read.get_column("bloc"),
+            "lineage_depth": pl.zeros(n, pl.Int32, eager=True).scatter(rows, per_model.get_column("lineage_depth")),
+            "lineage_status": pl.repeat(lineage.ORIGINAL, n, eager=True)
+            .scatter(resolved.self_reference_rows, lineage.SELF_REFERENCE)
+            .scatter(rows, per_model.get_column("lineage_status")),
         }
     )
     # A row's roots are its one root with weight 1, unless it has several: those lists go after the
     # single ones and every row gathers its own (half the cost of a when/then over two gathered lists).
-    several = per_model.filter(pl.col("lineage_roots").is_not_null())
     single = lin.select(
         pl.concat_list(pl.struct(root_id="root_model_id", namespace="root_namespace", country="root_country", weight=pl.lit(1.0)))
     ).to_series()
-    at = pl.int_range(raw.height, dtype=pl.UInt32, eager=True).scatter(
-        several.get_column("row"), pl.int_range(raw.height, raw.height + several.height, dtype=pl.UInt32, eager=True)
+    at = pl.int_range(n, dtype=pl.UInt32, eager=True).scatter(
+        several.get_column("row"), pl.int_range(n, n + several.height, dtype=pl.UInt32, eager=True)
     )
     # One chunk: polars gathers from a list column in several chunks ten times slower.
-    roots = pl.concat([single, several.get_column("lineage_roots")], rechunk=True).gather(at)
-    lin = lin.with_columns(roots.alias("lineage_roots"))
+    lin = lin.with_columns(pl.concat([single, several.get_column("lineage_roots")], rechunk=True).gather(at).alias("lineage_roots"))
     dated, release_notes = apply_corrections(raw, load_corrections() if corrections is None else corrections)
     columns = {
         **{c: dated.get_column(c) for c in dated.columns},
@@ -108,39 +112,44 @@ def tag(
     return conform(tagged, ORIGIN_TAGGED_MODELS), stats
 
 
-def _per_model(roots: pl.DataFrame) -> pl.DataFrame:
-    """One row per derived model: its row, heaviest root (ties broken by root id), depth and status.
+def _root_origins(derived: pl.DataFrame, lookup: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`derived` with `origin`, the place of its root in the returned table of root origins (namespace, country, bloc).
+
+    A root is shared by many derivatives (a few hundred thousand roots for a million rows at Hub scale), so
+    each is attributed once and read back by position.
+    """
+    root = derived.get_column("root")
+    first = derived.select("root", "root_id").filter(pl.col("root").is_first_distinct())
+    origins = attribute(namespace_of(first.get_column("root_id")), lookup).select("namespace", "country", "bloc")
+    # Node number -> place in `first`: an array as long as the highest root number, read by position.
+    place = pl.zeros(int(root.max() or 0) + 1, pl.UInt32, eager=True).scatter(first.get_column("root"), pl.int_range(first.height, dtype=pl.UInt32, eager=True))
+    return derived.with_columns(place.gather(root).alias("origin")), origins
+
+
+def _per_model(roots: pl.DataFrame, origins: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The models with several roots (row, lineage_roots), and every derived model's row, heaviest root
+    (node number, and place among `origins`; ties broken by root id), depth and status.
 
     Most derived models have a single root and are mapped row by row; only the few with several (merges
-    and their descendants) are grouped, and only they carry `lineage_roots` here: for every other model
-    the list is its one root with weight 1, built once for the whole listing.
+    and their descendants) are grouped and carry their list of roots here: for every other model the
+    list is its one root with weight 1, built once for the whole listing.
     """
-    columns = ("row", "root_model_id", "root_namespace", "root_country", "root_bloc", "lineage_depth", "lineage_status")
-    single = roots.filter("single_root").select(
-        "row",
-        pl.col("root_id").alias("root_model_id"),
-        pl.col("namespace").alias("root_namespace"),
-        pl.col("country").alias("root_country"),
-        pl.col("bloc").alias("root_bloc"),
-        pl.col("depth").alias("lineage_depth"),
-        "lineage_status",
-        pl.lit(None, pl.List(LINEAGE_ROOT)).alias("lineage_roots"),
-    )
+    columns = ("row", "root", "origin", "lineage_depth", "lineage_status")
+    single = roots.filter("single_root").select("row", "root", "origin", pl.col("depth").alias("lineage_depth"), "lineage_status")
+    multi = roots.filter(~pl.col("single_root"))
     multi = (
-        roots.filter(~pl.col("single_root"))
+        multi.hstack(origins.select("namespace", "country").gather(multi.get_column("origin")))
         .sort("row", "weight", "root_id", descending=[False, True, False])
         .group_by("row", maintain_order=True)
         .agg(
-            pl.col("root_id").first().alias("root_model_id"),
-            pl.col("namespace").first().alias("root_namespace"),
-            pl.col("country").first().alias("root_country"),
-            pl.col("bloc").first().alias("root_bloc"),
+            pl.col("root").first(),
+            pl.col("origin").first(),
             pl.col("depth").max().alias("lineage_depth"),
             pl.col("lineage_status").first(),
             pl.struct("root_id", "namespace", "country", "weight").alias("lineage_roots"),
         )
     )
-    return pl.concat([single, multi.select(*columns, "lineage_roots")])
+    return multi.select("row", "lineage_roots"), pl.concat([single, multi.select(columns)])
 
 
 def coverage(tagged: pl.DataFrame) -> dict[str, float]:
