@@ -57,6 +57,7 @@ def raw_frame(models: list[dict], month: dt.date = MONTH, snap: dt.datetime = SN
         df.with_columns(**missing)
         .with_columns(
             pl.col("model_id").str.split("/").list.first().alias("author"),
+            (pl.col("tags").list.contains("gguf") | pl.col("tags").list.contains("mlx")).alias("repack_format"),
             pl.lit(month).alias("month"),
             pl.lit(snap).alias("snapshot_at"),
             pl.lit("test").alias("source"),

@@ -42,6 +42,22 @@ def test_clean_rows_map_to_raw_schema():
     assert "gated" in out.notes["missing_columns"]
 
 
+def test_repack_format_flags_gguf_and_mlx_builds_by_tag_or_library():
+    out = normalise(
+        hub_rows(
+            {"id": "u/tag-gguf", "tags": ["gguf", "region:us"]},
+            {"id": "u/tag-mlx", "tags": ["mlx"]},
+            {"id": "u/lookalike", "tags": ["GGUF-my-repo", "gguf-conversion"]},
+            {"id": "u/library", "tags": None, "library_name": "mlx"},
+            {"id": "u/plain", "library_name": None},
+        ),
+        month=MONTH, snapshot_at=SNAP, source="local",
+    )
+    assert dict(out.rows.select("model_id", "repack_format").iter_rows()) == {
+        "u/tag-gguf": True, "u/tag-mlx": True, "u/lookalike": False, "u/library": True, "u/plain": False,
+    }
+
+
 def test_placeholder_creation_date_becomes_null():
     out = normalise(
         hub_rows({"id": "a/old", "createdAt": "2022-03-02T23:29:04.000Z"}, {"id": "a/new"}),

@@ -12,7 +12,7 @@ from dagster_duckdb import DuckDBResource
 
 from dominance_pipeline.defs.partitions import monthly
 from dominance_pipeline.defs.resources import WarehouseIOManager
-from dominance_pipeline.storage import parquet
+from dominance_pipeline.storage import handoff, parquet
 from dominance_pipeline.storage.duckdb_views import ensure_views
 
 
@@ -69,3 +69,26 @@ def test_io_manager_loads_only_the_columns_an_input_asks_for(tmp_path):
     assert load(None).columns == ["month", "x", "y"]
     assert parquet.partition_rows(tmp_path, "t", "2026-05-01") == 3
     assert parquet.partition_rows(tmp_path, "t", "2026-04-01") is None
+
+
+def test_handoff_serves_a_published_frame_only_while_its_file_is_unchanged(tmp_path):
+    published = frame("2026-05-01", 3).with_columns(y=pl.lit("a"))
+    path = parquet.write_partition(published, tmp_path, "t", "2026-05-01")
+    handoff.remember("t", path, published)
+    try:
+        assert handoff.recall("t", path, ["x"]).equals(published.select("x"))
+        assert handoff.recall("t", path, ["x", "not_a_column"]) is None  # the file would say which is missing
+        assert handoff.recall("other", path) is None
+        io = WarehouseIOManager(root=str(tmp_path), duckdb=DuckDBResource(database=str(tmp_path / "d.duckdb")))
+        ctx = dg.build_input_context(asset_key="t", partition_key="2026-05-01", asset_partitions_def=monthly)
+        assert io.load_input(ctx).equals(published)
+        # Another writer (a second process, a re-run) replaces the file: memory is no longer served.
+        replaced = frame("2026-05-01", 5).with_columns(y=pl.lit("b"))
+        parquet.write_partition(replaced, tmp_path, "t", "2026-05-01")
+        assert handoff.recall("t", path) is None
+        assert io.load_input(ctx).equals(replaced)
+        handoff.remember("t", path, replaced)
+        handoff.forget()
+        assert handoff.recall("t", path) is None
+    finally:
+        handoff.forget()

@@ -7,6 +7,8 @@ in one process grows month after month. `dg.execute_job` runs the same plan in t
 location's executor is `in_process_executor`) and keeps no output: each value lives in the warehouse (the
 IO manager) and in memory only while a step uses it. It wants a reconstructable job, so `job_for` rebuilds
 the job from build_definitions' arguments (JSON values, recorded on the run as its code origin).
+Partitions a step has just published are handed to the next steps in memory (storage.handoff) until the
+run ends.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
+
+from dominance_pipeline.storage import handoff
 
 
 def job_for(job_name: str, data_dir: str | None = None, snapshot_dir: str | None = None,
@@ -51,7 +55,10 @@ def run_job(
     run_tags = dict(tags or {})
     if partition_key is not None:
         run_tags.update(partition_tags(job.get_definition(), partition_key))
-    return dg.execute_job(job, instance=instance, run_config=run_config, tags=run_tags, raise_on_error=False)
+    try:
+        return dg.execute_job(job, instance=instance, run_config=run_config, tags=run_tags, raise_on_error=False)
+    finally:
+        handoff.forget()
 
 
 def partition_tags(job: dg.JobDefinition, key: str) -> Mapping[str, str]:

@@ -13,7 +13,7 @@ from dominance_pipeline.defs.partitions import month_of, monthly
 from dominance_pipeline.defs.resources import QualityResource, WarehouseResource
 from dominance_pipeline.quality import suites
 from dominance_pipeline.schemas import QUARANTINE
-from dominance_pipeline.storage import parquet
+from dominance_pipeline.storage import handoff, parquet
 
 
 def check_result(result: suites.SuiteResult) -> dg.AssetCheckResult:
@@ -42,12 +42,14 @@ def _partition(
 
     A check whose asset is a parameter would load every column through the IO manager (at 3 million
     models the tags and parents lists alone take seconds); Dagster gives the checked asset's own input
-    no metadata, so the check reads the file itself.
+    no metadata, so the check reads the file itself (or, when this process has just published that very
+    file, takes its columns from memory: storage.handoff).
     """
     path = parquet.partition_file(warehouse.path, table, key)
     if not path.exists():
         raise FileNotFoundError(f"partition {table} month={key} has not been materialized: {path} is missing")
-    return pl.read_parquet(path, columns=list(columns)), pl.read_parquet_schema(path)
+    held = handoff.recall(table, path, columns)
+    return (held if held is not None else pl.read_parquet(path, columns=list(columns))), pl.read_parquet_schema(path)
 
 
 @dg.asset_check(

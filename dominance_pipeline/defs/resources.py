@@ -14,7 +14,7 @@ from dominance_pipeline.quality.config import THRESHOLDS_PATH, Thresholds, load_
 from dominance_pipeline.schemas import BY_ASSET, conform
 from dominance_pipeline.settings import REGISTRY_ENV, THRESHOLDS_ENV, Paths
 from dominance_pipeline.sources import archive, live
-from dominance_pipeline.storage import parquet
+from dominance_pipeline.storage import handoff, parquet
 from dominance_pipeline.storage.duckdb_views import ensure_views
 
 
@@ -66,7 +66,8 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
 
     Inputs read the upstream partitions the input's partition mapping selects (the same month by default,
     the previous one through `TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)`), concatenated:
-    every table has a `month` column to tell them apart. An input's `AssetIn` metadata may set
+    every table has a `month` column to tell them apart; a partition this process has just published is
+    taken from memory instead of read back (storage.handoff). An input's `AssetIn` metadata may set
     `columns` (read only those) and `allow_missing_partitions` (a mapped month that does not exist or was
     never materialized is skipped, so the input may be empty, instead of failing the step).
     """
@@ -79,6 +80,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         df = conform(obj, BY_ASSET[table])
         if context.has_partition_key:
             path = parquet.write_partition(df, Path(self.root), table, context.partition_key)
+            handoff.remember(table, path, df)
         else:
             path = parquet.write_table(df, Path(self.root), table)
         refresh_view(self.duckdb, Path(self.root), table, context.log)
@@ -101,11 +103,17 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             keys = [k for k in keys if k not in skipped]
         elif not keys:
             raise FileNotFoundError(f"input '{context.name}' maps to no partition of {table}")
-        frames = [parquet.read_partition(root, table, k, columns) for k in keys]
+        frames = [_read(root, table, k, columns) for k in keys]
         if frames:
             return pl.concat(frames)
         empty = BY_ASSET[table].empty()
         return empty.select(columns) if columns else empty
+
+
+def _read(root: Path, table: str, key: str, columns: list[str] | None) -> pl.DataFrame:
+    """A partition's columns, from memory when this process has just published that very file (handoff)."""
+    held = handoff.recall(table, parquet.partition_file(root, table, key), columns)
+    return held if held is not None else parquet.read_partition(root, table, key, columns)
 
 
 def refresh_view(duckdb: DuckDBResource, root: Path, table: str, log: object) -> None:

@@ -19,7 +19,9 @@ def org_downloads(tagged: pl.DataFrame) -> pl.DataFrame:
     """30-day downloads per (view, namespace), with the namespace's country.
 
     Each view is grouped on its own by namespace alone (grouping both views on (view, namespace) hashes a
-    composite key over twice the rows: a quarter slower at 3M models), both collected together.
+    composite key over twice the rows: a quarter slower at 3M models), both collected together. A
+    namespace's country is a function of the namespace (the registry on one day), so any row's will do:
+    `first`, not `min`, which compares strings in every group (a third of the CPU at 3M models).
     """
     dl = pl.col("downloads_30d").fill_null(0).cast(pl.Float64)
     direct = tagged.lazy().select(pl.col("org_namespace").alias("namespace"), pl.col("org_country").alias("country"), dl)
@@ -31,7 +33,7 @@ def org_downloads(tagged: pl.DataFrame) -> pl.DataFrame:
         .select(root.field("namespace").alias("namespace"), root.field("country").alias("country"), dl * root.field("weight"))
     )
     per_view = [
-        lf.group_by("namespace").agg(pl.col("country").min(), pl.col("downloads_30d").sum()).select(pl.lit(view).alias("view"), pl.all())
+        lf.group_by("namespace").agg(pl.col("country").first(), pl.col("downloads_30d").sum()).select(pl.lit(view).alias("view"), pl.all())
         for view, lf in (("direct", direct), ("lineage", lineage))
     ]
     return pl.concat(pl.collect_all(per_view))

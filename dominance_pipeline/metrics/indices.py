@@ -34,7 +34,6 @@ DERIVATIVE_MIN_DOWNLOADS = 5  # derivative_share: strictly more than this many 3
 VINTAGE_MONTHS = 12  # vintage_share: created at most this many months before the snapshot
 ROBUST_TASK = "text-generation"
 ROBUST_QUANTILE = 0.999  # robust_share caps each model's downloads at this quantile of the month
-REPACK_FORMATS = ("gguf", "mlx")
 
 # Share family -> its index. A family also has china_us_ratio_<family> and china_us_gap_<family>
 # (plain china_us_ratio / china_us_gap for downloads). Names with "share" are per-country shares summing
@@ -55,7 +54,7 @@ LINEAGE_ONLY = ("derivative_share", *RELATION_INDICES)  # a derivative's country
 # The origin_tagged_models columns `compute` reads (the asset loads only these).
 COLUMNS = (
     "model_id", "created_at", "snapshot_at", "downloads_30d", "downloads_all_time", "likes", "trending_score",
-    "pipeline_tag", "library_name", "tags", "base_relation", "lineage_depth", "is_intermediary",
+    "pipeline_tag", "repack_format", "base_relation", "lineage_depth", "is_intermediary",
     "org_namespace", "org_country", "lineage_roots",
 )  # fmt: skip
 
@@ -115,15 +114,13 @@ def is_original() -> pl.Expr:
 def is_repackage() -> pl.Expr:
     """A quantization or format conversion of someone else's model, not a model of its own.
 
-    Declared as quantized; or a GGUF/MLX build that declares a base model; or uploaded by a registry
+    Declared as quantized; or a GGUF/MLX build (`repack_format`) that declares a base model; or uploaded by a registry
     intermediary (quantizers, converters). robust_share leaves these out of the direct view; the lineage
     view keeps them, credited to their root like every derivative.
     """
-    fmt = pl.col("tags").list.eval(pl.element().is_in(REPACK_FORMATS)).list.any().fill_null(False)
-    fmt = fmt | pl.col("library_name").is_in(REPACK_FORMATS).fill_null(False)
     return (
         (pl.col("base_relation") == "quantized").fill_null(False)
-        | (fmt & ~is_original())
+        | (pl.col("repack_format").fill_null(False) & ~is_original())
         | pl.col("is_intermediary").fill_null(False)
     )
 

@@ -62,6 +62,9 @@ DATE_COLUMNS = ("createdAt", "lastModified")
 # when the source could not even type a value; `_orig_item` keeps the item as received, for the quarantine.
 SOURCE_COLUMNS = ("_reject", "_orig_item")
 RELATIONS = ("finetune", "adapter", "quantized", "merge")
+# A repo whose tags or library name one of these weight formats is a build of a model, not a model of its own
+# (raw column repack_format; robust_share leaves such derivatives out of the direct view).
+REPACK_FORMATS = ("gguf", "mlx")
 # Batches normalised at a time (threads); see _in_order.
 WORKERS = 2
 _T = TypeVar("_T")
@@ -452,6 +455,10 @@ def _raw_rows(good: pl.DataFrame, month: dt.date, snapshot_at: dt.datetime, sour
         "pipeline_tag",
         "library_name",
         pl.col("tags").fill_null([]),
+        (
+            pl.col("tags").list.eval(pl.element().is_in(REPACK_FORMATS)).list.any().fill_null(False)
+            | pl.col("library_name").is_in(REPACK_FORMATS).fill_null(False)
+        ).alias("repack_format"),
         parents.get_column("base_model_ids"),
         parents.get_column("base_relation"),
         _params_total(good),
