@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from dominance_pipeline.origin import lineage, tagging  # noqa: E402
 from dominance_pipeline.origin.registry import load_registry  # noqa: E402
 from dominance_pipeline.schemas import RAW_HUB_LISTINGS, UTC_TS  # noqa: E402
+from dominance_pipeline.sources.normalise import repack_format  # noqa: E402
 
 OUT_DIR = ROOT / "data" / "bench"
 MONTH = dt.date(2026, 5, 1)
@@ -143,6 +144,9 @@ def synthetic_raw(n: int, seed: int = 7) -> pl.DataFrame:
             pl.Series("pipeline_tag", np.array(PIPELINES)[rng.integers(0, len(PIPELINES), n)]),
             pl.Series("library_name", np.array(LIBRARIES)[rng.integers(0, len(LIBRARIES), n)]),
             tags,
+        )
+        .with_columns(
+            repack_format().alias("repack_format"),
             pl.col("base_model_ids").fill_null([]),
             pl.when(pl.col("base_model_ids").list.len() > 1).then(pl.lit("merge")).when(pl.col("base_model_ids").is_not_null()).then(pl.lit("finetune")).alias("base_relation"),
             pl.Series("params_total", rng.integers(10**7, 10**11, n)),
@@ -196,7 +200,7 @@ def main() -> None:
 
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     path = OUT_DIR / f"lineage_{args.models}_{args.seed}.parquet"
-    if not path.exists():
+    if not path.exists() or pl.read_parquet_schema(path).names() != RAW_HUB_LISTINGS.names:  # generated before a schema change
         t0 = time.perf_counter()
         raw = synthetic_raw(args.models, args.seed)
         raw.write_parquet(path)

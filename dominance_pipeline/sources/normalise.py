@@ -437,6 +437,12 @@ def _params_total(good: pl.DataFrame) -> pl.Series:
     return _fill(total, total.is_null() & gguf.is_not_null(), lambda rows: gguf.filter(rows).str.json_path_match("$.total").cast(pl.Int64, strict=False))
 
 
+def repack_format() -> pl.Expr:
+    """Whether a repo is a GGUF or MLX build: one of REPACK_FORMATS among its `tags`, or its `library_name`."""
+    in_tags = pl.col("tags").list.eval(pl.element().is_in(REPACK_FORMATS)).list.any().fill_null(False)
+    return in_tags | pl.col("library_name").is_in(REPACK_FORMATS).fill_null(False)
+
+
 def _raw_rows(good: pl.DataFrame, month: dt.date, snapshot_at: dt.datetime, source: str) -> pl.DataFrame:
     parents = _parents(good)
     model_id = pl.col("model_id")
@@ -455,10 +461,7 @@ def _raw_rows(good: pl.DataFrame, month: dt.date, snapshot_at: dt.datetime, sour
         "pipeline_tag",
         "library_name",
         pl.col("tags").fill_null([]),
-        (
-            pl.col("tags").list.eval(pl.element().is_in(REPACK_FORMATS)).list.any().fill_null(False)
-            | pl.col("library_name").is_in(REPACK_FORMATS).fill_null(False)
-        ).alias("repack_format"),
+        repack_format().alias("repack_format"),
         parents.get_column("base_model_ids"),
         parents.get_column("base_relation"),
         _params_total(good),
