@@ -58,6 +58,11 @@ def test_repack_format_flags_gguf_and_mlx_builds_by_tag_or_library():
     }
 
 
+def test_author_is_the_namespace_of_ids_in_any_script():
+    out = normalise(hub_rows({"id": "Çağrı/model-ç"}, {"id": "日本語/x"}, {"id": "a/b.c-d"}), month=MONTH, snapshot_at=SNAP, source="local")
+    assert dict(out.rows.select("model_id", "author").iter_rows()) == {"Çağrı/model-ç": "Çağrı", "日本語/x": "日本語", "a/b.c-d": "a"}
+
+
 def test_placeholder_creation_date_becomes_null():
     out = normalise(
         hub_rows({"id": "a/old", "createdAt": "2022-03-02T23:29:04.000Z"}, {"id": "a/new"}),
