@@ -92,3 +92,23 @@ def test_handoff_serves_a_published_frame_only_while_its_file_is_unchanged(tmp_p
         assert handoff.recall("t", path) is None
     finally:
         handoff.forget()
+
+
+def test_the_raw_columns_kept_while_publishing_are_the_published_ones_and_serve_only_themselves(tmp_path):
+    from dominance_pipeline.defs.ingest import HANDED_ON
+    from dominance_pipeline.sources.publish import parquet_batches, publish_listing
+    from dominance_pipeline_tests.conftest import SAMPLE
+
+    notes = publish_listing(
+        parquet_batches(SAMPLE, batch_rows=1_000), warehouse=tmp_path, quarantine=tmp_path / "quarantine",
+        month=dt.date(2026, 5, 1), snapshot_at=dt.datetime(2026, 6, 1, tzinfo=dt.UTC), source="local", keep=HANDED_ON,
+    )
+    path = notes["path"]
+    assert notes["kept"].equals(pl.read_parquet(path, columns=list(HANDED_ON)))  # every row, as written
+    handoff.remember("raw_hub_listings", path, notes["kept"], complete=False)
+    try:
+        assert handoff.recall("raw_hub_listings", path, ["model_id", "downloads_30d"]).height == notes["rows_out"]
+        assert handoff.recall("raw_hub_listings", path, ["tags"]) is None  # not kept: the file has it
+        assert handoff.recall("raw_hub_listings", path) is None  # the whole partition is only in the file
+    finally:
+        handoff.forget()

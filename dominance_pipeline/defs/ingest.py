@@ -26,10 +26,11 @@ from dominance_pipeline.defs.resources import (
     WarehouseResource,
     refresh_view,
 )
-from dominance_pipeline.quality.suites import previous_month
+from dominance_pipeline.origin import tagging
+from dominance_pipeline.quality.suites import RAW_CHECK_COLUMNS, RAW_TOTAL_COLUMNS, previous_month
 from dominance_pipeline.sources import archive, checkpoint, live, local
 from dominance_pipeline.sources.publish import TABLE, parquet_batches, publish_listing
-from dominance_pipeline.storage import parquet
+from dominance_pipeline.storage import handoff, parquet
 
 SOURCES = ("local", "live", "archive")
 HUB_POOL = "hf_api"
@@ -38,6 +39,11 @@ HUB_POOL = "hf_api"
 def live_stage_dir(warehouse: Path, key: str) -> Path:
     """Where a live listing of the month stages its pages and checkpoint until the partition is published."""
     return warehouse / ".staging" / "live" / f"month={key}"
+
+
+# The raw columns the next steps of a run read (tagging, the raw check, the conservation check): kept in
+# memory while the listing is written and handed on (storage.handoff) instead of read back.
+HANDED_ON = tuple(dict.fromkeys((*tagging.RAW_COLUMNS, *RAW_CHECK_COLUMNS, *RAW_TOTAL_COLUMNS)))
 
 
 class RawListingConfig(dg.Config):
@@ -123,8 +129,9 @@ def raw_hub_listings(
             snapshot_at, extra = snap.taken_at, {"endpoint": hub_api.base_url, **read.metadata()}
         notes = publish_listing(
             parquet_batches(staged), warehouse=warehouse.path, quarantine=warehouse.quarantine,
-            month=month, snapshot_at=snapshot_at, source=source, max_count=max_count,
+            month=month, snapshot_at=snapshot_at, source=source, max_count=max_count, keep=HANDED_ON,
         )
+        handoff.remember(TABLE, Path(notes["path"]), notes.pop("kept"), complete=False)  # type: ignore[arg-type]
         if config.source == "live":
             shutil.rmtree(live_stage, ignore_errors=True)  # published: the checkpoint has served its purpose
     refresh_view(duckdb, warehouse.path, TABLE, context.log)

@@ -260,22 +260,32 @@ def publish_listing(
     snapshot_at: dt.datetime,
     source: str,
     max_count: int = MAX_COUNT,
+    keep: Sequence[str] = (),
 ) -> dict[str, object]:
     """Normalise `batches` into the raw partition of `month` and its quarantine, both published atomically.
 
-    Returns normalise_batches' notes plus where the two files went. The quarantine file is written even
-    when empty, so that a re-run replaces an older quarantine.
+    Returns normalise_batches' notes plus where the two files went, and under `kept` the `keep` columns of
+    every published row, kept as they were written (for the steps that read them next: storage.handoff).
+    The quarantine file is written even when empty, so that a re-run replaces an older quarantine.
     """
     raw_schema, q_schema = arrow_schema(RAW_HUB_LISTINGS), arrow_schema(QUARANTINE)
+    kept: list[pl.DataFrame] = []
     with parquet.partition_writer(quarantine, TABLE, month, q_schema, **_write_options(QUARANTINE)) as q_writer:
         with parquet.partition_writer(warehouse, TABLE, month, raw_schema, **_write_options(RAW_HUB_LISTINGS)) as writer:
+            write = _Sink(writer, raw_schema)
+
+            def sink(rows: pl.DataFrame) -> None:
+                write(rows)
+                kept.append(rows.select(keep))
+
             notes = normalise_batches(
                 batches, month=month, snapshot_at=snapshot_at, source=source,
-                write_rows=_Sink(writer, raw_schema), write_quarantine=_Sink(q_writer, q_schema),
+                write_rows=sink if keep else write, write_quarantine=_Sink(q_writer, q_schema),
                 max_count=max_count,
             )
     return {
         **notes,
         "path": parquet.partition_file(warehouse, TABLE, month),
         "quarantine_path": parquet.partition_file(quarantine, TABLE, month),
+        "kept": pl.concat(kept) if kept else RAW_HUB_LISTINGS.empty().select(keep),
     }

@@ -3,11 +3,14 @@
 The code location runs every step of a run in one process (in_process_executor: the CLI's runs, and the
 run worker the UI or the schedule starts). There origin_tagged_models is read back right after it is
 written, by its check, monthly_aggregates, monthly_leaderboard and dominance_indices: four Parquet reads
-of up to 3 million rows (~5 CPU-seconds at Hub scale) of a frame that is still in memory. `remember`
-keeps each table's last published frame with the identity of its file (path, inode, size, modification
-time); `recall` returns its columns only while the file on disk is still exactly that one, so a reader
-never gets anything but what is published, and every other process reads the file. At most one frame per
-table is held; `forget` drops them all when a run ends (a run worker's process simply exits).
+of up to 3 million rows (~5 CPU-seconds at Hub scale) of a frame that is still in memory. raw_hub_listings
+is streamed to its file, never whole in memory: the columns the next steps read of it (tagging, the raw
+and conservation checks) are kept while it is written, and handed on the same way.
+
+`remember` keeps each table's last published frame with the identity of its file (path, inode, size,
+modification time); `recall` returns its columns only while the file on disk is still exactly that one, so
+a reader never gets anything but what is published, and every other process reads the file. At most one
+frame per table is held; `forget` drops them all when a run ends (a run worker's process simply exits).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from pathlib import Path
 import polars as pl
 
 _lock = threading.Lock()
-_held: dict[str, tuple[tuple[str, int, int, int], pl.DataFrame]] = {}
+_held: dict[str, tuple[tuple[str, int, int, int], pl.DataFrame, bool]] = {}
 
 
 def _identity(path: Path) -> tuple[str, int, int, int] | None:
@@ -31,13 +34,14 @@ def _identity(path: Path) -> tuple[str, int, int, int] | None:
     return (str(Path(path).resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def remember(table: str, path: Path, df: pl.DataFrame) -> None:
-    """Hold `df` as the content of `table`'s file just published at `path` (replacing that table's last)."""
+def remember(table: str, path: Path, df: pl.DataFrame, *, complete: bool = True) -> None:
+    """Hold `df` as the content of `table`'s file just published at `path` (replacing that table's last);
+    `complete=False` when `df` holds only some of the file's columns (it then serves only those)."""
     identity = _identity(path)
     with _lock:
         _held.pop(table, None)
         if identity is not None:
-            _held[table] = (identity, df)
+            _held[table] = (identity, df, complete)
 
 
 def recall(table: str, path: Path, columns: Sequence[str] | None = None) -> pl.DataFrame | None:
@@ -47,9 +51,9 @@ def recall(table: str, path: Path, columns: Sequence[str] | None = None) -> pl.D
         held = _held.get(table)
     if held is None or held[0] != _identity(path):
         return None
-    df = held[1]
+    df, complete = held[1], held[2]
     if columns is None:
-        return df
+        return df if complete else None
     return df.select(columns) if set(columns) <= set(df.columns) else None
 
 
