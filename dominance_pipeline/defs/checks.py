@@ -48,8 +48,7 @@ def _partition(
     path = parquet.partition_file(warehouse.path, table, key)
     if not path.exists():
         raise FileNotFoundError(f"partition {table} month={key} has not been materialized: {path} is missing")
-    held = handoff.recall(table, path, columns)
-    return (held if held is not None else pl.read_parquet(path, columns=list(columns))), pl.read_parquet_schema(path)
+    return handoff.read_partition(warehouse.path, table, key, list(columns)), pl.read_parquet_schema(path)
 
 
 @dg.asset_check(

@@ -103,17 +103,11 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             keys = [k for k in keys if k not in skipped]
         elif not keys:
             raise FileNotFoundError(f"input '{context.name}' maps to no partition of {table}")
-        frames = [_read(root, table, k, columns) for k in keys]
+        frames = [handoff.read_partition(root, table, k, columns) for k in keys]
         if frames:
             return pl.concat(frames)
         empty = BY_ASSET[table].empty()
         return empty.select(columns) if columns else empty
-
-
-def _read(root: Path, table: str, key: str, columns: list[str] | None) -> pl.DataFrame:
-    """A partition's columns, from memory when this process has just published that very file (handoff)."""
-    held = handoff.recall(table, parquet.partition_file(root, table, key), columns)
-    return held if held is not None else parquet.read_partition(root, table, key, columns)
 
 
 def refresh_view(duckdb: DuckDBResource, root: Path, table: str, log: object) -> None:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import polars as pl
 
+from dominance_pipeline.storage import parquet
+
 _lock = threading.Lock()
 _held: dict[str, tuple[tuple[str, int, int, int], pl.DataFrame, bool]] = {}
 
@@ -55,6 +57,12 @@ def recall(table: str, path: Path, columns: Sequence[str] | None = None) -> pl.D
     if columns is None:
         return df if complete else None
     return df.select(columns) if set(columns) <= set(df.columns) else None
+
+
+def read_partition(root: Path, table: str, key: str, columns: list[str] | None = None) -> pl.DataFrame:
+    """`parquet.read_partition`, from memory when this process has just published that very file."""
+    held = recall(table, parquet.partition_file(root, table, key), columns)
+    return held if held is not None else parquet.read_partition(root, table, key, columns)
 
 
 def forget() -> None:
