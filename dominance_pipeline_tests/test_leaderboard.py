@@ -55,6 +55,7 @@ def test_model_board_ranks_countries_and_changes():
 def test_namespace_board_in_both_views():
     direct = rows(board(), "namespace", "direct")
     assert [(r["name"], r["downloads_30d"]) for r in direct] == [("Qwen", 500), ("meta-llama", 300), ("bartowski", 150), ("someone", 100), ("deepseek-ai", 50)]
+    assert [r["country"] for r in direct] == ["CN", "US", "UNATTRIBUTED", "UNATTRIBUTED", "CN"]
     # April direct: meta-llama 400 (1), Qwen 200 (2), deepseek-ai 100 (3)
     assert [r["rank_change"] for r in direct] == [1, -1, None, None, -2]
     lineage = rows(board(), "namespace", "lineage")

@@ -17,7 +17,7 @@ import datetime as dt
 
 import polars as pl
 
-from dominance_pipeline.metrics.concentration import org_downloads
+from dominance_pipeline.metrics.concentration import namespace_countries, org_downloads
 from dominance_pipeline.schemas import MONTHLY_LEADERBOARD, conform
 
 TOP = 50
@@ -72,10 +72,9 @@ def rankings(tagged: pl.DataFrame, top: int | None = None, names: pl.Series | No
         models.select(pl.lit("model").alias("board"), pl.lit(view).alias("view"), pl.col(view).alias("country"), pl.exclude("direct", "lineage")).select(cols)
         for view in ("direct", "lineage")
     ]
-    frames += [
-        _ranked(orgs.filter(pl.col("view") == view), top, names).with_columns(pl.lit("namespace").alias("board")).select(cols)
-        for view in ("direct", "lineage")
-    ]
+    boards = pl.concat([_ranked(orgs.filter(pl.col("view") == view), top, names) for view in ("direct", "lineage")])
+    countries = namespace_countries(tagged, boards.get_column("name").unique()).rename({"namespace": "name"})
+    frames.append(boards.join(countries, on=["view", "name"], how="left", nulls_equal=True).with_columns(pl.lit("namespace").alias("board")).select(cols))
     return pl.concat(frames)
 
 
