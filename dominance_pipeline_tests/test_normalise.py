@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 
 import polars as pl
 import pytest
@@ -188,16 +189,48 @@ def test_duplicates_in_different_batches_are_resolved_across_the_whole_listing()
     ]
     rows: list[pl.DataFrame] = []
     quarantined: list[pl.DataFrame] = []
-    notes = normalise_batches(
-        lambda: iter(batches), month=MONTH, snapshot_at=SNAP, source="live",
-        write_rows=rows.append, write_quarantine=quarantined.append,
-    )
+    opened: list[str] = []
+
+    @contextmanager
+    def sinks():
+        # A pass that is abandoned must leave its sinks with an exception, as a partition writer needs to
+        # discard what it wrote; only the last pass's frames are kept.
+        rows.clear()
+        quarantined.clear()
+        try:
+            yield rows.append, quarantined.append
+        except BaseException as exc:
+            opened.append(f"abandoned: {type(exc).__name__}")
+            raise
+        opened.append("completed")
+
+    notes = normalise_batches(lambda: iter(batches), month=MONTH, snapshot_at=SNAP, source="live", sinks=sinks)
+    assert opened == ["abandoned: _RepeatedIds", "completed"] and notes["passes"] == 2
     kept = pl.concat(rows)
     assert kept.select("model_id", "downloads_30d").rows() == [("b/x", 2), ("a/m", 7), ("d/z", 1)]
     q = pl.concat(quarantined)
     assert sorted(q.select("model_id", "reason").rows()) == [("a/m", "duplicate_id"), ("a/m", "duplicate_id"), ("c/y", "negative_count")]
     assert (notes["rows_in"], notes["rows_out"], notes["quarantined"], notes["downloads_30d_total"]) == (6, 3, 3, 10)
     assert notes["quarantine_reasons"] == {"duplicate_id": 2, "negative_count": 1}
+
+
+def test_a_listing_without_repeated_ids_is_read_once():
+    from dominance_pipeline.sources.normalise import normalise_batches
+
+    batches = [hub_rows({"id": "a/m"}, {"id": "b/x"}), hub_rows({"id": "c/y"}, {"id": "c/y", "downloads": -1})]
+    reads: list[int] = []
+
+    def listing():
+        reads.append(1)
+        return iter(batches)
+
+    @contextmanager
+    def sinks():
+        yield (lambda rows: None), (lambda q: None)
+
+    notes = normalise_batches(listing, month=MONTH, snapshot_at=SNAP, source="live", sinks=sinks)
+    # c/y's second copy is quarantined for its count: only good rows' ids can repeat
+    assert (len(reads), notes["passes"], notes["rows_out"], notes["quarantined"]) == (1, 1, 3, 1)
 
 
 def test_fast_id_check_accepts_and_rejects_exactly_what_the_pattern_does():

@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import TypeVar
 
 import polars as pl
 
@@ -386,26 +387,19 @@ Batches = Callable[[], Iterable[pl.DataFrame]]
 """A re-readable listing: each call yields the listing again, batch by batch, in the same order."""
 
 
-@runtime_checkable
-class ProjectableBatches(Protocol):
-    """Batches that can also be read with only some of their columns (a Parquet file: `publish.parquet_batches`)."""
-
-    def __call__(self) -> Iterable[pl.DataFrame]: ...
-
-    def columns(self, names: Sequence[str]) -> Batches: ...
+def _repeated(hashes: list[pl.Series]) -> pl.Series:
+    """The hashes that occur more than once (a sort, not a hash table: 8 bytes a row)."""
+    ordered = pl.concat(hashes).sort() if hashes else pl.Series(dtype=pl.UInt64)
+    return ordered.filter(ordered == ordered.shift(1)).unique()
 
 
-def _duplicate_losers(batches: Batches, hashes: list[pl.Series], snapshot_at: dt.datetime, max_count: int) -> pl.Series:
+def _duplicate_losers(batches: Batches, repeated: pl.Series, snapshot_at: dt.datetime, max_count: int) -> pl.Series:
     """`_row` of every good row that loses to another copy of its id: the most recently modified copy is
     kept (the first seen on a tie).
 
-    Pass 1 kept only a 64-bit hash per id (8 bytes a row; a sort, not a hash table, finds repeats); only
-    rows whose hash repeats are read again, with their ids and quarantine reasons, so a collision (or a
-    repeat among rows quarantined anyway) costs a re-read, never a row.
+    `repeated` are the hashes of good rows' ids that occur more than once; only rows with those hashes are
+    read again, with their ids, so a collision costs a re-read, never a row.
     """
-    ordered = pl.concat(hashes).sort() if hashes else pl.Series(dtype=pl.UInt64)
-    repeated = ordered.filter(ordered == ordered.shift(1)).unique()
-    del ordered
     if repeated.is_empty():
         return pl.Series("_row", [], dtype=pl.Int64)
     wanted = repeated.implode()
@@ -418,16 +412,6 @@ def _duplicate_losers(batches: Batches, hashes: list[pl.Series], snapshot_at: dt
         offset += batch.height
     ranked = pl.concat(found).sort(["lastModified", "_row"], descending=[True, False], nulls_last=True)
     return ranked.filter(~pl.col("model_id").is_first_distinct()).get_column("_row")
-
-
-def _id_hashes(batches: Batches) -> list[pl.Series]:
-    """Pass 1: a 64-bit hash of every non-empty model id, batch by batch (only the id is read and computed)."""
-    hashes = []
-    for batch in batches():
-        lf, _, _ = _coerce(batch.lazy())
-        model_id = pl.col("id").str.strip_chars()
-        hashes.append(lf.select(model_id.alias("m")).filter(pl.col("m").is_not_null() & (pl.col("m") != "")).select(pl.col("m").hash()).collect().to_series())
-    return hashes
 
 
 def _params_total(good: pl.DataFrame) -> pl.Series:
@@ -499,37 +483,70 @@ def _in_order(work: Callable[[_T], _R], items: Iterable[_T], workers: int = WORK
             yield pending.popleft().result()
 
 
+Sink = Callable[[pl.DataFrame], None]
+Sinks = Callable[[], AbstractContextManager[tuple[Sink, Sink]]]
+"""Opens where one pass writes its rows and its quarantine. A pass that is abandoned leaves the block with
+an exception, so nothing it wrote is kept (a partition_writer does not publish)."""
+
+
+class _RepeatedIds(Exception):
+    """An optimistic pass met ids that occur more than once; `repeated` are their hashes."""
+
+    def __init__(self, repeated: pl.Series) -> None:
+        super().__init__(f"{repeated.len()} repeated id hashes")
+        self.repeated = repeated
+
+
 def normalise_batches(
     batches: Batches,
     *,
     month: dt.date,
     snapshot_at: dt.datetime,
     source: str,
-    write_rows: Callable[[pl.DataFrame], None],
-    write_quarantine: Callable[[pl.DataFrame], None],
+    sinks: Sinks,
     max_count: int = MAX_COUNT,
 ) -> dict[str, object]:
-    """Normalise a listing too large for memory, batch by batch, into `write_rows` and `write_quarantine`.
+    """Normalise a listing too large for memory, batch by batch, into the rows and quarantine `sinks` opens.
 
-    Two passes over `batches`: the first finds duplicated ids across the whole listing (a model on two
-    pages must be kept once, whichever batches hold it), the second maps each batch and hands it on.
-    The first pass needs only the ids: when `batches` can be read with some columns only
-    (`ProjectableBatches`, a Parquet file), it reads just `id`. Memory holds one batch plus 8 bytes per
-    row for the duplicate search. Returns the notes for metadata.
+    A model listed twice must be kept once, whichever batches hold its copies, and that is known only
+    at the end. The Hub's listings almost never repeat an id, so the first pass writes every good row and
+    keeps a 64-bit hash of each good id (8 bytes a row). If no hash repeats, that pass is the result: the
+    listing was read once. If one does, the pass is abandoned (its sinks see an exception and publish
+    nothing), the repeated ids' losers are found by reading only the rows with those hashes, and a second
+    pass writes the listing without them. Memory holds one batch plus the hashes. Returns the notes for
+    metadata; `passes` says how many full passes it took.
     """
-    ids = batches.columns(["id"]) if isinstance(batches, ProjectableBatches) else batches
-    hashes = _id_hashes(ids)
-    losers = _duplicate_losers(batches, hashes, snapshot_at, max_count)
-    del hashes
-    is_loser = pl.col("_row").is_in(losers.implode()) if losers.len() else pl.lit(False)
+    try:
+        with sinks() as (write_rows, write_quarantine):
+            return _pass(batches, month, snapshot_at, source, write_rows, write_quarantine, max_count, losers=None)
+    except _RepeatedIds as repeats:
+        losers = _duplicate_losers(batches, repeats.repeated, snapshot_at, max_count)
+    with sinks() as (write_rows, write_quarantine):
+        return _pass(batches, month, snapshot_at, source, write_rows, write_quarantine, max_count, losers=losers)
 
-    def one(item: tuple[pl.DataFrame, int]) -> tuple[pl.DataFrame, pl.DataFrame, list[str], list[str], dict[str, int]]:
+
+def _pass(
+    batches: Batches,
+    month: dt.date,
+    snapshot_at: dt.datetime,
+    source: str,
+    write_rows: Sink,
+    write_quarantine: Sink,
+    max_count: int,
+    losers: pl.Series | None,
+) -> dict[str, object]:
+    """One pass over `batches`. With `losers` (the `_row`s of the copies that lose), they are quarantined as
+    `duplicate_id`; without, the good ids' hashes are kept and `_RepeatedIds` raised at the end if one repeats."""
+    is_loser = pl.col("_row").is_in(losers.implode()) if losers is not None and losers.len() else pl.lit(False)
+
+    def one(item: tuple[pl.DataFrame, int]) -> tuple[pl.DataFrame, pl.DataFrame, list[str], list[str], dict[str, int], pl.Series | None]:
         batch, offset = item
         staged, missing, recast = _stage(batch, snapshot_at, offset, max_count)
         bad = staged.filter(pl.col("reason").is_not_null())
         good = staged.filter(pl.col("reason").is_null())
         dups = good.filter(is_loser).with_columns(pl.lit("duplicate_id").alias("reason"))
         good = good.filter(~is_loser)
+        hashes = good.get_column("model_id").hash() if losers is None else None
         rows = _raw_rows(good, month, snapshot_at, source)
         quarantined = quarantine_frame(pl.concat([bad, dups], how="diagonal_relaxed"), month)
         counts = {
@@ -540,17 +557,24 @@ def normalise_batches(
             "author_mismatch": int((good.get_column("author").is_not_null() & (good.get_column("author") != rows.get_column("author"))).sum()),
             "downloads_30d_total": int(rows.get_column("downloads_30d").sum() or 0),
         }
-        return rows, quarantined, missing, recast, counts
+        return rows, quarantined, missing, recast, counts, hashes
 
     totals: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     missing: list[str] = []
     recast: list[str] = []
-    for rows, quarantined, missing, recast, counts in _in_order(one, _with_offsets(batches())):
+    hashes: list[pl.Series] = []
+    for rows, quarantined, missing, recast, counts, batch_hashes in _in_order(one, _with_offsets(batches())):
         write_rows(rows)
         write_quarantine(quarantined)
         reasons.update(dict(quarantined.get_column("reason").value_counts().iter_rows()))
         totals.update(counts)
+        if batch_hashes is not None:
+            hashes.append(batch_hashes)
+    if losers is None:
+        repeated = _repeated(hashes)
+        if not repeated.is_empty():
+            raise _RepeatedIds(repeated)
     return {
         "rows_in": totals["rows_in"],
         "rows_out": totals["rows_out"],
@@ -561,6 +585,7 @@ def normalise_batches(
         "placeholder_created_at": totals["placeholder_created_at"],
         "author_mismatch": totals["author_mismatch"],
         "downloads_30d_total": totals["downloads_30d_total"],
+        "passes": 1 if losers is None else 2,
     }
 
 
@@ -585,10 +610,14 @@ def normalise(
         batches = listing
     rows: list[pl.DataFrame] = []
     quarantined: list[pl.DataFrame] = []
-    notes = normalise_batches(
-        batches, month=month, snapshot_at=snapshot_at, source=source,
-        write_rows=rows.append, write_quarantine=quarantined.append, max_count=max_count,
-    )
+
+    @contextmanager
+    def sinks() -> Iterator[tuple[Sink, Sink]]:
+        rows.clear()
+        quarantined.clear()
+        yield rows.append, quarantined.append
+
+    notes = normalise_batches(batches, month=month, snapshot_at=snapshot_at, source=source, sinks=sinks, max_count=max_count)
     return Normalised(rows=pl.concat(rows), quarantine=pl.concat(quarantined), notes=notes)
 
 

@@ -2,7 +2,7 @@
 
 Every source ends here: the local source hands over its snapshot file as it is, the live and archive
 sources first stage what they fetched into a local hub-shaped Parquet file. The file is read in batches
-(`normalise_batches` reads it twice: once for duplicates, once to write), and both partitions are written
+(`normalise_batches` reads it once, twice when an id repeats), and both partitions are written
 with `partition_writer`, so a failure at any point leaves the previous partition in place.
 """
 
@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from queue import Empty, Full, Queue
 
@@ -20,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dominance_pipeline.schemas import QUARANTINE, RAW_HUB_LISTINGS, Schema
-from dominance_pipeline.sources.normalise import HUB_COLUMNS, MAX_COUNT, SOURCE_COLUMNS, Batches, normalise_batches
+from dominance_pipeline.sources.normalise import HUB_COLUMNS, MAX_COUNT, SOURCE_COLUMNS, Batches, Sink, normalise_batches
 from dominance_pipeline.storage import parquet
 
 # A batch is a row group (hub-stats and the synthetic Hub: ~120,000 rows; live staging 50,000, archive staging
@@ -33,8 +34,7 @@ class ParquetBatches:
     """The hub columns of one Parquet file (or several, in order), a row group (at most `batch_rows` rows) at
     a time; at least one batch, maybe empty.
 
-    A `normalise.ProjectableBatches`: `columns(names)` reads only those columns (the duplicate search
-    needs only the ids). Read one row group at a time (a single pyarrow `iter_batches` over the whole file
+    Read one row group at a time (a single pyarrow `iter_batches` over the whole file
     keeps memory that grows with the file: +137 MB after 3 million rows with pyarrow 26), by polars'
     own reader (twice as fast as pyarrow plus a conversion, on string columns), and decoded one batch ahead
     in a background thread while the caller works on the previous one. A struct `safetensors` column is
@@ -46,14 +46,11 @@ class ParquetBatches:
     columns are binary, is read by pyarrow and repaired instead.
     """
 
-    def __init__(self, paths: Path | Sequence[Path], batch_rows: int = BATCH_ROWS, names: Sequence[str] | None = None) -> None:
+    def __init__(self, paths: Path | Sequence[Path], batch_rows: int = BATCH_ROWS) -> None:
         self.files = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
         if not self.files:
             raise ValueError("parquet_batches needs at least one file")
-        self.batch_rows, self.names = batch_rows, names
-
-    def columns(self, names: Sequence[str]) -> ParquetBatches:
-        return ParquetBatches(self.files, self.batch_rows, names)
+        self.batch_rows = batch_rows
 
     def __call__(self) -> Iterator[pl.DataFrame]:
         return _ahead(self._read())
@@ -64,7 +61,7 @@ class ParquetBatches:
         for path in self.files:
             pf = pq.ParquetFile(path)
             schema = pf.schema_arrow
-            wanted = [c for c in (*HUB_COLUMNS, *SOURCE_COLUMNS) if c in schema.names and (self.names is None or c in self.names)]
+            wanted = [c for c in (*HUB_COLUMNS, *SOURCE_COLUMNS) if c in schema.names]
             if pf.metadata.num_rows == 0:
                 if first_empty is None:
                     first_empty = pl.from_arrow(schema.empty_table().select(wanted))  # type: ignore[assignment]
@@ -270,19 +267,21 @@ def publish_listing(
     """
     raw_schema, q_schema = arrow_schema(RAW_HUB_LISTINGS), arrow_schema(QUARANTINE)
     kept: list[pl.DataFrame] = []
-    with parquet.partition_writer(quarantine, TABLE, month, q_schema, **_write_options(QUARANTINE)) as q_writer:
-        with parquet.partition_writer(warehouse, TABLE, month, raw_schema, **_write_options(RAW_HUB_LISTINGS)) as writer:
-            write = _Sink(writer, raw_schema)
 
-            def sink(rows: pl.DataFrame) -> None:
-                write(rows)
-                kept.append(rows.select(keep))
+    @contextmanager
+    def sinks() -> Iterator[tuple[Sink, Sink]]:
+        kept.clear()
+        with parquet.partition_writer(quarantine, TABLE, month, q_schema, **_write_options(QUARANTINE)) as q_writer:
+            with parquet.partition_writer(warehouse, TABLE, month, raw_schema, **_write_options(RAW_HUB_LISTINGS)) as writer:
+                write = _Sink(writer, raw_schema)
 
-            notes = normalise_batches(
-                batches, month=month, snapshot_at=snapshot_at, source=source,
-                write_rows=sink if keep else write, write_quarantine=_Sink(q_writer, q_schema),
-                max_count=max_count,
-            )
+                def sink(rows: pl.DataFrame) -> None:
+                    write(rows)
+                    kept.append(rows.select(keep))
+
+                yield (sink if keep else write), _Sink(q_writer, q_schema)
+
+    notes = normalise_batches(batches, month=month, snapshot_at=snapshot_at, source=source, sinks=sinks, max_count=max_count)
     return {
         **notes,
         "path": parquet.partition_file(warehouse, TABLE, month),
