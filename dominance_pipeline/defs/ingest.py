@@ -156,5 +156,7 @@ def raw_hub_listings(
             "recast_columns": dg.MetadataValue.json(notes["recast_columns"]),
             "placeholder_created_at": notes["placeholder_created_at"],
             "downloads_30d_total": notes["downloads_30d_total"],
+            # 2 when an id repeated: the first pass was abandoned once the repeat was known (normalise_batches)
+            "listing_passes": notes["passes"],
         }
     )
