@@ -112,3 +112,30 @@ def test_the_raw_columns_kept_while_publishing_are_the_published_ones_and_serve_
         assert handoff.recall("raw_hub_listings", path) is None  # the whole partition is only in the file
     finally:
         handoff.forget()
+
+
+def test_a_partition_written_before_a_column_existed_is_read_with_it_computed(tmp_path):
+    from dominance_pipeline.storage.upgrade import StalePartitionError
+
+    # Written by the version before repack_format: the flag is derived from tags and library_name on read,
+    # by hand here: a gguf tag, an mlx library, neither, and no tags at all.
+    old = pl.DataFrame(
+        {
+            "month": [dt.date(2025, 1, 1)] * 4,
+            "model_id": ["a/q-GGUF", "b/m-mlx", "c/plain", "d/none"],
+            "tags": [["gguf", "region:us"], ["text-generation"], ["transformers"], None],
+            "library_name": [None, "mlx", "transformers", None],
+        }
+    )
+    parquet.write_partition(old, tmp_path, "raw_hub_listings", "2025-01-01")
+    got = parquet.read_partition(tmp_path, "raw_hub_listings", "2025-01-01", ["model_id", "repack_format"])
+    assert got.columns == ["model_id", "repack_format"]
+    assert got.get_column("repack_format").to_list() == [True, True, False, False]
+    assert parquet.read_partition(tmp_path, "raw_hub_listings", "2025-01-01").columns == [*old.columns, "repack_format"]
+    # Anything else missing cannot be made up: the error names the month to materialize again.
+    with pytest.raises(StalePartitionError, match=r"no column params_total.*--month 2025-01"):
+        parquet.read_partition(tmp_path, "raw_hub_listings", "2025-01-01", ["model_id", "params_total"])
+    # A table with nothing derivable reports the same way.
+    parquet.write_partition(frame("2026-05-01", 2), tmp_path, "t", "2026-05-01")
+    with pytest.raises(StalePartitionError, match="no column y"):
+        parquet.read_partition(tmp_path, "t", "2026-05-01", ["x", "y"])

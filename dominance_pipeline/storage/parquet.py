@@ -22,6 +22,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dominance_pipeline.storage import upgrade
+
 FILE_NAME = "data.parquet"
 ROW_GROUP_SIZE = 256 * 1024
 COMPRESSION = "zstd"
@@ -108,7 +110,7 @@ def read_partition(root: Path, table: str, month: dt.date | str, columns: list[s
     path = partition_file(root, table, month)
     if not path.exists():
         raise FileNotFoundError(f"partition {table} month={month} has not been materialized: {path} is missing")
-    return pl.read_parquet(path, columns=columns)
+    return upgrade.read(path, table, columns)
 
 
 def partition_rows(root: Path, table: str, month: dt.date | str) -> int | None:
