@@ -9,6 +9,7 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from dominance_pipeline.origin.registry import REGISTRY_PATH
 from dominance_pipeline.schemas import BY_ASSET
@@ -200,3 +201,33 @@ def test_a_broken_registry_stops_the_month_before_the_indices(tmp_path):
     assert failure.step_key == "origin_tagged_models"
     assert "country 'ZZ'" in str(failure.step_failure_data.error.cause.message)
     assert not (tmp_path / "warehouse" / "dominance_indices").exists()
+
+
+def test_a_month_whose_raw_partition_predates_repack_format_is_tagged_again(tmp_path):
+    """A warehouse written before raw_hub_listings had `repack_format`: tagging that month again works."""
+    from dominance_pipeline.definitions import build_definitions
+
+    instance = dg.DagsterInstance.ephemeral()
+    assert run_month(tmp_path, instance=instance).success
+    warehouse = tmp_path / "warehouse"
+    raw_file = warehouse / "raw_hub_listings" / f"month={SAMPLE_KEY}" / "data.parquet"
+    tagged_file = warehouse / "origin_tagged_models" / f"month={SAMPLE_KEY}" / "data.parquet"
+    before = pl.read_parquet(tagged_file).sort("model_id")
+    raw = pl.read_parquet(raw_file)
+    assert raw.get_column("repack_format").any()  # the sample has GGUF builds: the flag is not vacuous
+    raw.drop("repack_format").write_parquet(raw_file)
+
+    defs = build_definitions(tmp_path)
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
+        selection=["origin_tagged_models"],
+        partition_key=SAMPLE_KEY,
+        resources=defs.resources,
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert result.success
+    after = pl.read_parquet(tagged_file).sort("model_id")
+    assert after.get_column("repack_format").to_list() == before.get_column("repack_format").to_list()
+    # Identical, to the last bit of every merge weight and the order of every model's roots.
+    assert_frame_equal(after, before, check_exact=True)

@@ -195,7 +195,10 @@ def _through(links: pl.DataFrame, node_roots: pl.DataFrame) -> pl.DataFrame:
     """Roots (node, root, weight, depth, cut) of each child of `links` (child, parent, w).
 
     A child with a single parent takes its parent's roots as they are (most links); only children with
-    several parents, whose paths can meet again at a root, are grouped.
+    several parents, whose paths can meet again at a root, are grouped. A root reached by several paths
+    sums their weights in sorted order: the join hands the paths over in an order that varies from run to
+    run, and summed in that order two equal weights could differ in their last bit and swap which root is
+    the heaviest (the model's `root_model_id`) between two runs on the same listing.
     """
     joined = links.join(node_roots, left_on="parent", right_on="node")
     single = joined.filter(pl.col("w") == 1.0).select(
@@ -205,7 +208,7 @@ def _through(links: pl.DataFrame, node_roots: pl.DataFrame) -> pl.DataFrame:
         joined.filter(pl.col("w") < 1.0)
         .group_by(pl.col("child").alias("node"), "root")
         .agg(
-            (pl.col("w") * pl.col("weight")).sum().alias("weight"),
+            (pl.col("w") * pl.col("weight")).sort().sum().alias("weight"),
             (pl.col("depth").max() + 1).cast(pl.Int32).alias("depth"),
             pl.col("cut").max(),
         )
