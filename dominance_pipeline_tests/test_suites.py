@@ -425,3 +425,26 @@ def test_equality_codes_are_equal_exactly_where_the_values_are(monkeypatch, coll
     pairs = [(i, j) for i in range(len(codes)) for j in range(len(codes))]
     assert all((codes[i] == codes[j]) == (values[i] == values[j]) for i, j in pairs if values[i] is not None and values[j] is not None)
     assert [c is None for c in codes] == [v is None for v in values]
+
+
+def test_a_failed_warm_up_prints_nothing_and_the_first_check_sets_gx_up_itself(case, monkeypatch):
+    import threading
+
+    real = suites._batch_definition
+    calls: list[str] = []
+    uncaught: list[type[BaseException]] = []  # what Python would print as "Exception in thread ..."
+    monkeypatch.setattr(threading, "excepthook", lambda args: uncaught.append(args.exc_type))
+
+    def flaky():
+        calls.append(threading.current_thread().name)
+        if len(calls) == 1:  # as importlib.metadata failed once beside another thread's imports
+            raise ImportError("no package metadata was found (simulated)")
+        return real()
+
+    monkeypatch.setattr(suites, "_batch_definition", flaky)
+    monkeypatch.setattr(suites, "_warming", None)
+    suites.warm_up()
+    result = suites.validate_indices(case[3], TH)
+    assert calls == ["gx-warm-up", threading.current_thread().name]
+    assert not result.failed()
+    assert uncaught == []

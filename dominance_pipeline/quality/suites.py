@@ -19,6 +19,7 @@ the first validation in a process, never at import time.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import numbers
 import os
@@ -236,8 +237,22 @@ def warm_up() -> None:
         # can come out half-initialised ("no attribute 'UnmappedClassError' ... circular import").
         import sqlalchemy.orm  # noqa: F401
 
-        _warming = threading.Thread(target=_batch_definition, name="gx-warm-up", daemon=True)
+        _warming = threading.Thread(target=_warm, name="gx-warm-up", daemon=True)
         _warming.start()
+
+
+def _warm() -> None:
+    """`_batch_definition()` ahead of the first check; a failure here is only a lost head start.
+
+    GX's import looks packages up with importlib.metadata, which can fail while another thread imports
+    (seen once in a CLI backfill: an "Exception in thread gx-warm-up" traceback on stderr, the run itself
+    fine). The first check builds the context again in its own thread, and a real error surfaces there,
+    in the check's result.
+    """
+    try:
+        _batch_definition()
+    except Exception:  # noqa: BLE001 - retried by the first check, which reports it
+        logging.getLogger(__name__).debug("GX warm-up failed; the first check sets GX up itself", exc_info=True)
 
 
 @cache
