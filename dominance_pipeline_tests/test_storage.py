@@ -139,3 +139,27 @@ def test_a_partition_written_before_a_column_existed_is_read_with_it_computed(tm
     parquet.write_partition(frame("2026-05-01", 2), tmp_path, "t", "2026-05-01")
     with pytest.raises(StalePartitionError, match="no column y"):
         parquet.read_partition(tmp_path, "t", "2026-05-01", ["x", "y"])
+
+
+def test_a_listing_with_a_repeated_id_is_published_and_kept_once_from_its_second_pass(tmp_path):
+    from dominance_pipeline.defs.ingest import HANDED_ON
+    from dominance_pipeline.sources.publish import parquet_batches, publish_listing
+    from dominance_pipeline_tests.conftest import SAMPLE
+
+    listing = pl.read_parquet(SAMPLE)
+    repeated = listing.head(3).with_columns(pl.col("downloads") + 1)  # later batches repeat the first ids
+    pl.concat([listing, repeated]).write_parquet(tmp_path / "hub.parquet")
+    notes = publish_listing(
+        parquet_batches(tmp_path / "hub.parquet", batch_rows=1_000), warehouse=tmp_path, quarantine=tmp_path / "quarantine",
+        month=dt.date(2026, 5, 1), snapshot_at=dt.datetime(2026, 6, 1, tzinfo=dt.UTC), source="local", keep=HANDED_ON,
+    )
+    published = pl.read_parquet(notes["path"])
+    quarantined = pl.read_parquet(notes["quarantine_path"])
+    assert notes["passes"] == 2
+    assert published.height == listing.height and published.get_column("model_id").n_unique() == listing.height
+    assert sorted(quarantined.get_column("model_id")) == sorted(repeated.get_column("id"))
+    assert set(quarantined.get_column("reason")) == {"duplicate_id"}
+    assert notes["kept"].equals(published.select(HANDED_ON))  # the first pass's rows are not in it
+    # Only the two published files are left: the abandoned pass's temporary files are gone.
+    leftovers = [p.name for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".parquet"]
+    assert leftovers == []
