@@ -63,13 +63,50 @@ def ensure_synthetic(models: int, months: int = 1, seed: int = 0, end: str = MON
     return out, seconds
 
 
-def machine() -> dict[str, object]:
-    return {
+# A fixed workload timed before and after a benchmark. A shared machine's speed can drift 10-15 % within an
+# hour while its load average stays the same (seen here on 2026-11-29). The same work taking longer tells a
+# slow half hour from a regression.
+CALIBRATION = """
+import time
+import numpy as np
+import polars as pl
+ints = pl.Series(np.random.default_rng(0).integers(0, 1 << 40, 20_000_000))
+ids = pl.Series([f"user-{i}/model-{i % 977}" for i in range(1_000_000)])
+t = time.perf_counter()
+for _ in range(3):
+    ints.sort(); ids.str.to_lowercase().str.contains("model-1"); ints.hash()
+x = 0
+for i in range(3_000_000):
+    x += i
+print(time.perf_counter() - t)
+"""
+
+
+def calibration_seconds() -> float:
+    """Wall seconds of CALIBRATION in a fresh process (about 1.5 s on 2 cores)."""
+    done = subprocess.run([PYTHON, "-c", CALIBRATION], capture_output=True, text=True, check=True, cwd=ROOT)
+    return round(float(done.stdout.strip()), 3)
+
+
+def machine(calibrate: bool = False) -> dict[str, object]:
+    """The machine's state; with `calibrate`, also the seconds of the fixed workload (`calibration_s`)."""
+    state: dict[str, object] = {
         "cpus": os.cpu_count(),
         "mem_total_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "mem_available_gb": round(psutil.virtual_memory().available / 2**30, 1),
         "load_avg": [round(x, 2) for x in os.getloadavg()],
     }
+    if calibrate:
+        state["calibration_s"] = calibration_seconds()
+    return state
+
+
+def machine_line(before: dict[str, object], after: dict[str, object]) -> str:
+    """The report's last line: load average and calibration workload, before and after."""
+    line = f"machine load before/after: {before['load_avg']} / {after['load_avg']} ({before['cpus']} CPUs)"
+    if "calibration_s" in before and "calibration_s" in after:
+        line += f"; calibration workload {before['calibration_s']:.2f} / {after['calibration_s']:.2f} s"
+    return line
 
 
 def rss_peak_mb() -> float:

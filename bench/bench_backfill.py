@@ -30,6 +30,7 @@ from _common import (  # noqa: E402
     dagster_env,
     ensure_synthetic,
     machine,
+    machine_line,
     monthly_job,
     run_monthly_job,
     run_worker,
@@ -94,14 +95,14 @@ def main() -> int:
     keys = month_keys(args.end, args.months)
     snapshot_dir, gen_seconds = ensure_synthetic(args.models, args.months, args.seed, args.end, args.growth)
     print(f"{args.months} synthetic months in {snapshot_dir} ({'generated in %.1f s' % gen_seconds if gen_seconds else 'cached'})", flush=True)
-    before = machine()
+    before = machine(calibrate=True)
     work = Path(tempfile.mkdtemp(prefix="bench-backfill-"))
     try:
         job = {"task": "backfill", "snapshot_dir": str(snapshot_dir), "work": str(work), "keys": keys}
         res = run_worker(SCRIPT, job, args.rss_limit_mb, args.timeout, echo_stderr=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    after = machine()
+    after = machine(calibrate=True)
     if res.get("error"):
         print(f"backfill failed: {res['error']}")
     months = res.get("extra", {}).get("months", [])
@@ -114,7 +115,7 @@ def main() -> int:
             f" total {res['seconds']:.1f} s "
             f"({res['seconds'] / max(len(months), 1):.1f} s per month), peak RSS {res['peak_rss_mb']:,.0f} MB"
         )
-    print(f"machine load before/after: {before['load_avg']} / {after['load_avg']} ({before['cpus']} CPUs)")
+    print(machine_line(before, after))
     report = {
         "months": args.months,
         "models_newest_month": args.models,

@@ -54,6 +54,7 @@ from _common import (  # noqa: E402
     dagster_env,
     ensure_synthetic,
     machine,
+    machine_line,
     monthly_job,
     run_monthly_job,
     run_worker,
@@ -459,7 +460,7 @@ def main() -> int:
             parser.error(f"unknown task(s) {sorted(unknown)}; choose from {sorted(TASKS)}")
         tasks = [t for t in tasks if t.name in wanted]
     started = dt.datetime.now(dt.UTC)
-    machine_before = machine()
+    machine_before = machine(calibrate=True)
     by_n = {n: run_size(n, args, tasks) for n in sizes}
     targets = evaluate(by_n)
     print_table(by_n, targets)
@@ -467,7 +468,7 @@ def main() -> int:
         "started_at": started.isoformat(timespec="seconds"),
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine_before": machine_before,
-        "machine_after": machine(),
+        "machine_after": machine(calibrate=True),
         "month": MONTH,
         "seed": args.seed,
         "results": {str(n): by_n[n] for n in sizes},
@@ -476,7 +477,7 @@ def main() -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=str))
-    print(f"\nmachine load before/after: {machine_before['load_avg']} / {report['machine_after']['load_avg']} ({machine_before['cpus']} CPUs)")
+    print(f"\n{machine_line(machine_before, report['machine_after'])}")
     print(f"wrote {out}")
     return 0
 
