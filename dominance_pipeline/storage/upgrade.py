@@ -25,7 +25,6 @@ class Derived:
 
     inputs: tuple[str, ...]
     expr: Callable[[], pl.Expr]
-    since: str  # which change added it, for the reader of a log or an error
 
 
 def _repack_format() -> pl.Expr:
@@ -34,7 +33,8 @@ def _repack_format() -> pl.Expr:
     return repack_format()
 
 
-_REPACK = Derived(("tags", "library_name"), _repack_format, "repack_format, added 2026-11 (issue 7)")
+# repack_format, added 2026-11 (issue 7).
+_REPACK = Derived(("tags", "library_name"), _repack_format)
 DERIVED: dict[str, dict[str, Derived]] = {
     "raw_hub_listings": {"repack_format": _REPACK},
     # Partitions of that time still carry `tags`, which later ones leave to raw_hub_listings.
