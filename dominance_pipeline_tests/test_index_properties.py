@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dominance_pipeline.metrics import indices, leaderboard
@@ -90,6 +91,8 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 
 @SETTINGS
 @given(listings(), st.randoms(use_true_random=False))
+# Found by CI: one old model with no downloads, likes or trend has no index at all (every one is absent).
+@example((raw_frame([model("Qwen/m0", dt.date(2025, 11, 1), 0, (), None, all_time=0, likes=0, trend=0)]), None), random.Random(0))
 def test_shares_sum_to_one_bounds_hold_and_row_order_does_not_matter(listing, rnd):
     raw, previous = listing
     tagged = tag(raw, REGISTRY)[0]
@@ -117,7 +120,10 @@ def test_shares_sum_to_one_bounds_hold_and_row_order_does_not_matter(listing, rn
     key = ["index", "view", "denominator", "country"]
     joined = table.join(shuffled, on=key, how="full", nulls_equal=True, suffix="_shuffled")
     assert joined.height == table.height == shuffled.height
-    assert (joined.get_column("value") - joined.get_column("value_shuffled")).abs().max() <= 1e-9
+    if table.is_empty():  # nothing to compare; every index must then say why it is absent
+        assert set(result.absent) >= {*indices.FAMILIES.values(), *indices.RELATION_INDICES} - {"download_delta_share"}
+    else:
+        assert (joined.get_column("value") - joined.get_column("value_shuffled")).abs().max() <= 1e-9
 
 
 @SETTINGS
