@@ -163,3 +163,19 @@ def test_a_listing_with_a_repeated_id_is_published_and_kept_once_from_its_second
     # Only the two published files are left: the abandoned pass's temporary files are gone.
     leftovers = [p.name for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".parquet"]
     assert leftovers == []
+
+
+def test_nested_columns_are_written_from_row_group_sized_chunks_with_the_same_values(tmp_path):
+    roots = [[{"id": f"m{i}", "w": 1.0}] if i % 3 else [{"id": f"a{i}", "w": 0.5}, {"id": f"b{i}", "w": 0.5}] for i in range(10)]
+    df = pl.DataFrame({"x": list(range(10)), "roots": roots, "ids": [[f"p{i}"] * (i % 2) for i in range(10)]})
+    assert df.get_column("roots").chunk_lengths() == [10]
+
+    split = parquet.in_row_groups(df, rows=4)
+    assert split.get_column("roots").chunk_lengths() == [4, 4, 2]
+    assert split.get_column("ids").chunk_lengths() == [4, 4, 2]
+    assert split.get_column("x").chunk_lengths() == [10]  # flat columns are left as they are
+    assert split.equals(df)
+    assert parquet.in_row_groups(split, rows=4) is split  # already short enough: nothing copied
+
+    path = parquet.write_partition(df, tmp_path, "t", "2026-05-01")
+    assert pl.read_parquet(path).equals(df)

@@ -85,8 +85,28 @@ def write_partition(df: pl.DataFrame, root: Path, table: str, month: dt.date | s
     """Write (or replace) one partition atomically; return the published file."""
     path = partition_file(root, table, month)
     with publishing(path) as tmp:
-        df.write_parquet(tmp, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL, statistics=True, row_group_size=ROW_GROUP_SIZE)
+        _write(df, tmp)
     return path
+
+
+def _write(df: pl.DataFrame, path: Path) -> None:
+    in_row_groups(df).write_parquet(
+        path, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL, statistics=True, row_group_size=ROW_GROUP_SIZE
+    )
+
+
+def in_row_groups(df: pl.DataFrame, rows: int = ROW_GROUP_SIZE) -> pl.DataFrame:
+    """`df` with every nested column held in chunks of at most `rows` (copied block by block where longer).
+
+    Polars' writer takes each row group from a nested column's chunk at a cost that grows with the whole
+    chunk: origin_tagged_models' `lineage_roots`, built in one 3-million-row chunk, took 1.1-1.2 s (2.2-2.4
+    CPU-s) to write, against 0.47 s (0.93) in row-group-sized chunks, for the same file. The copy costs 0.12 s.
+    """
+    long = [c for c, t in df.schema.items() if t.is_nested() and max(df.get_column(c).chunk_lengths(), default=0) > rows]
+    if not long:
+        return df
+    blocks = [pl.int_range(start, min(start + rows, df.height), dtype=pl.UInt32, eager=True) for start in range(0, df.height, rows)]
+    return df.with_columns(pl.concat([df.get_column(c).gather(b) for b in blocks], rechunk=False) for c in long)
 
 
 @contextmanager
@@ -128,7 +148,7 @@ def write_table(df: pl.DataFrame, root: Path, table: str) -> Path:
     """Write (or replace) an unpartitioned table atomically; return the published file."""
     path = table_file(root, table)
     with publishing(path) as tmp:
-        df.write_parquet(tmp, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL, statistics=True, row_group_size=ROW_GROUP_SIZE)
+        _write(df, tmp)
     return path
 
 
