@@ -26,10 +26,12 @@ RAW_COLUMNS = tuple(c for c in ORIGIN_TAGGED_MODELS.names if c in RAW_HUB_LISTIN
 
 def attribution_day(raw: pl.DataFrame) -> dt.date:
     """The day the registry is read on: the last day of the listing's month (one month per listing)."""
-    months = raw.get_column("month").unique().drop_nulls()
-    if months.len() > 1:
+    month = raw.get_column("month")
+    first, last = month.min(), month.max()  # a tenth of the time of unique() on millions of rows
+    if first != last:
+        months = month.unique().drop_nulls()
         raise ValueError(f"tag() takes one month's listing at a time, got {months.len()} months: {sorted(months.to_list())[:3]} ...")
-    return month_end(months.item()) if months.len() else dt.date.today()
+    return month_end(first) if first is not None else dt.date.today()  # type: ignore[arg-type]
 
 
 def namespace(model_id: pl.Expr) -> pl.Expr:
