@@ -415,10 +415,14 @@ def test_the_shipped_thresholds_are_valid_and_a_bad_file_names_every_problem(tmp
 
 
 @pytest.mark.parametrize("collide", [False, True])
-def test_equality_codes_are_equal_exactly_where_the_values_are(monkeypatch, collide):
+@pytest.mark.parametrize("repeats", [True, False])
+def test_equality_codes_are_equal_exactly_where_the_values_are(monkeypatch, collide, repeats):
     from dominance_pipeline.quality.suites import _equality_codes
 
-    values = pl.Series("model_id", ["a/x", "b/y", None, "a/x", "c/z", None, "b/y"])
+    if repeats:
+        values = pl.Series("model_id", ["a/x", "b/y", None, "a/x", "c/z", None, "b/y"])
+    else:  # distinct ids, as a listing's: only a collision makes two hashes equal
+        values = pl.Series("model_id", ["a/x", "b/y", None, "c/z", "d/w"])
     if collide:  # every value hashes alike: the codes must fall back to something exact
         monkeypatch.setattr(pl.Series, "hash", lambda self, *a, **k: pl.Series([7] * self.len(), dtype=pl.UInt64))
     codes = _equality_codes(values).to_list()

@@ -376,10 +376,13 @@ def _equality_codes(values: pl.Series) -> pl.Series:
 
     A 64-bit hash, checked: wherever two rows share a hash their values must be equal, else (a collision,
     about one chance in four million for 3 million distinct ids) the values' dense rank is used instead.
+    Whether any hash repeats is found by a sort (0.07 s for 3 million ids, against 0.24-0.30 s for
+    `is_duplicated`'s hash table); the rows that share one are looked for only when one does.
     """
     hashes = values.hash().set(values.is_null(), None)
-    shared = hashes.is_duplicated() & hashes.is_not_null()
-    if shared.any():
+    ordered = hashes.drop_nulls().sort()
+    if (ordered == ordered.shift(1)).any():
+        shared = hashes.is_duplicated() & hashes.is_not_null()
         pairs = pl.DataFrame({"h": hashes.filter(shared), "v": values.filter(shared)})
         if pairs.group_by("h").agg(pl.col("v").n_unique()).get_column("v").max() > 1:  # type: ignore[operator]
             return values.rank("dense").alias(values.name)
