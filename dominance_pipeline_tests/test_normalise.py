@@ -327,6 +327,9 @@ def test_cards_are_parsed_only_where_they_can_add_a_parent_with_the_same_result(
             rows.append({"id": f"u/m{i}-{len(rows)}", "cardData": card, **declared})
     # An escaped quote ends no string: the text up to it looks like a declared parent, the parsed value differs.
     rows.append({"id": "u/escaped", "cardData": '{"base_model": "org/base\\", \\"x"}', "baseModels": None, "tags": ["base_model:org/base\\"]})
+    # A string value that looks like an array: json_path_match answers it unquoted, and that answer is split.
+    bracketed = {"relation": "finetune", "models": [{"_id": "2", "id": "[org/base]"}]}
+    rows.append({"id": "u/bracketed", "cardData": '{"base_model": "[org/base]"}', "baseModels": bracketed, "tags": []})
     df = pl.DataFrame(
         rows,
         schema={

@@ -227,10 +227,11 @@ def _redundant_cards(models: pl.DataFrame) -> pl.Series:
     return (
         models.select(
             "_known",
-            pl.col("cardData").str.extract(_CARD_VALUE, 1).alias("_value"),
+            # A string value has no quote inside it (_CARD_VALUE): stripping quotes removes exactly its own two,
+            # as json_path_match answers it; an array starts with '[' and ends with ']', and is left alone.
+            pl.col("cardData").str.extract(_CARD_VALUE, 1).str.strip_chars('"').alias("_value"),
             (~pl.col("_escaped") & (pl.col("_tokens") == 1)).alias("_plain"),
         )
-        .with_columns(pl.when(value.str.starts_with('"')).then(value.str.slice(1, value.str.len_chars() - 2)).otherwise(value).alias("_value"))
         .select(
             (pl.col("_plain") & value.is_not_null() & (_card_ids("_value").list.set_difference("_known").list.len() == 0)).fill_null(False)
         )
