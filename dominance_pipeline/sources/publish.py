@@ -24,8 +24,8 @@ from dominance_pipeline.schemas import QUARANTINE, RAW_HUB_LISTINGS, Schema
 from dominance_pipeline.sources.normalise import HUB_COLUMNS, MAX_COUNT, SOURCE_COLUMNS, Batches, Sink, normalise_batches
 from dominance_pipeline.storage import parquet
 
-# A batch is a row group (hub-stats and the synthetic Hub: ~120,000 rows; live staging 50,000, archive staging
-# 65,536); a larger row group is read in slices of this many rows (slicing costs a little per slice).
+# A batch is a row group (the synthetic Hub and DuckDB-written files: 122,880 rows; live staging 50,000,
+# archive staging 65,536); a larger row group is read in slices of this many rows (slicing costs a little per slice).
 BATCH_ROWS = 131_072
 TABLE = "raw_hub_listings"
 

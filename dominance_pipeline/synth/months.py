@@ -5,8 +5,9 @@ the model's latent rate times a monthly lognormal shock (and a ramp for models y
 all-time downloads are the pre-window history plus every generated month's downloads, so they never fall;
 likes follow all-time downloads (the sample's regression), so they never fall either.
 
-Files are written in row groups of ROW_GROUP_ROWS (DuckDB's default, which wrote the real hub-stats file),
-built CHUNK_ROWS rows at a time, so memory stays at the universe's arrays plus one chunk.
+Files are written in row groups of ROW_GROUP_ROWS (DuckDB's default, as in the bundled real sample, whose
+file DuckDB wrote when the rows were copied out of hub-stats: hub-stats' own row groups and codec are not
+known here), built CHUNK_ROWS rows at a time, so memory stays at the universe's arrays plus one chunk.
 """
 
 from __future__ import annotations
