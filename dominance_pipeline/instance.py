@@ -13,6 +13,9 @@ import hashlib
 import json
 import os
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from dominance_pipeline.settings import paths
@@ -221,6 +224,51 @@ def release_orphaned_slots(instance) -> list[str]:  # instance: dg.DagsterInstan
             storage.free_concurrency_slots_for_run(run_id)
             notes.append(f"released the {pool} slot held by run {run_id}, which {why}")
     return notes
+
+
+def wake_stalled_steps(instance) -> list[str]:  # instance: dg.DagsterInstance
+    """Hand free pool slots to the steps left waiting for them; return the pools where that was needed.
+
+    Dagster 1.13's SQL storage lets a step take a free slot at once when it first asks, and otherwise
+    queues it for the run that frees a slot to hand it on. The check and the queueing are two
+    transactions: a slot freed between them is handed to nobody, and the queued step then waits forever,
+    polling without sleeping. Two CLI months started at once met that on the hf_api pool (CI, 2026-11-30:
+    one run still waiting after 10 minutes, its pool free, its step queued). A pool with a queued step and
+    fewer steps assigned than slots gets its oldest queued step assigned, as the freeing run would have
+    done; the slot rows still cap how many steps run at once.
+    """
+    storage = instance.event_log_storage
+    assign = getattr(storage, "assign_pending_steps", None)
+    if assign is None or not storage.supports_global_concurrency_limits:
+        return []
+    woken = []
+    for pool in storage.get_concurrency_keys():
+        info = storage.get_concurrency_info(pool)
+        if info.pending_step_count and info.assigned_step_count < info.slot_count:
+            assign([pool])
+            woken.append(pool)
+    return woken
+
+
+@contextmanager
+def waking_stalled_steps(instance, every: float = 1.0) -> Iterator[None]:  # instance: dg.DagsterInstance
+    """Run `wake_stalled_steps` every `every` seconds in a background thread while the block runs."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(every):
+            try:
+                wake_stalled_steps(instance)
+            except Exception:  # noqa: BLE001 - a busy database is tried again at the next tick
+                continue
+
+    thread = threading.Thread(target=watch, name="pool-wakeups", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def busy_pools(instance) -> list[str]:  # instance: dg.DagsterInstance

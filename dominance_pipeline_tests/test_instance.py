@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -148,3 +149,49 @@ def test_a_slot_held_by_a_killed_cli_run_is_released_and_a_live_one_is_kept(tmp_
         assert inst.busy_pools(instance) == [
             f"the hf_api pool is busy (limit 1, held by run {alive.run_id}): this run's hf_api step waits for it"
         ]
+
+
+
+def lose_the_hand_over(storage, holder: str, waiter: str) -> None:
+    """`waiter` finds the hf_api slot taken, `holder` frees it, then `waiter` queues its step (the order two
+    processes can interleave in): Dagster hands a freed slot only to steps queued before it was freed."""
+    assert storage.claim_concurrency_slot("hf_api", holder, "raw_hub_listings").is_claimed
+    assert not storage.has_unassigned_slots("hf_api")  # what the waiter reads first
+    storage.free_concurrency_slot_for_step(holder, "raw_hub_listings")
+    storage.add_pending_step("hf_api", waiter, "raw_hub_listings", should_assign=False)
+
+
+def test_a_step_queued_just_after_the_slot_was_freed_is_woken(tmp_path):
+    home = inst.ensure_dagster_home(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("hf_api", 1)
+        lose_the_hand_over(storage, "run-a", "run-b")
+        for _ in range(3):  # the slot is free, yet the waiter never gets it by asking
+            assert not storage.claim_concurrency_slot("hf_api", "run-b", "raw_hub_listings").is_claimed
+        assert storage.get_concurrency_info("hf_api").active_slot_count == 0
+
+        assert inst.wake_stalled_steps(instance) == ["hf_api"]
+        assert storage.claim_concurrency_slot("hf_api", "run-b", "raw_hub_listings").is_claimed
+        assert inst.wake_stalled_steps(instance) == []
+
+        # The limit still holds: a step queued behind the holder is not woken.
+        assert not storage.claim_concurrency_slot("hf_api", "run-c", "raw_hub_listings").is_claimed
+        assert inst.wake_stalled_steps(instance) == []
+        assert not storage.claim_concurrency_slot("hf_api", "run-c", "raw_hub_listings").is_claimed
+        storage.free_concurrency_slot_for_step("run-b", "raw_hub_listings")  # the ordinary hand-over
+        assert storage.claim_concurrency_slot("hf_api", "run-c", "raw_hub_listings").is_claimed
+
+
+def test_a_stalled_step_is_woken_in_the_background_while_a_run_goes_on(tmp_path):
+    home = inst.ensure_dagster_home(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("hf_api", 1)
+        lose_the_hand_over(storage, "run-a", "run-b")
+        with inst.waking_stalled_steps(instance, every=0.05):
+            deadline = time.monotonic() + 10
+            while not storage.claim_concurrency_slot("hf_api", "run-b", "raw_hub_listings").is_claimed:
+                assert time.monotonic() < deadline, "the stalled step was never woken"
+                time.sleep(0.05)
+        assert storage.get_concurrency_info("hf_api").active_run_ids == {"run-b"}

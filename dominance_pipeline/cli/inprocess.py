@@ -18,6 +18,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from dominance_pipeline.instance import waking_stalled_steps
 from dominance_pipeline.storage import handoff
 
 
@@ -56,7 +57,8 @@ def run_job(
     if partition_key is not None:
         run_tags.update(partition_tags(job.get_definition(), partition_key))
     try:
-        return dg.execute_job(job, instance=instance, run_config=run_config, tags=run_tags, raise_on_error=False)
+        with waking_stalled_steps(instance):
+            return dg.execute_job(job, instance=instance, run_config=run_config, tags=run_tags, raise_on_error=False)
     finally:
         handoff.forget()
 
