@@ -195,3 +195,17 @@ def test_a_stalled_step_is_woken_in_the_background_while_a_run_goes_on(tmp_path)
                 assert time.monotonic() < deadline, "the stalled step was never woken"
                 time.sleep(0.05)
         assert storage.get_concurrency_info("hf_api").active_run_ids == {"run-b"}
+
+
+def test_under_the_daemon_the_sensor_wakes_a_stalled_step(tmp_path):
+    from dominance_pipeline.defs.schedules import pool_wakeup_sensor
+
+    home = inst.ensure_dagster_home(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("hf_api", 1)
+        lose_the_hand_over(storage, "run-a", "run-b")
+        tick = pool_wakeup_sensor(dg.build_sensor_context(instance=instance))
+        assert tick.skip_message == "handed a free slot to a waiting step in hf_api"
+        assert storage.claim_concurrency_slot("hf_api", "run-b", "raw_hub_listings").is_claimed
+        assert pool_wakeup_sensor(dg.build_sensor_context(instance=instance)).skip_message == "no step waits for a free pool slot"

@@ -41,7 +41,7 @@ def test_the_instance_ships_the_live_schedule_stopped_and_the_local_automation_r
     schedules = {s["name"]: s["scheduleState"]["status"] for s in data["schedulesOrError"]["results"]}
     sensors = {s["name"]: s["sensorState"]["status"] for s in data["sensorsOrError"]["results"]}
     assert schedules == {"monthly_live_schedule": "STOPPED", "freshness_schedule": "RUNNING"}
-    assert sensors == {"timeseries_refresh_sensor": "RUNNING"}
+    assert sensors == {"timeseries_refresh_sensor": "RUNNING", "pool_wakeup_sensor": "RUNNING"}
 
 
 def test_a_month_launched_as_the_ui_does_succeeds_with_every_gate_passed(dev):

@@ -9,6 +9,9 @@
   there?). Local and cheap, so it ships RUNNING.
 - `timeseries_refresh_sensor`: evaluates REFRESH_AFTER_MONTHS (defs/automation.py) on the all-months assets
   every minute, so the series and the chart follow scheduled and backfilled months. Local, ships RUNNING.
+- `pool_wakeup_sensor`: every 30 seconds, hands a free pool slot to a step that Dagster left waiting for it
+  (`instance.wake_stalled_steps`: two runs of a UI backfill can lose the hand-over of the hf_api slot).
+  Local, ships RUNNING; CLI runs do the same for themselves.
 """
 
 import dagster as dg
@@ -16,6 +19,7 @@ import dagster as dg
 from dominance_pipeline.defs.freshness import freshness_job
 from dominance_pipeline.defs.jobs import monthly_live_job
 from dominance_pipeline.defs.timeseries import TIMESERIES_ASSETS
+from dominance_pipeline.instance import wake_stalled_steps
 
 MONTHLY_HOUR_UTC = 6
 MONTHLY_DAY = 2
@@ -47,5 +51,20 @@ timeseries_refresh_sensor = dg.AutomationConditionSensorDefinition(
     description="Refreshes dominance_timeseries and dominance_crossover after months of dominance_indices change.",
 )
 
+
+
+@dg.sensor(
+    name="pool_wakeup_sensor",
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Hands a free pool slot to a step left waiting for it (see instance.wake_stalled_steps).",
+)
+def pool_wakeup_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    woken = wake_stalled_steps(context.instance)
+    if woken:
+        return dg.SkipReason(f"handed a free slot to a waiting step in {', '.join(woken)}")
+    return dg.SkipReason("no step waits for a free pool slot")
+
+
 SCHEDULES = [monthly_live_schedule, freshness_schedule]
-SENSORS = [timeseries_refresh_sensor]
+SENSORS = [timeseries_refresh_sensor, pool_wakeup_sensor]
