@@ -152,60 +152,54 @@ def test_a_slot_held_by_a_killed_cli_run_is_released_and_a_live_one_is_kept(tmp_
 
 
 
-def lose_the_hand_over(storage, holder: str, waiter: str) -> None:
-    """`waiter` finds the hf_api slot taken, `holder` frees it, then `waiter` queues its step (the order two
-    processes can interleave in): Dagster hands a freed slot only to steps queued before it was freed."""
-    assert storage.claim_concurrency_slot("hf_api", holder, "raw_hub_listings").is_claimed
-    assert not storage.has_unassigned_slots("hf_api")  # what the waiter reads first
-    storage.free_concurrency_slot_for_step(holder, "raw_hub_listings")
-    storage.add_pending_step("hf_api", waiter, "raw_hub_listings", should_assign=False)
-
-
-def test_a_step_queued_just_after_the_slot_was_freed_is_woken(tmp_path):
+@pytest.fixture
+def stalled(tmp_path):
+    """An instance whose hf_api slot is free while run-b's step waits for it, handed nothing: run-b found the
+    slot taken, run-a freed it, then run-b queued its step (the order two processes can interleave in);
+    Dagster hands a freed slot only to steps queued before it was freed."""
     home = inst.ensure_dagster_home(tmp_path / "home")
     with dg.DagsterInstance.from_config(str(home)) as instance:
         storage = instance.event_log_storage
         storage.set_concurrency_slots("hf_api", 1)
-        lose_the_hand_over(storage, "run-a", "run-b")
-        for _ in range(3):  # the slot is free, yet the waiter never gets it by asking
-            assert not storage.claim_concurrency_slot("hf_api", "run-b", "raw_hub_listings").is_claimed
-        assert storage.get_concurrency_info("hf_api").active_slot_count == 0
-
-        assert inst.wake_stalled_steps(instance) == ["hf_api"]
-        assert storage.claim_concurrency_slot("hf_api", "run-b", "raw_hub_listings").is_claimed
-        assert inst.wake_stalled_steps(instance) == []
-
-        # The limit still holds: a step queued behind the holder is not woken.
-        assert not storage.claim_concurrency_slot("hf_api", "run-c", "raw_hub_listings").is_claimed
-        assert inst.wake_stalled_steps(instance) == []
-        assert not storage.claim_concurrency_slot("hf_api", "run-c", "raw_hub_listings").is_claimed
-        storage.free_concurrency_slot_for_step("run-b", "raw_hub_listings")  # the ordinary hand-over
-        assert storage.claim_concurrency_slot("hf_api", "run-c", "raw_hub_listings").is_claimed
+        assert storage.claim_concurrency_slot("hf_api", "run-a", "raw_hub_listings").is_claimed
+        assert not storage.has_unassigned_slots("hf_api")  # what run-b reads first
+        storage.free_concurrency_slot_for_step("run-a", "raw_hub_listings")
+        storage.add_pending_step("hf_api", "run-b", "raw_hub_listings", should_assign=False)
+        yield instance
 
 
-def test_a_stalled_step_is_woken_in_the_background_while_a_run_goes_on(tmp_path):
-    home = inst.ensure_dagster_home(tmp_path / "home")
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        storage = instance.event_log_storage
-        storage.set_concurrency_slots("hf_api", 1)
-        lose_the_hand_over(storage, "run-a", "run-b")
-        with inst.waking_stalled_steps(instance, every=0.05):
-            deadline = time.monotonic() + 10
-            while not storage.claim_concurrency_slot("hf_api", "run-b", "raw_hub_listings").is_claimed:
-                assert time.monotonic() < deadline, "the stalled step was never woken"
-                time.sleep(0.05)
-        assert storage.get_concurrency_info("hf_api").active_run_ids == {"run-b"}
+def test_a_step_queued_just_after_the_slot_was_freed_is_woken(stalled):
+    storage = stalled.event_log_storage
+    for _ in range(3):  # the slot is free, yet the waiter never gets it by asking
+        assert not storage.claim_concurrency_slot("hf_api", "run-b", "raw_hub_listings").is_claimed
+    assert storage.get_concurrency_info("hf_api").active_slot_count == 0
+
+    assert inst.wake_stalled_steps(stalled) == ["hf_api"]
+    assert storage.claim_concurrency_slot("hf_api", "run-b", "raw_hub_listings").is_claimed
+    assert inst.wake_stalled_steps(stalled) == []
+
+    # The limit still holds: a step queued behind the holder is not woken.
+    assert not storage.claim_concurrency_slot("hf_api", "run-c", "raw_hub_listings").is_claimed
+    assert inst.wake_stalled_steps(stalled) == []
+    assert not storage.claim_concurrency_slot("hf_api", "run-c", "raw_hub_listings").is_claimed
+    storage.free_concurrency_slot_for_step("run-b", "raw_hub_listings")  # the ordinary hand-over
+    assert storage.claim_concurrency_slot("hf_api", "run-c", "raw_hub_listings").is_claimed
 
 
-def test_under_the_daemon_the_sensor_wakes_a_stalled_step(tmp_path):
+def test_a_stalled_step_is_woken_in_the_background_while_a_run_goes_on(stalled):
+    storage = stalled.event_log_storage
+    with inst.waking_stalled_steps(stalled, every=0.05):
+        deadline = time.monotonic() + 10
+        while not storage.claim_concurrency_slot("hf_api", "run-b", "raw_hub_listings").is_claimed:
+            assert time.monotonic() < deadline, "the stalled step was never woken"
+            time.sleep(0.05)
+    assert storage.get_concurrency_info("hf_api").active_run_ids == {"run-b"}
+
+
+def test_under_the_daemon_the_sensor_wakes_a_stalled_step(stalled):
     from dominance_pipeline.defs.schedules import pool_wakeup_sensor
 
-    home = inst.ensure_dagster_home(tmp_path / "home")
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        storage = instance.event_log_storage
-        storage.set_concurrency_slots("hf_api", 1)
-        lose_the_hand_over(storage, "run-a", "run-b")
-        tick = pool_wakeup_sensor(dg.build_sensor_context(instance=instance))
-        assert tick.skip_message == "handed a free slot to a waiting step in hf_api"
-        assert storage.claim_concurrency_slot("hf_api", "run-b", "raw_hub_listings").is_claimed
-        assert pool_wakeup_sensor(dg.build_sensor_context(instance=instance)).skip_message == "no step waits for a free pool slot"
+    tick = pool_wakeup_sensor(dg.build_sensor_context(instance=stalled))
+    assert tick.skip_message == "handed a free slot to a waiting step in hf_api"
+    assert stalled.event_log_storage.claim_concurrency_slot("hf_api", "run-b", "raw_hub_listings").is_claimed
+    assert pool_wakeup_sensor(dg.build_sensor_context(instance=stalled)).skip_message == "no step waits for a free pool slot"
