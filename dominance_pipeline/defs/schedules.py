@@ -52,7 +52,6 @@ timeseries_refresh_sensor = dg.AutomationConditionSensorDefinition(
 )
 
 
-
 @dg.sensor(
     name="pool_wakeup_sensor",
     minimum_interval_seconds=30,
