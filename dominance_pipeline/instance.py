@@ -17,8 +17,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dominance_pipeline.settings import paths
+
+if TYPE_CHECKING:
+    from dagster._utils.concurrency import ConcurrencyKeyInfo
 
 VERSION = 2
 
@@ -195,6 +199,13 @@ def _cli_process_gone(record) -> bool:  # record: dagster RunRecord
     return started > (record.start_time or record.create_timestamp.timestamp()) + 1  # the pid was reused since
 
 
+def _pool_infos(storage) -> Iterator[tuple[str, ConcurrencyKeyInfo]]:  # storage: an EventLogStorage
+    """Each concurrency pool and its ConcurrencyKeyInfo; none where the storage keeps no pool limits."""
+    if storage.supports_global_concurrency_limits:
+        for pool in storage.get_concurrency_keys():
+            yield pool, storage.get_concurrency_info(pool)
+
+
 def release_orphaned_slots(instance) -> list[str]:  # instance: dg.DagsterInstance
     """Free concurrency-pool slots still held by runs that can no longer release them; say which.
 
@@ -206,10 +217,8 @@ def release_orphaned_slots(instance) -> list[str]:  # instance: dg.DagsterInstan
     """
     notes: list[str] = []
     storage = instance.event_log_storage
-    if not storage.supports_global_concurrency_limits:
-        return notes
-    for pool in storage.get_concurrency_keys():
-        for run_id in sorted(storage.get_concurrency_info(pool).active_run_ids):
+    for pool, info in _pool_infos(storage):
+        for run_id in sorted(info.active_run_ids):
             record = instance.get_run_record_by_id(run_id)
             run = record.dagster_run if record else None
             if run is None:
@@ -239,11 +248,10 @@ def wake_stalled_steps(instance) -> list[str]:  # instance: dg.DagsterInstance
     """
     storage = instance.event_log_storage
     assign = getattr(storage, "assign_pending_steps", None)
-    if assign is None or not storage.supports_global_concurrency_limits:
+    if assign is None:
         return []
     woken = []
-    for pool in storage.get_concurrency_keys():
-        info = storage.get_concurrency_info(pool)
+    for pool, info in _pool_infos(storage):
         if info.pending_step_count and info.assigned_step_count < info.slot_count:
             assign([pool])
             woken.append(pool)
@@ -274,12 +282,8 @@ def waking_stalled_steps(instance, every: float = 1.0) -> Iterator[None]:  # ins
 def busy_pools(instance) -> list[str]:  # instance: dg.DagsterInstance
     """One line per pool whose slots are all taken, naming the runs that hold them: a run about to start
     will wait there (silently, as far as Dagster's own log goes), so the CLI says so beforehand."""
-    storage = instance.event_log_storage
-    if not storage.supports_global_concurrency_limits:
-        return []
     lines = []
-    for pool in storage.get_concurrency_keys():
-        info = storage.get_concurrency_info(pool)
+    for pool, info in _pool_infos(instance.event_log_storage):
         if info.limit is not None and info.active_slot_count >= info.limit:
             holders = ", ".join(sorted(info.active_run_ids))
             lines.append(f"the {pool} pool is busy (limit {info.limit}, held by run {holders}): this run's {pool} step waits for it")
