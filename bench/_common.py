@@ -116,9 +116,17 @@ def rss_peak_mb() -> float:
 
 @dataclass
 class Measure:
-    """What a worker reports: the timed block's seconds, the peak RSS before and after it, extras."""
+    """What a worker reports: the timed block's seconds, its CPU seconds, the peak RSS before and after it, extras.
+
+    CPU seconds are the process's, all threads together: user time over wall time says how many of the cores
+    the block kept busy, and system time is mostly the kernel handing out fresh pages (minor faults), which
+    grows with the memory a block touches, not with its computation.
+    """
 
     seconds: float | None = None
+    cpu_user_s: float | None = None
+    cpu_sys_s: float | None = None
+    minor_faults: int | None = None
     rss_before_mb: float | None = None
     peak_rss_mb: float | None = None
     extra: dict[str, object] = field(default_factory=dict)
@@ -127,9 +135,14 @@ class Measure:
     def clock(self) -> Iterator[None]:
         """Time the block; inputs are loaded before it, so `rss_before_mb` is the stage's input footprint."""
         self.rss_before_mb = rss_peak_mb()
+        before = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         yield
         self.seconds = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        self.cpu_user_s = after.ru_utime - before.ru_utime
+        self.cpu_sys_s = after.ru_stime - before.ru_stime
+        self.minor_faults = after.ru_minflt - before.ru_minflt
         self.peak_rss_mb = rss_peak_mb()
 
 
@@ -201,6 +214,9 @@ def worker_main(handlers: dict[str, Callable[[dict[str, object], Measure], None]
         json.dumps(
             {
                 "seconds": None if m.seconds is None else round(m.seconds, 4),
+                "cpu_user_s": None if m.cpu_user_s is None else round(m.cpu_user_s, 3),
+                "cpu_sys_s": None if m.cpu_sys_s is None else round(m.cpu_sys_s, 3),
+                "minor_faults": m.minor_faults,
                 "rss_before_mb": None if m.rss_before_mb is None else round(m.rss_before_mb, 1),
                 "peak_rss_mb": None if m.peak_rss_mb is None else round(m.peak_rss_mb, 1),
                 "extra": m.extra,

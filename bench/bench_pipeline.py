@@ -5,9 +5,10 @@
     python bench/bench_pipeline.py --sizes 250000 --only core,duckdb_direct_share
 
 For each N it generates (or reuses, from data/bench/synth/) one synthetic month with `dominance-pipeline
-synth`, then runs every task below in its own fresh process, recording wall seconds of the measured block
-and the process's peak RSS (ru_maxrss: the stage's input, loaded before the clock starts, is included; the
-input's own footprint is in `rss_before_mb`). The tasks a target is judged on (core, dagster_e2e and the
+synth`, then runs every task below in its own fresh process, recording wall seconds of the measured block,
+its CPU seconds (`cpu_user_s`, `cpu_sys_s`: all threads; the kernel's share is mostly page faults, counted in
+`minor_faults`) and the process's peak RSS (ru_maxrss: the stage's input, loaded before the clock starts, is
+included; the input's own footprint is in `rss_before_mb`). The tasks a target is judged on (core, dagster_e2e and the
 three direct shares) run `--repeat` times (default 3), each in a fresh process, and are reported by the run of
 median seconds, with the highest peak RSS of all runs and every run under `runs`. Results: a table on stdout
 and data/bench/latest.json.
@@ -372,7 +373,7 @@ def run_size(n: int, args: argparse.Namespace, tasks: list[Stage]) -> dict[str, 
             job = {"task": stage.name, "snapshot_dir": str(snapshot_dir), "work": str(work)}
             runs = [run_worker(SCRIPT, job, args.rss_limit_mb, args.timeout) for _ in range(args.repeat if stage.targeted else 1)]
             res = results[stage.name] = median_run(runs)
-            shown = res.get("error") or f"{res['seconds']:.2f} s, peak RSS {res['peak_rss_mb']:,.0f} MB"
+            shown = res.get("error") or f"{res['seconds']:.2f} s, peak RSS {res['peak_rss_mb']:,.0f} MB{cpu_note(res)}"
             if len(runs) > 1 and not res.get("error"):
                 each = ", ".join(f"{float(r['seconds']):.2f}" for r in runs)  # type: ignore[arg-type]
                 shown += f"  (median of {len(runs)} runs: {each} s; the highest peak)"
@@ -395,6 +396,15 @@ def run_size(n: int, args: argparse.Namespace, tasks: list[Stage]) -> dict[str, 
     }
 
 
+def cpu_note(res: dict[str, object]) -> str:
+    """`; CPU <user + sys> s (<sys> s kernel), <cores> cores` for a stage's run, or "" for a worker that did not say."""
+    user, system, wall = res.get("cpu_user_s"), res.get("cpu_sys_s"), res.get("seconds")
+    if not all(isinstance(v, int | float) for v in (user, system, wall)) or not wall:
+        return ""
+    cpu = float(user) + float(system)  # type: ignore[arg-type]
+    return f"; CPU {cpu:.2f} s ({float(system):.2f} s kernel), {cpu / float(wall):.2f} cores"  # type: ignore[arg-type]
+
+
 def median_run(runs: list[dict[str, object]]) -> dict[str, object]:
     """One task's runs as one result: the run of median seconds, with the highest peak RSS of all and every
     run's seconds and peak under `runs`; the first error if any run failed (a flaky task is not hidden).
@@ -408,7 +418,7 @@ def median_run(runs: list[dict[str, object]]) -> dict[str, object]:
     ordered = sorted(runs, key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
     out = dict(ordered[(len(ordered) - 1) // 2])
     out["peak_rss_mb"] = max(float(r["peak_rss_mb"]) for r in runs)  # type: ignore[arg-type]
-    out["runs"] = [{"seconds": r["seconds"], "peak_rss_mb": r["peak_rss_mb"]} for r in runs]
+    out["runs"] = [{k: r.get(k) for k in ("seconds", "cpu_user_s", "cpu_sys_s", "peak_rss_mb")} for r in runs]
     return out
 
 
