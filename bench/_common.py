@@ -95,6 +95,7 @@ def machine(calibrate: bool = False) -> dict[str, object]:
         "mem_total_gb": round(psutil.virtual_memory().total / 2**30, 1),
         "mem_available_gb": round(psutil.virtual_memory().available / 2**30, 1),
         "load_avg": [round(x, 2) for x in os.getloadavg()],
+        "steal_since_boot_s": steal_seconds(),
     }
     if calibrate:
         state["calibration_s"] = calibration_seconds()
@@ -102,11 +103,25 @@ def machine(calibrate: bool = False) -> dict[str, object]:
 
 
 def machine_line(before: dict[str, object], after: dict[str, object]) -> str:
-    """The report's last line: load average and calibration workload, before and after."""
+    """The report's last line: load average and calibration workload, before and after, and the CPU time the
+    host took for other guests in between."""
     line = f"machine load before/after: {before['load_avg']} / {after['load_avg']} ({before['cpus']} CPUs)"
     if "calibration_s" in before and "calibration_s" in after:
         line += f"; calibration workload {before['calibration_s']:.2f} / {after['calibration_s']:.2f} s"
+    stolen = [state.get("steal_since_boot_s") for state in (before, after)]
+    if all(isinstance(v, int | float) for v in stolen):
+        line += f"; CPU time stolen by the host meanwhile {float(stolen[1]) - float(stolen[0]):.1f} s"  # type: ignore[arg-type]
     return line
+
+
+def steal_seconds() -> float | None:
+    """CPU time the hypervisor has given to other guests since boot, all CPUs together (/proc/stat `steal`);
+    None where the kernel does not report it."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def rss_peak_mb() -> float:
@@ -120,13 +135,16 @@ class Measure:
 
     CPU seconds are the process's, all threads together: user time over wall time says how many of the cores
     the block kept busy, and system time is mostly the kernel handing out fresh pages (minor faults), which
-    grows with the memory a block touches, not with its computation.
+    grows with the memory a block touches, not with its computation. `steal_s` is the machine's, not the
+    process's: CPU time the hypervisor gave to other guests during the block, one sign of a slow run that
+    the code did not cause (a host can also slow a guest without stealing from it).
     """
 
     seconds: float | None = None
     cpu_user_s: float | None = None
     cpu_sys_s: float | None = None
     minor_faults: int | None = None
+    steal_s: float | None = None
     rss_before_mb: float | None = None
     peak_rss_mb: float | None = None
     extra: dict[str, object] = field(default_factory=dict)
@@ -135,11 +153,13 @@ class Measure:
     def clock(self) -> Iterator[None]:
         """Time the block; inputs are loaded before it, so `rss_before_mb` is the stage's input footprint."""
         self.rss_before_mb = rss_peak_mb()
-        before = resource.getrusage(resource.RUSAGE_SELF)
+        before, stolen = resource.getrusage(resource.RUSAGE_SELF), steal_seconds()
         t0 = time.perf_counter()
         yield
         self.seconds = time.perf_counter() - t0
-        after = resource.getrusage(resource.RUSAGE_SELF)
+        after, now_stolen = resource.getrusage(resource.RUSAGE_SELF), steal_seconds()
+        if stolen is not None and now_stolen is not None:
+            self.steal_s = now_stolen - stolen
         self.cpu_user_s = after.ru_utime - before.ru_utime
         self.cpu_sys_s = after.ru_stime - before.ru_stime
         self.minor_faults = after.ru_minflt - before.ru_minflt
@@ -217,6 +237,7 @@ def worker_main(handlers: dict[str, Callable[[dict[str, object], Measure], None]
                 "cpu_user_s": None if m.cpu_user_s is None else round(m.cpu_user_s, 3),
                 "cpu_sys_s": None if m.cpu_sys_s is None else round(m.cpu_sys_s, 3),
                 "minor_faults": m.minor_faults,
+                "steal_s": None if m.steal_s is None else round(m.steal_s, 2),
                 "rss_before_mb": None if m.rss_before_mb is None else round(m.rss_before_mb, 1),
                 "peak_rss_mb": None if m.peak_rss_mb is None else round(m.peak_rss_mb, 1),
                 "extra": m.extra,

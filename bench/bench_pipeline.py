@@ -7,7 +7,7 @@
 For each N it generates (or reuses, from data/bench/synth/) one synthetic month with `dominance-pipeline
 synth`, then runs every task below in its own fresh process, recording wall seconds of the measured block,
 its CPU seconds (`cpu_user_s`, `cpu_sys_s`: all threads; the kernel's share is mostly page faults, counted in
-`minor_faults`) and the process's peak RSS (ru_maxrss: the stage's input, loaded before the clock starts, is
+`minor_faults`), the CPU time the hypervisor gave other guests meanwhile (`steal_s`, the whole machine's) and the process's peak RSS (ru_maxrss: the stage's input, loaded before the clock starts, is
 included; the input's own footprint is in `rss_before_mb`). The tasks a target is judged on (core, dagster_e2e and the
 three direct shares) run `--repeat` times (default 3), each in a fresh process, and are reported by the run of
 median seconds, with the highest peak RSS of all runs and every run under `runs`. Results: a table on stdout
@@ -402,7 +402,9 @@ def cpu_note(res: dict[str, object]) -> str:
     if not all(isinstance(v, int | float) for v in (user, system, wall)) or not wall:
         return ""
     cpu = float(user) + float(system)  # type: ignore[arg-type]
-    return f"; CPU {cpu:.2f} s ({float(system):.2f} s kernel), {cpu / float(wall):.2f} cores"  # type: ignore[arg-type]
+    note = f"; CPU {cpu:.2f} s ({float(system):.2f} s kernel), {cpu / float(wall):.2f} cores"  # type: ignore[arg-type]
+    stolen = res.get("steal_s")
+    return note + (f", {float(stolen):.2f} s stolen by the host" if isinstance(stolen, int | float) and stolen > 0 else "")
 
 
 def median_run(runs: list[dict[str, object]]) -> dict[str, object]:
@@ -418,7 +420,7 @@ def median_run(runs: list[dict[str, object]]) -> dict[str, object]:
     ordered = sorted(runs, key=lambda r: float(r["seconds"]))  # type: ignore[arg-type]
     out = dict(ordered[(len(ordered) - 1) // 2])
     out["peak_rss_mb"] = max(float(r["peak_rss_mb"]) for r in runs)  # type: ignore[arg-type]
-    out["runs"] = [{k: r.get(k) for k in ("seconds", "cpu_user_s", "cpu_sys_s", "peak_rss_mb")} for r in runs]
+    out["runs"] = [{k: r.get(k) for k in ("seconds", "cpu_user_s", "cpu_sys_s", "steal_s", "peak_rss_mb")} for r in runs]
     return out
 
 
