@@ -6,12 +6,13 @@
 
 For each N it generates (or reuses, from data/bench/synth/) one synthetic month with `dominance-pipeline
 synth`, then runs every task below in its own fresh process, recording wall seconds of the measured block,
-its CPU seconds (`cpu_user_s`, `cpu_sys_s`: all threads; the kernel's share is mostly page faults, counted in
-`minor_faults`), the CPU time the hypervisor gave other guests meanwhile (`steal_s`, the whole machine's) and the process's peak RSS (ru_maxrss: the stage's input, loaded before the clock starts, is
-included; the input's own footprint is in `rss_before_mb`). The tasks a target is judged on (core, dagster_e2e and the
-three direct shares) run `--repeat` times (default 3), each in a fresh process, and are reported by the run of
-median seconds, with the highest peak RSS of all runs and every run under `runs`. Results: a table on stdout
-and data/bench/latest.json.
+its CPU seconds (`cpu_user_s`, `cpu_sys_s`: all threads; the kernel's share is mostly page faults, counted
+in `minor_faults`), the CPU time the hypervisor gave other guests meanwhile (`steal_s`, the whole
+machine's) and the process's peak RSS (ru_maxrss: the stage's input, loaded before the clock starts, is
+included; the input's own footprint is in `rss_before_mb`). The tasks a target is judged on (core,
+dagster_e2e and the three direct shares) run `--repeat` times (default 3), each in a fresh process, and are
+reported by the run of median seconds, with the highest peak RSS of all runs and every run under `runs`.
+Results: a table on stdout and data/bench/latest.json.
 
 Tasks (STAGES is the list to extend, e.g. with the GX suites):
   read_raw             publish.parquet_batches(file): the hub columns, batch by batch, as normalise reads them
@@ -409,7 +410,7 @@ def cpu_note(res: dict[str, object]) -> str:
 
 def median_run(runs: list[dict[str, object]]) -> dict[str, object]:
     """One task's runs as one result: the run of median seconds, with the highest peak RSS of all and every
-    run's seconds and peak under `runs`; the first error if any run failed (a flaky task is not hidden).
+    run's seconds, CPU seconds, stolen time and peak under `runs`; the first error if any run failed (a flaky task is not hidden).
 
     A single run on a shared 2-core machine moves by 10-15 % with the machine (the calibration workload
     shows it), so a target is judged on the median of several fresh processes, every run kept beside it.
