@@ -124,9 +124,9 @@ def steal_seconds() -> float | None:
         return None
 
 
-def rss_peak_mb() -> float:
-    """This process's peak RSS so far (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _peak_mb(usage: resource.struct_rusage) -> float:
+    """The process's peak RSS up to `usage` (Linux reports ru_maxrss in KiB)."""
+    return usage.ru_maxrss / 1024
 
 
 @dataclass
@@ -152,8 +152,8 @@ class Measure:
     @contextmanager
     def clock(self) -> Iterator[None]:
         """Time the block; inputs are loaded before it, so `rss_before_mb` is the stage's input footprint."""
-        self.rss_before_mb = rss_peak_mb()
         before, stolen = resource.getrusage(resource.RUSAGE_SELF), steal_seconds()
+        self.rss_before_mb = _peak_mb(before)
         t0 = time.perf_counter()
         yield
         self.seconds = time.perf_counter() - t0
@@ -163,7 +163,7 @@ class Measure:
         self.cpu_user_s = after.ru_utime - before.ru_utime
         self.cpu_sys_s = after.ru_stime - before.ru_stime
         self.minor_faults = after.ru_minflt - before.ru_minflt
-        self.peak_rss_mb = rss_peak_mb()
+        self.peak_rss_mb = _peak_mb(after)
 
 
 def _relay(stream, keep: list[str], echo: bool) -> None:

@@ -398,7 +398,8 @@ def run_size(n: int, args: argparse.Namespace, tasks: list[Stage]) -> dict[str, 
 
 
 def cpu_note(res: dict[str, object]) -> str:
-    """`; CPU <user + sys> s (<sys> s kernel), <cores> cores` for a stage's run, or "" for a worker that did not say."""
+    """`; CPU <user + sys> s (<sys> s kernel), <cores> cores` (and the host's steal, if any) for a stage's
+    run, or "" for a worker that did not say."""
     user, system, wall = res.get("cpu_user_s"), res.get("cpu_sys_s"), res.get("seconds")
     if not all(isinstance(v, int | float) for v in (user, system, wall)) or not wall:
         return ""
@@ -410,7 +411,8 @@ def cpu_note(res: dict[str, object]) -> str:
 
 def median_run(runs: list[dict[str, object]]) -> dict[str, object]:
     """One task's runs as one result: the run of median seconds, with the highest peak RSS of all and every
-    run's seconds, CPU seconds, stolen time and peak under `runs`; the first error if any run failed (a flaky task is not hidden).
+    run's seconds, CPU seconds, stolen time and peak under `runs`; the first error if any run failed (a flaky
+    task is not hidden).
 
     A single run on a shared 2-core machine moves by 10-15 % with the machine (the calibration workload
     shows it), so a target is judged on the median of several fresh processes, every run kept beside it.
