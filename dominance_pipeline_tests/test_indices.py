@@ -151,6 +151,23 @@ def test_download_delta_absent_without_previous_month(tagged):
     assert out.absent["download_delta_share"] == "no previous month: 2024-07 is the first partition"
 
 
+def test_download_delta_absent_when_the_previous_month_has_no_all_time_counts(tagged):
+    # Without the previous counts every model in both listings would count 0 and every new one its whole
+    # count (CN would hold 9,300 of 9,421 here): no rows and a reason instead.
+    previous = PREVIOUS.with_columns(pl.lit(None, pl.Int64).alias("downloads_all_time"))
+    out = indices.compute(tagged, MONTH, previous)
+    assert out.table.filter(pl.col("index").str.contains("download_delta")).is_empty()
+    assert out.absent["download_delta_share"] == "the previous month's listing has no all-time download counts"
+    assert values(out, "download_share") == values(indices.compute(tagged, MONTH, PREVIOUS), "download_share")
+
+
+def test_an_empty_listing_names_every_share_index_absent():
+    empty = tag(raw_frame(CASE).clear(), load_registry())[0]
+    out = indices.compute(empty, MONTH, PREVIOUS)
+    assert out.table.is_empty()
+    assert out.absent == dict.fromkeys(indices.EMPTY_REASONS, "the listing has no models")
+
+
 def test_new_model_and_new_notable_share(result):
     # Originals created in May: Qwen/A, Qwen/B, meta-llama/C, someone/orig -> CN 2, US 1, UNATTRIBUTED 1.
     # Notable (>= 1,000 downloads): Qwen/A (5,000) and meta-llama/C (exactly 1,000).
@@ -181,6 +198,21 @@ def test_derivative_share_total_and_per_relation(result):
     assert not values(result, "derivative_share_adapter")
     assert "no adapter derivative created in 2026-05" in result.absent["derivative_share_adapter"]
     assert not result.table.filter(pl.col("index").str.starts_with("derivative") & (pl.col("view") == "direct")).height
+
+
+def test_a_closed_cycle_is_derivatives_not_originals():
+    # c1 and c2 name each other (no way out: each is its own root, at depth 0) but both declare a base model:
+    # derivatives of their own (UNATTRIBUTED) country; Qwen/N is the month's only original.
+    cycle = [
+        model("Qwen/N", D(2026, 5, 3), 50),
+        model("someone/c1", D(2026, 5, 4), 10, ("someone/c2",), "finetune"),
+        model("someone/c2", D(2026, 5, 5), 10, ("someone/c1",), "finetune"),
+    ]
+    t = tag(raw_frame(cycle), load_registry())[0]
+    assert t.filter(pl.col("lineage_status") == "cycle").get_column("lineage_depth").to_list() == [0, 0]
+    out = indices.compute(t, MONTH)
+    check(values(out, "new_model_share"), {(v, d, "CN"): 1.0 for v in ("direct", "lineage") for d in ("all", "attributed")})
+    check(values(out, "derivative_share"), {("lineage", "all", "UNATTRIBUTED"): 1.0})
 
 
 def test_vintage_share(result):

@@ -72,6 +72,13 @@ def test_aggregates_by_view(tagged):
     assert agg[("lineage", "UNATTRIBUTED")]["models"] == 1
 
 
+def test_aggregates_of_counts_the_listing_lacks_are_null_not_zero(tagged):
+    without = tagged.with_columns(pl.lit(None, pl.Int64).alias("downloads_all_time"))
+    agg = aggregates.aggregate(without, MONTH)
+    assert agg.get_column("downloads_all_time").null_count() == agg.height
+    assert agg.drop("downloads_all_time").equals(aggregates.aggregate(tagged, MONTH).drop("downloads_all_time"))
+
+
 def test_download_share_both_denominators(tagged):
     ix = indices.compute(tagged, MONTH).table
     s = {k: r["value"] for k, r in by(ix.filter(pl.col("index") == "download_share"), "view", "denominator", "country").items()}

@@ -51,6 +51,11 @@ def view_frame(tagged: pl.DataFrame, view: str) -> pl.LazyFrame:
     raise ValueError(f"unknown view {view!r}; expected one of {VIEWS}")
 
 
+def _known_sum(weight: pl.Expr, count: str) -> pl.Expr:
+    """Σ weight × count, null when no model of the group has the count (a listing without it): unknown, not 0."""
+    return pl.when(pl.col(count).is_not_null().any()).then((weight * pl.col(count)).sum()).alias(count)
+
+
 def aggregate(tagged: pl.DataFrame, month: dt.date) -> pl.DataFrame:
     """The monthly_aggregates partition for `month` from its origin-tagged models."""
     w = pl.col("weight")
@@ -61,8 +66,7 @@ def aggregate(tagged: pl.DataFrame, month: dt.date) -> pl.DataFrame:
             w.sum().alias("models"),
             (w * is_new(month)).sum().alias("new_models"),
             (w * pl.col("downloads_30d").fill_null(0)).sum().alias("downloads_30d"),
-            (w * pl.col("downloads_all_time")).sum().alias("downloads_all_time"),
-            (w * pl.col("likes")).sum().alias("likes"),
+            *[_known_sum(w, c) for c in ("downloads_all_time", "likes")],
         )
         .with_columns(pl.lit(view).alias("view"))
         for view in VIEWS

@@ -17,12 +17,14 @@ formula with a worked example.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import polars as pl
 
 from dominance_pipeline.metrics import concentration
 from dominance_pipeline.metrics.aggregates import VIEWS, is_new, view_frame
+from dominance_pipeline.origin import lineage
 from dominance_pipeline.origin.countries import UNATTRIBUTED
 from dominance_pipeline.schemas import DOMINANCE_INDICES, conform
 from dominance_pipeline.sources.normalise import RELATIONS
@@ -54,7 +56,7 @@ LINEAGE_ONLY = ("derivative_share", *RELATION_INDICES)  # a derivative's country
 # The origin_tagged_models columns `compute` reads (the asset loads only these).
 COLUMNS = (
     "model_id", "created_at", "snapshot_at", "downloads_30d", "downloads_all_time", "likes", "trending_score",
-    "pipeline_tag", "repack_format", "base_relation", "lineage_depth", "is_intermediary",
+    "pipeline_tag", "repack_format", "base_relation", "lineage_depth", "lineage_status", "is_intermediary",
     "org_namespace", "org_country", "lineage_roots",
 )  # fmt: skip
 
@@ -107,8 +109,12 @@ def shares(amounts: pl.DataFrame) -> pl.DataFrame:
 
 
 def is_original() -> pl.Expr:
-    """No declared base model other than itself: the model is its own lineage root."""
-    return pl.col("lineage_depth") == 0
+    """No declared base model other than itself: the model is its own lineage root.
+
+    A member of a declared cycle with no way out is its own root too (depth 0), but it declares another
+    model as its base: a derivative, not an original.
+    """
+    return (pl.col("lineage_depth") == 0) & (pl.col("lineage_status") != lineage.CYCLE).fill_null(True)
 
 
 def is_repackage() -> pl.Expr:
@@ -223,9 +229,12 @@ EMPTY_REASONS: dict[str, str] = {
 }
 
 
-def absent_groups(amounts: pl.DataFrame, share_rows: pl.DataFrame, month: dt.date) -> dict[str, str]:
-    """For each share index missing some (view, denominator) group, why; groups named unless all are missing."""
-    expected = {(i, v, d) for i, v in amounts.select("index", "view").unique().iter_rows() for d in DENOMINATORS}
+def absent_groups(indices: Iterable[str], share_rows: pl.DataFrame, month: dt.date) -> dict[str, str]:
+    """For each share index in `indices` missing some (view, denominator) group, why; groups named unless all
+    are missing."""
+    expected = {
+        (i, v, d) for i in indices for v in VIEWS if not (v == "direct" and i in LINEAGE_ONLY) for d in DENOMINATORS
+    }
     present = set(share_rows.select("index", "view", "denominator").unique().iter_rows())
     by_index: dict[str, dict[str, list[str]]] = {}
     for index, view, den in sorted(expected - present):
@@ -287,6 +296,9 @@ def compute(
         absent["download_delta_share"] = no_previous_reason
     elif tagged.get_column("downloads_all_time").is_null().all():
         absent["download_delta_share"] = "the listing has no all-time download counts"
+    elif previous.get_column("downloads_all_time").is_null().all():
+        # Every model in both listings would count nothing and every new one its whole count.
+        absent["download_delta_share"] = "the previous month's listing has no all-time download counts"
     else:
         delta, notes["download_delta"] = download_delta(tagged, previous)
         tagged = tagged.with_columns(delta)
@@ -294,9 +306,12 @@ def compute(
     cap = robust_cap(tagged)
     notes["robust_cap_downloads_30d"] = cap
 
-    amounts = country_amounts(tagged, contributions(month, cap, with_delta))
+    amounts_of = contributions(month, cap, with_delta)
+    amounts = country_amounts(tagged, amounts_of)
     share_rows = shares(amounts)
-    absent |= absent_groups(amounts, share_rows, month)
+    absent |= absent_groups(amounts_of, share_rows, month)
+    if tagged.is_empty():
+        absent = dict.fromkeys(absent, "the listing has no models")
     share_table = _long(share_rows, month)
 
     frames = [
