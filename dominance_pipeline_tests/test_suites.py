@@ -144,6 +144,12 @@ def test_without_a_previous_month_the_size_check_is_skipped_not_failed(case):
     assert "SKIPPED row count within -3%/+25% of 2026-04: no raw partition" in result.summary()
 
 
+def test_an_empty_listing_fails_the_raw_suite_even_without_a_previous_month(case):
+    result = suites.validate_raw(case[0].clear(), ctx(), TH)
+    assert list(failed(result)) == ["the listing has at least one model"]
+    assert failed(result)["the listing has at least one model"].observed == 0
+
+
 def test_a_late_snapshot_is_a_warning_an_early_one_an_error(case):
     raw = case[0]
     late = suites.validate_raw(raw.with_columns(snapshot_at=pl.lit(dt.datetime(2026, 6, 10, 12, tzinfo=dt.UTC))), ctx(), TH)

@@ -533,6 +533,8 @@ def raw_expectations(th: Thresholds, raw_rows: int, ctx: RawContext) -> list[Exp
     allowed_quarantine = math.floor(t.max_quarantined_fraction * rows_in)
     out = [
         schema_expectation(RAW_HUB_LISTINGS),
+        # Never a real month of the Hub: a source that answered nothing, not a listing to publish indices from.
+        Expectation("the listing has at least one model", "rows", "ExpectTableRowCountToBeBetween", {"min_value": 1}),
         Expectation("model_id is unique", "rows", "ExpectColumnValuesToBeUnique", {"column": "model_id"}),
         *(_not_null("rows", c) for c in ("model_id", "author", "snapshot_at")),
         *(_between(f"{c} within [0, {t.max_count:.0e}]", "rows", c, 0, t.max_count) for c in RAW_COUNTS),
