@@ -94,6 +94,34 @@ def test_bad_rows_are_quarantined_with_reason(row, reason):
     assert out.notes["rows_in"] == out.rows.height + out.quarantine.height
 
 
+@pytest.mark.parametrize("odd", ["2026-01-10", "2026-01-10T01:00:00+01:00", "2026-01-10 00:00:00", "2026-01-10T00:00:00"])
+def test_each_date_is_read_on_its_own_wherever_it_stands_in_the_batch(odd):
+    # polars' format inference would read the whole batch in the first value's format: the Hub's dates after
+    # an odd first one would all be unparseable, and the same rows in another order all fine.
+    rows = [{"id": "a/odd", "createdAt": odd}, *({"id": f"a/m{d}", "createdAt": f"2026-01-1{d}T00:00:00.000Z"} for d in (1, 2))]
+    for batch in (hub_rows(*rows), hub_rows(*rows[::-1])):
+        out = normalise(batch, month=MONTH, snapshot_at=SNAP, source="local")
+        assert out.quarantine.is_empty()
+        created = dict(out.rows.select("model_id", "created_at").iter_rows())
+        assert created == {
+            "a/odd": dt.datetime(2026, 1, 10, tzinfo=dt.UTC),
+            "a/m1": dt.datetime(2026, 1, 11, tzinfo=dt.UTC),
+            "a/m2": dt.datetime(2026, 1, 12, tzinfo=dt.UTC),
+        }
+
+
+def test_a_date_in_no_known_format_is_quarantined_alone():
+    out = normalise(hub_rows({"id": "a/odd", "createdAt": "10/01/2026"}, {"id": "a/ok"}), month=MONTH, snapshot_at=SNAP, source="local")
+    assert out.rows.get_column("model_id").to_list() == ["a/ok"]
+    assert out.quarantine.select("model_id", "reason", "detail").rows() == [("a/odd", "unparseable_date", "createdAt")]
+
+
+def test_a_listing_of_no_batches_is_empty_not_an_error():
+    out = normalise(lambda: [], month=MONTH, snapshot_at=SNAP, source="local")
+    assert out.rows.is_empty() and out.rows.schema == pl.Schema(RAW_HUB_LISTINGS.columns)
+    assert out.quarantine.is_empty() and out.notes["rows_in"] == 0
+
+
 def test_wrong_type_is_quarantined_not_nulled():
     df = pl.DataFrame({"id": ["a/x", "a/y"], "downloads": ["12", "lots"]})
     out = normalise(df, month=MONTH, snapshot_at=SNAP, source="local")

@@ -81,10 +81,23 @@ class Normalised:
     notes: dict[str, object] = field(default_factory=dict)
 
 
+# The date formats a listing's text dates are read in, each value on its own (the first that fits): polars'
+# own inference takes one format from a batch's first value and reads every other value with it, so one
+# odd date would quarantine every ordinary one. Without an offset a time is UTC; a date alone is midnight.
+DATE_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.fZ",  # the Hub's
+    "%Y-%m-%dT%H:%M:%S%.f%:z",
+    "%Y-%m-%d %H:%M:%S%.f%:z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d",
+)
+
+
 def _to_utc(col: str, dtype: pl.DataType) -> pl.Expr:
     c = pl.col(col)
     if dtype == pl.String:
-        return c.str.to_datetime(time_unit="us", time_zone="UTC", strict=False)
+        return pl.coalesce([c.str.to_datetime(f, time_unit="us", time_zone="UTC", strict=False) for f in DATE_FORMATS])
     if isinstance(dtype, pl.Datetime):
         c = c.dt.cast_time_unit("us")
         return c.dt.replace_time_zone("UTC") if dtype.time_zone is None else c.dt.convert_time_zone("UTC")
@@ -624,7 +637,11 @@ def normalise(
         yield rows.append, quarantined.append
 
     notes = normalise_batches(batches, month=month, snapshot_at=snapshot_at, source=source, sinks=sinks, max_count=max_count)
-    return Normalised(rows=pl.concat(rows), quarantine=pl.concat(quarantined), notes=notes)
+    return Normalised(
+        rows=pl.concat(rows) if rows else RAW_HUB_LISTINGS.empty(),
+        quarantine=pl.concat(quarantined) if quarantined else QUARANTINE.empty(),
+        notes=notes,
+    )
 
 
 def quarantine_frame(rejected: pl.DataFrame, month: dt.date) -> pl.DataFrame:
