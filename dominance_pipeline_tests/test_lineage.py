@@ -161,6 +161,14 @@ def test_old_and_new_name_of_one_missing_parent_are_one_outside_root():
     assert (res.stats["links"], res.stats["parents"], res.stats["parents_outside_snapshot"], res.stats["merges"]) == (2, 2, 1, 0)
 
 
+def test_one_missing_parent_written_in_several_cases_is_one_outside_root():
+    # The Hub would serve one repo for gone/Base, gone/base and GONE/BASE: one root, not a merge of three.
+    res = lineage.resolve(graph(**{"x/ft": ["gone/Base", "gone/base"], "y/ft": ["GONE/BASE"], "z/ft": ["x/ft", "y/ft"]}))
+    assert roots_of(res) == {"x/ft": {"GONE/BASE": 1.0}, "y/ft": {"GONE/BASE": 1.0}, "z/ft": {"GONE/BASE": 1.0}}
+    assert (res.stats["parents_outside_snapshot"], res.stats["merges"]) == (1, 1)
+    assert status_of(res) == {"x/ft": "external_root", "y/ft": "external_root", "z/ft": "external_root"}
+
+
 def test_a_model_naming_itself_in_another_case_only_is_an_original():
     # "a/B" is served as A/b itself: the link is dropped; not a self-reference, which names the exact id
     res = lineage.resolve(graph(**{"A/b": ["a/B"], "k/kid": ["a/b"]}))

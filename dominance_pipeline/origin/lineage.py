@@ -123,7 +123,8 @@ def link_parents(e: pl.DataFrame, ids: pl.Series, redirects: pl.DataFrame | None
     The Hub resolves repo ids case-insensitively and redirects a renamed namespace (THUDM/glm-4-9b is now
     zai-org/glm-4-9b), so a parent id that is not in the snapshot as written is matched, in order: by case,
     then under its namespace's canonical name from `redirects` (columns ns_key, namespace). A parent that
-    still matches nothing keeps its id (under the canonical namespace, when renamed): an external root.
+    still matches nothing keeps its id (under the canonical namespace, when renamed): an external root, one
+    for all the ways its id is written (in case).
     Only the distinct parent ids missing from the snapshot are looked at. The links come back as node
     numbers (a model its row, an outside parent n + its place in `outside`), so that the walk joins on
     integers instead of ids.
@@ -160,13 +161,17 @@ def link_parents(e: pl.DataFrame, ids: pl.Series, redirects: pl.DataFrame | None
         )
     )
     notes = {"parents_matched_by_case": int(mapped.get_column("case").sum()), "parents_renamed": int(mapped.get_column("rename").sum())}
-    outside = mapped.filter(pl.col("node").is_null()).get_column("linked").unique()
-    numbered = outside.to_frame().with_row_index("ext", offset=n)
+    # One node per parent outside the snapshot whatever the case it is written in (the Hub would serve one
+    # repo for all of them), under the first of its spellings in sort order.
+    ext = mapped.filter(pl.col("node").is_null()).select(pl.col("linked").unique()).with_columns(pl.col("linked").str.to_lowercase().alias("key"))
+    spelled = ext.group_by("key").agg(pl.col("linked").min().alias("spelled")).sort("key").with_row_index("ext", offset=n)
+    outside = spelled.get_column("spelled").alias("linked")
+    numbered = ext.join(spelled, on="key").select("linked", "ext", "spelled")
     mapped = lost.join(mapped.join(numbered, on="linked", how="left"), on="parent", how="left").select(
         "link",
         pl.coalesce("node", "ext").alias("node"),
         # Re-pointed at another id: only such a link can repeat another of its child's links or point at the child.
-        (pl.col("node").is_not_null() | (pl.col("linked") != pl.col("parent"))).alias("changed"),
+        (pl.col("node").is_not_null() | (pl.coalesce("spelled", "linked") != pl.col("parent"))).alias("changed"),
     )
     at = mapped.get_column("link")
     exact = node.is_not_null()
