@@ -116,6 +116,14 @@ def test_a_date_in_no_known_format_is_quarantined_alone():
     assert out.quarantine.select("model_id", "reason", "detail").rows() == [("a/odd", "unparseable_date", "createdAt")]
 
 
+def test_columns_missing_or_recast_in_any_batch_are_reported_not_only_the_last_batch_s():
+    first = pl.DataFrame({"id": ["a/x"], "likes": ["3"], "gated": ["auto"]})
+    last = pl.DataFrame({"id": ["a/y"], "likes": [4]})
+    out = normalise(lambda: [first, last], month=MONTH, snapshot_at=SNAP, source="local")
+    assert out.rows.select("model_id", "likes", "gated").rows() == [("a/x", 3, "auto"), ("a/y", 4, None)]
+    assert "gated" in out.notes["missing_columns"] and "likes" in out.notes["recast_columns"]
+
+
 def test_a_listing_of_no_batches_is_empty_not_an_error():
     out = normalise(lambda: [], month=MONTH, snapshot_at=SNAP, source="local")
     assert out.rows.is_empty() and out.rows.schema == pl.Schema(RAW_HUB_LISTINGS.columns)
@@ -129,6 +137,31 @@ def test_wrong_type_is_quarantined_not_nulled():
     q = out.quarantine.row(0, named=True)
     assert (q["model_id"], q["reason"], q["detail"]) == ("a/y", "wrong_type", "downloads")
     assert '"lots"' in q["row_json"]
+
+
+def test_a_fractional_count_is_quarantined_not_truncated():
+    df = pl.DataFrame({"id": ["a/x", "a/y"], "downloads": [12.0, 1.7]})
+    out = normalise(df, month=MONTH, snapshot_at=SNAP, source="local")
+    assert out.rows.select("model_id", "downloads_30d").rows() == [("a/x", 12)]
+    assert out.quarantine.select("model_id", "reason", "detail").rows() == [("a/y", "wrong_type", "downloads")]
+
+
+def test_tags_and_base_models_given_as_text_that_is_not_json_are_quarantined():
+    df = pl.DataFrame(
+        {
+            "id": ["a/ok", "a/none", "a/tags", "a/base"],
+            "tags": ['["base_model:q/b"]', "null", "not json", "[]"],
+            "baseModels": [None, None, None, '{"relation": "finetune", "models": [{"id": "q/b"'],
+        }
+    )
+    out = normalise(df, month=MONTH, snapshot_at=SNAP, source="local")
+    assert out.rows.select("model_id", "tags", "base_model_ids").rows() == [
+        ("a/ok", ["base_model:q/b"], ["q/b"]),
+        ("a/none", [], []),
+    ]
+    got = {r["model_id"]: (r["reason"], r["detail"]) for r in out.quarantine.iter_rows(named=True)}
+    assert got == {"a/tags": ("wrong_type", "tags"), "a/base": ("wrong_type", "baseModels")}
+    assert "not json" in out.quarantine.filter(pl.col("model_id") == "a/tags").item(0, "row_json")
 
 
 def test_every_leniently_cast_column_is_checked_for_values_lost_in_the_cast():

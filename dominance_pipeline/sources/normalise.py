@@ -59,6 +59,8 @@ COUNT_COLUMNS = ("downloads", "downloadsAllTime", "likes")
 # Scalar columns that are cast leniently; a value present before the cast and null after it is quarantined.
 TYPED_COLUMNS = (*COUNT_COLUMNS, "trendingScore")
 DATE_COLUMNS = ("createdAt", "lastModified")
+# Nested columns a source may give as JSON text; a text that does not decode is quarantined.
+JSON_COLUMNS = ("tags", "baseModels")
 # Optional columns a source may add: `_reject` quarantines the row with that reason ("wrong_type:downloads")
 # when the source could not even type a value; `_orig_item` keeps the item as received, for the quarantine.
 SOURCE_COLUMNS = ("_reject", "_orig_item")
@@ -136,13 +138,14 @@ def _coerce(lf: pl.LazyFrame) -> tuple[pl.LazyFrame, list[str], list[str]]:
             exprs.append(pl.col(col).cast(want, strict=False).alias(col))
             recast.append(col)
     originals = [pl.col(c).alias(f"_orig_{c}") for c in (*TYPED_COLUMNS, *DATE_COLUMNS) if c in schema]
+    originals += [pl.col(c).alias(f"_orig_{c}") for c in JSON_COLUMNS if schema.get(c) == pl.String]
     passed = [pl.col(c) for c in SOURCE_COLUMNS if c in schema]
     return lf.select(*exprs, *originals, *passed), missing, recast
 
 
 def json_decode(col: str, dtype: pl.DataType) -> pl.Expr:
-    """JSON text to `dtype`; a value that is not valid JSON becomes null (it is malformed, like any other
-    field the listing cannot type) instead of failing the whole batch, as polars' decoder does."""
+    """JSON text to `dtype`; a value that is not valid JSON becomes null (`_stage` quarantines its row, like
+    any other field the listing cannot type) instead of failing the whole batch, as polars' decoder does."""
 
     def decode(s: pl.Series) -> pl.Series:
         try:
@@ -381,12 +384,19 @@ def _stage(
         orig = f"_orig_{c}"
         if orig in schema:
             reason = reason.when(pl.col(orig).is_not_null() & pl.col(c).is_null()).then(pl.lit(f"wrong_type:{c}"))
+            if c in COUNT_COLUMNS and schema[orig].is_float():  # the cast would truncate 1.7 downloads to 1
+                reason = reason.when(pl.col(orig) != pl.col(orig).floor()).then(pl.lit(f"wrong_type:{c}"))
         if c in COUNT_COLUMNS:
             reason = reason.when(pl.col(c) < 0).then(pl.lit(f"negative_count:{c}")).when(pl.col(c) > max_count).then(
                 pl.lit(f"absurd_count:{c}")
             )
         else:  # a NaN or infinite score would turn every sum over it into NaN
             reason = reason.when(~pl.col(c).is_finite()).then(pl.lit(f"non_finite:{c}"))
+    for c in JSON_COLUMNS:
+        orig = f"_orig_{c}"
+        if orig in schema:  # text that is not JSON of the column's shape (the JSON `null` is a null)
+            lost = pl.col(orig).is_not_null() & pl.col(c).is_null() & (pl.col(orig).str.strip_chars() != "null")
+            reason = reason.when(lost).then(pl.lit(f"wrong_type:{c}"))
     for c in DATE_COLUMNS:
         if f"_orig_{c}" in schema:
             reason = reason.when(pl.col(f"_orig_{c}").is_not_null() & pl.col(c).is_null()).then(
@@ -580,10 +590,13 @@ def _pass(
 
     totals: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
-    missing: list[str] = []
-    recast: list[str] = []
+    # Columns missing from, or recast in, any batch (a listing's batches may differ: live pages, CSV chunks).
+    missing: dict[str, None] = {}
+    recast: dict[str, None] = {}
     hashes: list[pl.Series] = []
-    for rows, quarantined, missing, recast, counts, batch_hashes in _in_order(one, _with_offsets(batches())):
+    for rows, quarantined, batch_missing, batch_recast, counts, batch_hashes in _in_order(one, _with_offsets(batches())):
+        missing |= dict.fromkeys(batch_missing)
+        recast |= dict.fromkeys(batch_recast)
         write_rows(rows)
         write_quarantine(quarantined)
         reasons.update(dict(quarantined.get_column("reason").value_counts().iter_rows()))
@@ -599,8 +612,8 @@ def _pass(
         "rows_out": totals["rows_out"],
         "quarantined": totals["quarantined"],
         "quarantine_reasons": dict(sorted(reasons.items())),
-        "missing_columns": missing,
-        "recast_columns": recast,
+        "missing_columns": list(missing),
+        "recast_columns": list(recast),
         "placeholder_created_at": totals["placeholder_created_at"],
         "author_mismatch": totals["author_mismatch"],
         "downloads_30d_total": totals["downloads_30d_total"],
