@@ -93,6 +93,18 @@ def test_two_views_and_the_intermediary_flag():
     assert stats["attributed_on"] == "2026-05-31" and stats["lineage"]["status"]["resolved"] == 1
 
 
+def test_roots_of_equal_weight_but_for_rounding_are_a_tie_broken_by_root_id():
+    # m's parents: z/R (weight 1/2) and y/mix, whose 49 parents all descend from a/R: a/R's weight in y/mix is
+    # 1/49 summed 49 times (0.9999999999999999), so 0.49999999999999994 in m. Equal weights: a/R, the smaller id.
+    parents = [f"p/{i}" for i in range(49)]
+    rows = [("a/R", 1, [], None), ("z/R", 1, [], None), *((p, 1, ["a/R"], None) for p in parents)]
+    rows += [("y/mix", 1, parents, None), ("m/m", 1, ["z/R", "y/mix"], None)]
+    m = by_id(tag(listing(rows), load_registry())[0])["m/m"]
+    weights = {r["root_id"]: r["weight"] for r in m["lineage_roots"]}
+    assert weights["z/R"] == 0.5 and weights["a/R"] == pytest.approx(0.5) and weights["a/R"] != 0.5
+    assert m["root_model_id"] == "a/R"
+
+
 def test_tag_takes_one_month_at_a_time():
     two = pl.concat([listing([("a/x", 1, [], None)], dt.date(2026, 4, 1)), listing([("a/y", 1, [], None)])])
     with pytest.raises(ValueError, match="one month's listing"):

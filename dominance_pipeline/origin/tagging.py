@@ -146,7 +146,8 @@ def _per_model(roots: pl.DataFrame, origins: pl.DataFrame) -> tuple[pl.DataFrame
     multi = roots.filter(~pl.col("single_root"))
     multi = (
         multi.hstack(origins.select("namespace", "country").gather(multi.get_column("origin")))
-        .sort("row", "weight", "root_id", descending=[False, True, False])
+        # Weights equal but for rounding (0.1 summed ten times is 0.9999999999999999) are a tie: root id decides.
+        .sort(pl.col("row"), pl.col("weight").round(12), pl.col("root_id"), descending=[False, True, False])
         .group_by("row", maintain_order=True)
         .agg(
             pl.col("root").first(),
