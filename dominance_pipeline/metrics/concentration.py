@@ -1,7 +1,7 @@
 """Concentration of 30-day downloads: how few organisations (or countries) the Hub's use rests on.
 
 All on download shares, per view: an organisation is the uploader's namespace (`direct`) or the root
-model's namespace (`lineage`, a merge's downloads split equally among its roots). These indices are not
+model's namespace (`lineage`, a merge's downloads split among its roots by weight). These indices are not
 per country (`country` is null) and are computed on the `all` denominator, except hhi_country which
 follows download_share's two denominators.
 """

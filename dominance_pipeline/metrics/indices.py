@@ -1,8 +1,8 @@
 """The dominance indices: every formula the pipeline publishes, in one long table.
 
 Shape: (month, index, view, denominator, country, value); `country` is null for indices that are not per
-country. `view` is `direct` (uploader's country) or `lineage` (root base model's country, a merge split
-equally among its roots); `denominator` is `all` (every model counted by the index) or `attributed` (only
+country. `view` is `direct` (uploader's country) or `lineage` (root base model's country, a merge's weight
+split equally among its parents, recursively down to its roots); `denominator` is `all` (every model counted by the index) or `attributed` (only
 models whose country is known, so it has no UNATTRIBUTED row).
 
 Every per-country share is computed the same way, and this is the place to read it: each model

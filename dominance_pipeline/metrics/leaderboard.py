@@ -4,7 +4,7 @@ Two boards per view, ranked by 30-day downloads:
 - `model`: each model, credited to its uploader's country (`direct`) or to its main root's country
   (`lineage`; for a merge, the root with the largest weight). The ranking is the same in both views.
 - `namespace`: each organisation's downloads, the uploader's namespace (`direct`) or the root's namespace
-  (`lineage`, a merge split equally among its roots), as in the concentration indices.
+  (`lineage`, a merge split among its roots by weight), as in the concentration indices.
 `share` is the entry's part of the view's 30-day downloads. Ranks are competition ranks (equal downloads
 share a rank). `previous_rank` is the entry's rank in the whole previous month (not only its top 50), so a
 climb from 73rd to 40th shows as +33; it is null when the entry was not in the previous listing or that

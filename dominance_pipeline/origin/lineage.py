@@ -10,8 +10,8 @@ row, and the walk cannot loop: when no parent becomes ready, the rest waits on d
 inside them are cut (a member that names another parent resolves through it; a cycle with no way out makes
 each member its own root). A chain longer than MAX_DEPTH is cut where it exceeds it.
 
-Weights: a model with k parents gives each parent 1/k, recursively, so a merge's weight is split equally
-among its roots and every model's root weights sum to 1.
+Weights: a model with k parents gives each parent 1/k, recursively (a merge of a model and a merge of two
+others gives its roots 1/2, 1/4 and 1/4), and every model's root weights sum to 1.
 """
 
 from __future__ import annotations
