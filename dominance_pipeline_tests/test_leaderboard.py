@@ -79,3 +79,12 @@ def test_equal_downloads_share_a_rank():
     got = rows(leaderboard.leaderboard(tag(raw_frame(tied, MAY), reg)[0], None, MAY, top=1), "model", "direct")
     # both tied entries stay at the cut, in name order
     assert [(r["rank"], r["name"]) for r in got] == [(1, "Qwen/A"), (1, "meta-llama/L")]
+
+
+def test_entries_without_downloads_are_never_on_a_board():
+    # 60 models without a download in a month with 5 downloaded ones: tied at a cut of 0, they would all stay.
+    reg = load_registry()
+    zeros = [model(f"someone-{i}/idle", D(2025, 1, 1), 0) for i in range(60)]
+    b = leaderboard.leaderboard(tag(raw_frame(NOW + zeros, MAY), reg)[0], None, MAY)
+    assert b.filter(pl.col("downloads_30d") == 0).is_empty()
+    assert b.group_by("board", "view").agg(pl.len()).sort("board", "view").get_column("len").to_list() == [5, 5, 5, 3]

@@ -28,7 +28,7 @@ def _ranked(entries: pl.DataFrame, top: int | None = None, names: pl.Series | No
 
     Competition ranking: equal downloads share a rank (1, 2, 2, 4), so no tie is broken arbitrarily and a
     numeric rank over millions of entries needs no string sort. With `top`, only entries ranked `top` or
-    better are returned: those with at least the `top`-th largest downloads. Every entry above one of
+    better are returned: those with downloads and at least the `top`-th largest. Every entry above one of
     them is kept too, so their ranks are their ranks among all entries, and only the kept ones are ranked
     (a top-k pass instead of a sort of millions). With `names`, only those entries are returned, each
     ranked among all: 1 + how many entries have more downloads, found in the sorted downloads.
@@ -36,9 +36,13 @@ def _ranked(entries: pl.DataFrame, top: int | None = None, names: pl.Series | No
     total = entries.get_column("downloads_30d").sum()
     if not total:
         return entries.clear().with_columns(pl.lit(None, pl.Float64).alias("share"), pl.lit(None, pl.Int32).alias("rank"))
-    if top is not None and entries.height > top:
-        cut = entries.get_column("downloads_30d").top_k(top).min()
-        entries = entries.filter(pl.col("downloads_30d") >= cut)
+    if top is not None:
+        # An entry without downloads carries none of any share: never on a board (a month with fewer than
+        # `top` downloaded entries would otherwise list every one of its thousands of zeros, tied at the cut).
+        entries = entries.filter(pl.col("downloads_30d") > 0)
+        if entries.height > top:
+            cut = entries.get_column("downloads_30d").top_k(top).min()
+            entries = entries.filter(pl.col("downloads_30d") >= cut)
     if names is not None:
         ordered = entries.get_column("downloads_30d").sort()
         kept = entries.filter(pl.col("name").is_in(names.implode()))
