@@ -146,24 +146,6 @@ def test_a_fractional_count_is_quarantined_not_truncated():
     assert out.quarantine.select("model_id", "reason", "detail").rows() == [("a/y", "wrong_type", "downloads")]
 
 
-def test_tags_and_base_models_given_as_text_that_is_not_json_are_quarantined():
-    df = pl.DataFrame(
-        {
-            "id": ["a/ok", "a/none", "a/tags", "a/base"],
-            "tags": ['["base_model:q/b"]', "null", "not json", "[]"],
-            "baseModels": [None, None, None, '{"relation": "finetune", "models": [{"id": "q/b"'],
-        }
-    )
-    out = normalise(df, month=MONTH, snapshot_at=SNAP, source="local")
-    assert out.rows.select("model_id", "tags", "base_model_ids").rows() == [
-        ("a/ok", ["base_model:q/b"], ["q/b"]),
-        ("a/none", [], []),
-    ]
-    got = {r["model_id"]: (r["reason"], r["detail"]) for r in out.quarantine.iter_rows(named=True)}
-    assert got == {"a/tags": ("wrong_type", "tags"), "a/base": ("wrong_type", "baseModels")}
-    assert "not json" in out.quarantine.filter(pl.col("model_id") == "a/tags").item(0, "row_json")
-
-
 def test_every_leniently_cast_column_is_checked_for_values_lost_in_the_cast():
     df = pl.DataFrame(
         {

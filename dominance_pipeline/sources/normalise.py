@@ -59,8 +59,6 @@ COUNT_COLUMNS = ("downloads", "downloadsAllTime", "likes")
 # Scalar columns that are cast leniently; a value present before the cast and null after it is quarantined.
 TYPED_COLUMNS = (*COUNT_COLUMNS, "trendingScore")
 DATE_COLUMNS = ("createdAt", "lastModified")
-# Nested columns a source may give as JSON text; a text that does not decode is quarantined.
-JSON_COLUMNS = ("tags", "baseModels")
 # Optional columns a source may add: `_reject` quarantines the row with that reason ("wrong_type:downloads")
 # when the source could not even type a value; `_orig_item` keeps the item as received, for the quarantine.
 SOURCE_COLUMNS = ("_reject", "_orig_item")
@@ -138,14 +136,13 @@ def _coerce(lf: pl.LazyFrame) -> tuple[pl.LazyFrame, list[str], list[str]]:
             exprs.append(pl.col(col).cast(want, strict=False).alias(col))
             recast.append(col)
     originals = [pl.col(c).alias(f"_orig_{c}") for c in (*TYPED_COLUMNS, *DATE_COLUMNS) if c in schema]
-    originals += [pl.col(c).alias(f"_orig_{c}") for c in JSON_COLUMNS if schema.get(c) == pl.String]
     passed = [pl.col(c) for c in SOURCE_COLUMNS if c in schema]
     return lf.select(*exprs, *originals, *passed), missing, recast
 
 
 def json_decode(col: str, dtype: pl.DataType) -> pl.Expr:
-    """JSON text to `dtype`; a value that is not valid JSON becomes null (`_stage` quarantines its row, like
-    any other field the listing cannot type) instead of failing the whole batch, as polars' decoder does."""
+    """JSON text to `dtype`; a value that is not valid JSON becomes null (it is malformed, like any other
+    field the listing cannot type) instead of failing the whole batch, as polars' decoder does."""
 
     def decode(s: pl.Series) -> pl.Series:
         try:
@@ -392,11 +389,6 @@ def _stage(
             )
         else:  # a NaN or infinite score would turn every sum over it into NaN
             reason = reason.when(~pl.col(c).is_finite()).then(pl.lit(f"non_finite:{c}"))
-    for c in JSON_COLUMNS:
-        orig = f"_orig_{c}"
-        if orig in schema:  # text that is not JSON of the column's shape (the JSON `null` is a null)
-            lost = pl.col(orig).is_not_null() & pl.col(c).is_null() & (pl.col(orig).str.strip_chars() != "null")
-            reason = reason.when(lost).then(pl.lit(f"wrong_type:{c}"))
     for c in DATE_COLUMNS:
         if f"_orig_{c}" in schema:
             reason = reason.when(pl.col(f"_orig_{c}").is_not_null() & pl.col(c).is_null()).then(
