@@ -142,13 +142,32 @@ def test_download_delta_share(result):
         },
         complete=False,
     )
-    assert result.notes["download_delta"] == {"counter_resets": 1, "new_in_listing": 8, "without_all_time_count": 0}
+    assert result.notes["download_delta"] == {"counter_resets": 1, "new_in_listing": 8, "gaps": 0, "without_all_time_count": 0}
 
 
 def test_download_delta_absent_without_previous_month(tagged):
     out = indices.compute(tagged, MONTH, None, "no previous month: 2024-07 is the first partition")
     assert out.table.filter(pl.col("index").str.contains("download_delta")).is_empty()
     assert out.absent["download_delta_share"] == "no previous month: 2024-07 is the first partition"
+
+
+def test_a_model_missing_from_the_previous_listing_but_older_is_a_gap_not_a_month_of_its_whole_history():
+    # April's listing was taken on April 30 at noon. Qwen/Late was created after it: all its 700 downloads
+    # are May's. meta-llama/Hidden dates from 2024 but was not in April's listing (private for a while): its
+    # 1,000,000 all-time downloads are not May's, and it counts nothing. Qwen/Kept: 900 - 800.
+    now = [
+        model("Qwen/Late", D(2026, 4, 30), 10, all_time=700),
+        model("meta-llama/Hidden", D(2024, 1, 1), 10, all_time=1_000_000),
+        model("Qwen/Kept", D(2025, 1, 1), 10, all_time=900),
+    ]
+    t = tag(raw_frame(now).with_columns(created_at=pl.col("created_at").dt.offset_by("18h")), load_registry())[0]
+    april = pl.DataFrame({"model_id": ["Qwen/Kept"], "downloads_all_time": [800]}).with_columns(
+        snapshot_at=pl.lit(dt.datetime(2026, 4, 30, 12, tzinfo=dt.UTC))
+    )
+    out = indices.compute(t, MONTH, april)
+    # CN: 700 + 100 = 800 of 800 in every view and denominator; US (the gap) 0.
+    check(values(out, "download_delta_share"), {(v, d, "CN"): 1.0 for v in ("direct", "lineage") for d in ("all", "attributed")})
+    assert out.notes["download_delta"] == {"counter_resets": 0, "new_in_listing": 1, "gaps": 1, "without_all_time_count": 0}
 
 
 def test_download_delta_absent_when_the_previous_month_has_no_all_time_counts(tagged):

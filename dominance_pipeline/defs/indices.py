@@ -23,7 +23,7 @@ PREVIOUS_MONTH = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1, a
         "previous_listing": dg.AssetIn(
             "raw_hub_listings",
             partition_mapping=PREVIOUS_MONTH,
-            metadata={"columns": ["month", "model_id", "downloads_all_time"], "allow_missing_partitions": True},
+            metadata={"columns": ["month", "model_id", "downloads_all_time", "snapshot_at"], "allow_missing_partitions": True},
         ),
     },
     description="The dominance indices in one long table: month, index, view, denominator, country, value.",

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from dominance_pipeline.metrics import concentration
-from dominance_pipeline.metrics.aggregates import VIEWS, is_new, view_frame
+from dominance_pipeline.metrics.aggregates import VIEWS, is_new, month_bounds, view_frame
 from dominance_pipeline.origin import lineage
 from dominance_pipeline.origin.countries import UNATTRIBUTED
 from dominance_pipeline.schemas import DOMINANCE_INDICES, conform
@@ -55,7 +55,7 @@ RELATION_INDICES = tuple(f"derivative_share_{r}" for r in RELATIONS)
 LINEAGE_ONLY = ("derivative_share", *RELATION_INDICES)  # a derivative's country is its root's by definition
 # The origin_tagged_models columns `compute` reads (the asset loads only these).
 COLUMNS = (
-    "model_id", "created_at", "snapshot_at", "downloads_30d", "downloads_all_time", "likes", "trending_score",
+    "model_id", "created_at", "created_at_hub", "snapshot_at", "downloads_30d", "downloads_all_time", "likes", "trending_score",
     "pipeline_tag", "repack_format", "base_relation", "lineage_depth", "lineage_status", "is_intermediary",
     "org_namespace", "org_country", "lineage_roots",
 )  # fmt: skip
@@ -169,25 +169,32 @@ def contributions(month: dt.date, cap: float, with_delta: bool) -> dict[str, pl.
     return out
 
 
-def download_delta(tagged: pl.DataFrame, previous: pl.DataFrame) -> tuple[pl.Series, dict[str, int]]:
+def download_delta(tagged: pl.DataFrame, previous: pl.DataFrame, since: dt.datetime) -> tuple[pl.Series, dict[str, int]]:
     """downloads_all_time(M) − downloads_all_time(M−1) per model, aligned with `tagged`'s rows.
 
-    A model absent from the previous listing counts its whole all-time count; a negative difference (the
-    counter was reset) counts 0; a model without an all-time count in either month counts nothing.
+    A model absent from the previous listing counts its whole all-time count when the Hub created it after
+    `since` (when that listing was taken). One created before was missing from it (private for a while, or
+    a listing that missed it): a gap, which counts nothing rather than book its whole history in one month
+    (the studies' rule: never fill a gap). A negative difference (the counter was reset) counts 0; a model
+    without an all-time count in either month counts nothing.
     """
     prev = previous.select("model_id", pl.col("downloads_all_time").alias("_prev"), pl.lit(True).alias("_in_prev"))
-    joined = tagged.select("model_id", "downloads_all_time").join(prev, on="model_id", how="left", maintain_order="left")
+    joined = tagged.select("model_id", "downloads_all_time", "created_at_hub").join(prev, on="model_id", how="left", maintain_order="left")
     now, before, seen = pl.col("downloads_all_time"), pl.col("_prev"), pl.col("_in_prev").fill_null(False)
-    raw = pl.when(~seen).then(now).when(before.is_not_null()).then(now - before)
+    fresh = (pl.col("created_at_hub") > since).fill_null(False)
+    raw = pl.when(~seen & fresh).then(now).when(seen & before.is_not_null()).then(now - before)
+    gap = ~seen & ~fresh
     flags = joined.select(
         raw.clip(lower_bound=0).alias("delta"),
         (raw < 0).fill_null(False).alias("reset"),
-        (~seen & now.is_not_null()).alias("new"),
-        raw.is_null().alias("unknown"),
+        (~seen & fresh & now.is_not_null()).alias("new"),
+        gap.alias("gap"),
+        (raw.is_null() & ~gap).alias("unknown"),
     )
     stats = {
         "counter_resets": int(flags.get_column("reset").sum()),
         "new_in_listing": int(flags.get_column("new").sum()),
+        "gaps": int(flags.get_column("gap").sum()),
         "without_all_time_count": int(flags.get_column("unknown").sum()),
     }
     return flags.get_column("delta").alias("download_delta"), stats
@@ -287,8 +294,9 @@ def compute(
 ) -> IndexResult:
     """The dominance_indices partition for `month` from its origin-tagged models.
 
-    `previous` is the previous month's listing (model_id, downloads_all_time) for download_delta_share;
-    without it that index is absent, for `no_previous_reason`.
+    `previous` is the previous month's listing (model_id, downloads_all_time, snapshot_at) for
+    download_delta_share; without it that index is absent, for `no_previous_reason`. Without its
+    snapshot_at, a model missing from it is new if the Hub created it this month (see `download_delta`).
     """
     notes: dict[str, object] = {}
     absent: dict[str, str] = {}
@@ -300,7 +308,9 @@ def compute(
         # Every model in both listings would count nothing and every new one its whole count.
         absent["download_delta_share"] = "the previous month's listing has no all-time download counts"
     else:
-        delta, notes["download_delta"] = download_delta(tagged, previous)
+        taken = previous.get_column("snapshot_at").max() if "snapshot_at" in previous.columns else None
+        since = taken if isinstance(taken, dt.datetime) else month_bounds(month)[0]
+        delta, notes["download_delta"] = download_delta(tagged, previous, since)
         tagged = tagged.with_columns(delta)
     with_delta = "download_delta" in tagged.columns
     cap = robust_cap(tagged)
