@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from dominance_pipeline.hubserver import HubServer
-from dominance_pipeline.hubserver.repos import daily_repo, weekly_repo
+from dominance_pipeline.hubserver.repos import DatasetRepo, daily_repo, weekly_repo
 from dominance_pipeline.sources import archive
 from dominance_pipeline.sources.publish import parquet_batches, publish_listing
 from dominance_pipeline_tests.fakehub import with_marker, write
@@ -113,3 +113,52 @@ def test_an_old_era_snapshot_is_normalised_and_says_what_it_lacked(archive_hub, 
     assert rows["downloads_all_time"].null_count() == 200
     assert rows["created_at"].unique().to_list() == [dt.datetime(2024, 7, 1, tzinfo=dt.UTC)]
     assert rows["tags"].list.len().min() > 0
+
+
+def test_a_later_commit_that_leaves_models_parquet_alone_does_not_make_it_newer(sample_path, tmp_path):
+    # models.parquet was last replaced on May 10; a README edit on May 31 is the month's last commit.
+    sample = pl.read_parquet(sample_path)
+    repo = DatasetRepo(archive.DAILY)
+    repo.commit(dt.datetime(2026, 5, 10, 13, tzinfo=dt.UTC), "Upload models.parquet", {"models.parquet": write(with_marker(sample, "may-10"), tmp_path / "m.parquet")})
+    readme = tmp_path / "README.md"
+    readme.write_text("changelog\n")
+    repo.commit(dt.datetime(2026, 5, 31, 9, tzinfo=dt.UTC), "Update README.md", {"README.md": readme})
+    with HubServer(repos=[repo]) as server:
+        with pytest.raises(archive.ArchiveError, match=r"commit \w{8} of 2026-05-10 13:00 UTC, 21 days before the end of the month"):
+            archive.find_snapshot(server.url, None, archive.DAILY, MAY, max_days_late=7)
+        snap = archive.find_snapshot(server.url, None, archive.DAILY, MAY, max_days_late=30)
+        assert snap.taken_at == dt.datetime(2026, 5, 10, 13, tzinfo=dt.UTC) and snap.revision == repo.commits[0].sha
+        assert markers(archive.stage_snapshot(server.url, None, snap, tmp_path / "s.parquet").path) == ["marker/may-10"]
+
+
+def test_of_two_uploads_in_the_same_second_the_newer_is_read(sample_path, tmp_path):
+    sample = pl.read_parquet(sample_path)
+    when = dt.datetime(2026, 5, 31, 13, tzinfo=dt.UTC)
+    repo = DatasetRepo(archive.DAILY)
+    repo.commit(when, "Upload models.parquet", {"models.parquet": write(with_marker(sample, "first"), tmp_path / "a.parquet")})
+    repo.commit(when, "Re-upload models.parquet", {"models.parquet": write(with_marker(sample, "second"), tmp_path / "b.parquet")})
+    with HubServer(repos=[repo]) as server:
+        snap = archive.find_snapshot(server.url, None, archive.DAILY, MAY, max_days_late=7)
+        assert markers(archive.stage_snapshot(server.url, None, snap, tmp_path / "s.parquet").path) == ["marker/second"]
+
+
+def test_safetensors_stored_as_json_text_is_read_whole_not_skipped(sample_path, tmp_path):
+    sample = pl.read_parquet(sample_path).head(50)
+    texts = sample.with_columns(pl.col("safetensors").struct.json_encode())
+    repo = DatasetRepo(archive.DAILY)
+    repo.commit(dt.datetime(2026, 5, 31, 13, tzinfo=dt.UTC), "Upload models.parquet", {"models.parquet": write(texts, tmp_path / "m.parquet")})
+    with HubServer(repos=[repo]) as server:
+        snap = archive.find_snapshot(server.url, None, archive.DAILY, MAY, max_days_late=7)
+        read = archive.stage_snapshot(server.url, None, snap, tmp_path / "s.parquet")
+    assert "safetensors" in read.columns and "safetensors" not in read.absent
+    notes = publish_listing(
+        parquet_batches(read.path), warehouse=tmp_path / "w", quarantine=tmp_path / "q", month=MAY, snapshot_at=snap.taken_at, source="archive"
+    )
+    # The same rows with safetensors as a struct, read as a local file: the same parameter counts.
+    local = publish_listing(
+        parquet_batches(write(sample, tmp_path / "struct.parquet")), warehouse=tmp_path / "w2", quarantine=tmp_path / "q2",
+        month=MAY, snapshot_at=snap.taken_at, source="local",
+    )
+    expected = pl.read_parquet(local["path"]).get_column("params_total")
+    assert sample.get_column("safetensors").struct.field("total").null_count() < sample.height
+    assert pl.read_parquet(notes["path"]).get_column("params_total").to_list() == expected.to_list()

@@ -115,13 +115,25 @@ class DatasetRepo:
     def folder_entry(self, path: str) -> dict[str, object]:
         return {"type": "directory", "oid": hashlib.sha1(path.encode()).hexdigest(), "path": path}
 
-    def path_info(self, commit: Commit, path: str) -> dict[str, object] | None:
+    def path_info(self, commit: Commit, path: str, expand: bool = False) -> dict[str, object] | None:
+        """A file's or folder's entry; with `expand`, a file's `lastCommit`, as the Hub's paths-info gives it."""
         path = path.strip("/")
         if path in commit.tree:
-            return self.entry(commit, path)
+            changed = self.last_change(commit, path) if expand else None
+            return {**self.entry(commit, path), **({"lastCommit": _commit_ref(changed)} if changed else {})}
         if any(p.startswith(path + "/") for p in commit.tree):
             return self.folder_entry(path)
         return None
+
+    def last_change(self, commit: Commit, path: str) -> Commit | None:
+        """The newest commit up to `commit` that added or replaced `path` (a commit changing other files only
+        leaves it as it was)."""
+        history = [c for c in self.commits if c.date <= commit.date]
+        changed = None
+        for before, after in zip([None, *history], history, strict=False):
+            if path in after.tree and (before is None or before.tree.get(path) != after.tree[path]):
+                changed = after
+        return changed
 
     def info(self, commit: Commit) -> dict[str, object]:
         return {
@@ -136,6 +148,10 @@ class DatasetRepo:
             "tags": [],
             "siblings": [{"rfilename": p} for p in sorted(commit.tree)],
         }
+
+
+def _commit_ref(commit: Commit) -> dict[str, object]:
+    return {"id": commit.sha, "title": commit.title, "date": hub_time(commit.date)}
 
 
 def parse_when(text: str) -> dt.datetime:

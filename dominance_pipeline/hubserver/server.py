@@ -217,7 +217,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length).decode() if length else ""
         if "json" in (self.headers.get("Content-Type") or ""):
             data = json.loads(raw or "{}")
-            return [("paths", p) for p in data.get("paths", [])]
+            return [("paths", p) for p in data.get("paths", [])] + [("expand", str(data.get("expand", False)))]
         return parse_qsl(raw, keep_blank_values=True)
 
     # -- routing ----------------------------------------------------------------------------------------
@@ -338,7 +338,8 @@ class _HubHandler(BaseHTTPRequestHandler):
         if found is None:
             return
         repo, commit = found
-        infos = [repo.path_info(commit, v) for k, v in params if k == "paths"]
+        expand = dict(params).get("expand", "").lower() == "true"
+        infos = [repo.path_info(commit, v, expand) for k, v in params if k == "paths"]
         self._json(route, 200, [i for i in infos if i is not None])
 
     def _resolve(self, repo_id: str, revision: str, path: str) -> None:

@@ -7,7 +7,7 @@ The Hub's API only knows *now*; a month in the past is read from a dataset that 
   is labelled with its week's first day but holds the data as of that week's end, so its snapshot time is
   taken as label + 7 days;
 - `cfahlgren1/hub-stats`: one `models.parquet` rewritten daily; a past day is the file at a past commit
-  (from `list_repo_commits`), timed by that commit.
+  (from `list_repo_commits`), timed by the commit that last replaced the file (`get_paths_info`).
 
 The month's snapshot is the last one taken on or before the month ended, if it is at most `max_days_late`
 days older than the end. It is read through `HfFileSystem` (so any endpoint works, including a local
@@ -82,14 +82,25 @@ def weekly_snapshots(fs: HfFileSystem, dataset: str = WEEKLY) -> list[ArchiveSna
     return sorted(out, key=lambda s: s.taken_at)
 
 
+def _daily(dataset: str, commit_id: str, when: dt.datetime) -> ArchiveSnapshot:
+    return ArchiveSnapshot(dataset, commit_id, "models.parquet", when.astimezone(dt.UTC), f"commit {commit_id[:8]} of {when:%Y-%m-%d %H:%M} UTC")
+
+
 def daily_snapshots(api: HfApi, dataset: str = DAILY) -> list[ArchiveSnapshot]:
-    """Every commit of the daily dataset, oldest first, each standing for `models.parquet` at that commit."""
-    commits = api.list_repo_commits(dataset, repo_type="dataset")
-    out = [
-        ArchiveSnapshot(dataset, c.commit_id, "models.parquet", c.created_at.astimezone(dt.UTC), f"commit {c.commit_id[:8]} of {c.created_at:%Y-%m-%d %H:%M} UTC")
-        for c in commits
-    ]
-    return sorted(out, key=lambda s: s.taken_at)
+    """Every commit of the daily dataset, oldest first, each standing for `models.parquet` at that commit (of
+    two commits in the same second, the one listed newer last)."""
+    commits = api.list_repo_commits(dataset, repo_type="dataset")  # newest first
+    return sorted((_daily(dataset, c.commit_id, c.created_at) for c in reversed(commits)), key=lambda s: s.taken_at)
+
+
+def file_snapshot(api: HfApi, chosen: ArchiveSnapshot) -> ArchiveSnapshot:
+    """`chosen` timed by the commit that last replaced its file: a later commit that changed only other files
+    (a README, a card) leaves the data as old as that one."""
+    (info,) = api.get_paths_info(chosen.dataset, [chosen.path], revision=chosen.revision, repo_type="dataset", expand=True)
+    last = getattr(info, "last_commit", None)
+    if last is None or last.oid == chosen.revision:
+        return chosen
+    return _daily(chosen.dataset, last.oid, last.date)
 
 
 def choose_snapshot(candidates: list[ArchiveSnapshot], dataset: str, month: dt.date, max_days_late: int) -> ArchiveSnapshot:
@@ -99,7 +110,11 @@ def choose_snapshot(candidates: list[ArchiveSnapshot], dataset: str, month: dt.d
     if not before:
         first = f"; its first snapshot is {candidates[0].label}" if candidates else " (it has none)"
         raise ArchiveError(f"{dataset} has no snapshot taken on or before the end of {month:%Y-%m}{first}")
-    chosen = before[-1]
+    return _on_time(before[-1], dataset, month, max_days_late)
+
+
+def _on_time(chosen: ArchiveSnapshot, dataset: str, month: dt.date, max_days_late: int) -> ArchiveSnapshot:
+    end = month_end(month)
     late = end - chosen.taken_at
     if late > dt.timedelta(days=max_days_late):
         raise ArchiveError(
@@ -116,10 +131,11 @@ def find_snapshot(endpoint: str, token: str | None, dataset: str, month: dt.date
         raise ArchiveError(f"unknown archive dataset {dataset!r}: use {WEEKLY} or {DAILY}")
     fs = hf_filesystem(endpoint, token)
     if dataset == WEEKLY:
-        candidates = weekly_snapshots(fs, dataset)
+        chosen = choose_snapshot(weekly_snapshots(fs, dataset), dataset, month, max_days_late)
     else:
-        candidates = daily_snapshots(HfApi(endpoint=endpoint, token=token or False), dataset)
-    chosen = choose_snapshot(candidates, dataset, month, max_days_late)
+        api = HfApi(endpoint=endpoint, token=token or False)
+        chosen = choose_snapshot(daily_snapshots(api, dataset), dataset, month, max_days_late)
+        chosen = _on_time(file_snapshot(api, chosen), dataset, month, max_days_late)
     if not fs.exists(chosen.fs_path):
         raise ArchiveError(
             f"{dataset} has no {chosen.path} at {chosen.label} (early hub-stats revisions held models.csv); "
@@ -163,9 +179,20 @@ class CountingFile(io.RawIOBase):
 
 
 def projection(schema: pa.Schema) -> tuple[list[str], list[str]]:
-    """The columns to fetch (nested leaves where only one is used) and the raw-schema columns absent."""
+    """The columns to fetch (nested leaves where only one is used) and the raw-schema columns absent.
+
+    A column that holds JSON text, or a struct without the leaf, is fetched whole (normalise reads it):
+    pyarrow would silently skip a leaf path that does not exist.
+    """
     present = set(schema.names)
-    columns = [LEAVES.get(c, c) for c in HUB_COLUMNS if c in present]
+
+    def fetched(c: str) -> str:
+        leaf = LEAVES.get(c)
+        kind = schema.field(c).type
+        has_leaf = leaf is not None and pa.types.is_struct(kind) and kind.get_field_index(leaf.split(".", 1)[1]) >= 0
+        return leaf if has_leaf else c  # type: ignore[return-value]
+
+    columns = [fetched(c) for c in HUB_COLUMNS if c in present]
     return columns, [c for c in HUB_COLUMNS if c not in present]
 
 
