@@ -13,13 +13,13 @@ from dominance_pipeline.hubserver import HubServer
 from dominance_pipeline.hubserver.models import ModelCorpus
 from dominance_pipeline.hubserver.repos import weekly_repo
 from dominance_pipeline.metrics import indices
-from dominance_pipeline_tests.conftest import SAMPLE_KEY, run_month
+from dominance_pipeline_tests.conftest import SAMPLE, SAMPLE_KEY, run_month
 
 JUNE_5 = dt.datetime(2026, 6, 5, tzinfo=dt.UTC)
 
 
 def partition(data_dir, table: str) -> pl.DataFrame:  # noqa: ANN001
-    return pl.read_parquet(data_dir / "warehouse" / table / f"month={SAMPLE_KEY}" / "data.parquet")
+    return pl.read_parquet(data_dir / "warehouse" / table / f"month={SAMPLE_KEY}" / "data.parquet", glob=False)
 
 
 def same_indices(a: pl.DataFrame, b: pl.DataFrame) -> bool:
@@ -126,3 +126,29 @@ def test_a_live_listing_that_repeats_models_is_quarantined_and_fails_the_raw_gat
     later = repeated.select(pl.col("id").alias("model_id"), pl.col("lastModified").dt.replace_time_zone("UTC").alias("last_modified"))
     assert kept.equals(later.sort("model_id"))
     assert {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()} == {"raw_hub_listings"}
+
+
+def test_paths_with_glob_characters_are_read_as_written(tmp_path, sample_run):
+    # "snaps [a]" read as a pattern matches the sibling "snaps a", which holds 40 other models under the same name.
+    import shutil
+
+    import duckdb
+
+    from dominance_pipeline.storage.duckdb_views import ensure_views
+
+    snaps = tmp_path / "snaps [a]"
+    snaps.mkdir()
+    shutil.copy(SAMPLE, snaps / SAMPLE.name)
+    decoy = tmp_path / "snaps a"
+    decoy.mkdir()
+    pl.read_parquet(SAMPLE).head(40).with_columns(pl.format("decoy/m-{}", pl.int_range(pl.len())).alias("id")).write_parquet(decoy / SAMPLE.name)
+    data_dir = tmp_path / "out [1]"
+    result = run_month(data_dir, snapshot_dir=snaps)
+    assert result.success
+    raw = partition(data_dir, "raw_hub_listings")
+    assert raw.height == partition(sample_run[1], "raw_hub_listings").height
+    assert raw.filter(pl.col("model_id").str.starts_with("decoy/")).is_empty()
+    assert same_indices(partition(data_dir, "dominance_indices"), partition(sample_run[1], "dominance_indices"))
+    conn = duckdb.connect()
+    assert "raw_hub_listings" in ensure_views(conn, data_dir / "warehouse", ["raw_hub_listings"])
+    assert conn.execute("SELECT count(*) FROM raw_hub_listings").fetchone() == (raw.height,)

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         registry = load_registry()
     except RegistryError as exc:
         raise UserError(str(exc)) from None
-    tagged = pl.read_parquet(path)
+    tagged = pl.read_parquet(path, glob=False)
     gaps = registry_gaps(tagged, registry.lookup_at(month_end(tagged.get_column("month").min())), top=args.top)
     views = VIEWS if args.view == "both" else (args.view,)
     if args.format == "csv":

@@ -48,7 +48,7 @@ def _partition(
     path = parquet.partition_file(warehouse.path, table, key)
     if not path.exists():
         raise FileNotFoundError(f"partition {table} month={key} has not been materialized: {path} is missing")
-    return handoff.read_partition(warehouse.path, table, key, list(columns)), pl.read_parquet_schema(path)
+    return handoff.read_partition(warehouse.path, table, key, list(columns)), pl.scan_parquet(path, glob=False).collect_schema()
 
 
 @dg.asset_check(
@@ -63,7 +63,7 @@ def raw_hub_listings_valid(
     month = month_of(context.partition_key)
     raw_hub_listings, stored = _partition(warehouse, "raw_hub_listings", context.partition_key, suites.RAW_CHECK_COLUMNS)
     qfile = parquet.partition_file(warehouse.quarantine, "raw_hub_listings", month)
-    quarantine = pl.read_parquet(qfile) if qfile.exists() else QUARANTINE.empty()
+    quarantine = pl.read_parquet(qfile, glob=False) if qfile.exists() else QUARANTINE.empty()
     previous = parquet.partition_rows(warehouse.path, "raw_hub_listings", suites.previous_month(month))
     ctx = suites.RawContext(month=month, quarantine=quarantine, previous_rows=previous, quarantine_file=str(qfile))
     return check_result(suites.validate_raw(raw_hub_listings, ctx, quality.thresholds(), stored))

@@ -114,7 +114,7 @@ class ModelCorpus:
         for path in paths:
             names = pq.read_schema(path).names
             keep = [c for c in names if c in EXPAND_VALUES or c in ("id", "_id")]
-            frames.append(pl.read_parquet(path, columns=keep))
+            frames.append(pl.read_parquet(path, columns=keep, glob=False))
         return cls(pl.concat(frames, how="diagonal_relaxed") if len(frames) > 1 else frames[0])
 
     def __len__(self) -> int:

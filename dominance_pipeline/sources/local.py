@@ -48,7 +48,7 @@ def find_snapshot(month: dt.date, snapshot_dir: Path, snapshot: str | Path | Non
 def scan_snapshot(path: Path) -> pl.LazyFrame:
     """A lazy scan projected on the columns the raw schema needs (hub-stats files carry many more)."""
     names = set(pq.read_schema(path).names)
-    return pl.scan_parquet(path).select([c for c in HUB_COLUMNS if c in names])
+    return pl.scan_parquet(path, glob=False).select([c for c in HUB_COLUMNS if c in names])
 
 
 def declared_source(path: Path) -> str | None:
@@ -69,7 +69,7 @@ def infer_snapshot_at(path: Path, now: dt.datetime | None = None) -> dt.datetime
     from dominance_pipeline.sources.normalise import _to_utc
 
     now = now or dt.datetime.now(dt.UTC)
-    scan = pl.scan_parquet(path)
+    scan = pl.scan_parquet(path, glob=False)
     schema = scan.collect_schema()
     cols = [c for c in ("lastModified", "createdAt") if c in schema]
     latest = None

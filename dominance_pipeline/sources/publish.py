@@ -95,7 +95,7 @@ class ParquetBatches:
 def _polars_slice(path: Path, columns: list[str], offset: int, n: int) -> pl.DataFrame | None:
     """Rows `offset`..`offset+n` of `columns` by polars' reader, or None when their text is not valid UTF-8."""
     try:
-        return pl.scan_parquet(path, hive_partitioning=False).select(columns).slice(offset, n).collect()
+        return pl.scan_parquet(path, hive_partitioning=False, glob=False).select(columns).slice(offset, n).collect()
     except pl.exceptions.ComputeError as exc:
         if "utf-8" not in str(exc).lower():
             raise

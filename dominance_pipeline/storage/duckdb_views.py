@@ -7,6 +7,7 @@ paths against the reader's working directory, not the database file.
 
 from __future__ import annotations
 
+from glob import escape
 from pathlib import Path
 
 import duckdb
@@ -17,7 +18,8 @@ from dominance_pipeline.storage.parquet import table_file, table_glob
 def view_sql(root: Path, table: str) -> str:
     """A view over the table's monthly partitions, or over its one file if it is unpartitioned."""
     single = table_file(root, table)
-    glob = (str(single.resolve()) if single.exists() else table_glob(root, table)).replace("'", "''")
+    # DuckDB reads a path as a pattern: a `[` in the warehouse's own path is escaped (table_glob does it too).
+    glob = (escape(str(single.resolve())) if single.exists() else table_glob(root, table)).replace("'", "''")
     return f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet('{glob}', hive_partitioning = false, union_by_name = true)"
 
 

@@ -42,7 +42,8 @@ def partition_file(root: Path, table: str, month: dt.date | str) -> Path:
 
 
 def table_glob(root: Path, table: str) -> str:
-    return str(Path(root).resolve() / table / "month=*" / FILE_NAME)
+    """The pattern of a table's partition files; a `[`, `*` or `?` in the warehouse's own path is escaped."""
+    return f"{glob.escape(str(Path(root).resolve() / table))}/month=*/{FILE_NAME}"
 
 
 # A temporary file this much older than a successful publish of the same file was left by a killed writer.
@@ -156,7 +157,7 @@ def read_table(root: Path, table: str, columns: list[str] | None = None) -> pl.D
     path = table_file(root, table)
     if not path.exists():
         raise FileNotFoundError(f"table {table} has not been materialized: {path} is missing")
-    return pl.read_parquet(path, columns=columns)
+    return pl.read_parquet(path, columns=columns, glob=False)
 
 
 def scan_table(root: Path, table: str) -> pl.LazyFrame:

@@ -50,7 +50,7 @@ def _month(path: Path) -> str:
 def read(path: Path, table: str, columns: Sequence[str] | None = None) -> pl.DataFrame:
     """`columns` of the partition file at `path` (every stored column if None), computing the columns of
     DERIVED that an older partition lacks; StalePartitionError for any other missing column."""
-    stored = pl.read_parquet_schema(path)
+    stored = pl.scan_parquet(path, glob=False).collect_schema()
     derivable = DERIVED.get(table, {})
     if columns is None:
         wanted = [*stored, *(c for c, d in derivable.items() if c not in stored and set(d.inputs) <= stored.keys())]
@@ -58,7 +58,7 @@ def read(path: Path, table: str, columns: Sequence[str] | None = None) -> pl.Dat
         wanted = list(columns)
     missing = [c for c in wanted if c not in stored]
     if not missing:
-        return pl.read_parquet(path, columns=list(columns) if columns is not None else None)
+        return pl.read_parquet(path, columns=list(columns) if columns is not None else None, glob=False)
     cannot = [c for c in missing if c not in derivable or not set(derivable[c].inputs) <= stored.keys()]
     if cannot:
         raise StalePartitionError(
@@ -67,5 +67,5 @@ def read(path: Path, table: str, columns: Sequence[str] | None = None) -> pl.Dat
         )
     inputs = {i for c in missing for i in derivable[c].inputs}
     read_cols = [c for c in stored if c in wanted or c in inputs]
-    frame = pl.read_parquet(path, columns=read_cols)
+    frame = pl.read_parquet(path, columns=read_cols, glob=False)
     return frame.with_columns(derivable[c].expr().alias(c) for c in missing).select(wanted)

@@ -33,7 +33,7 @@ appears under the name its models carry; the registry resolves it.
 """
     lookup = registry.lookup_at(SAMPLE_MONTH_END)
     counts = (
-        pl.scan_parquet(sample)
+        pl.scan_parquet(sample, glob=False)
         .select(pl.col("id").str.split("/").list.first().alias("namespace"), pl.col("downloads").fill_null(0))
         .with_columns(pl.col("namespace").str.to_lowercase().alias("ns_key"))
         .join(lookup.lazy().select("ns_key", pl.col("is_intermediary").alias("intermediary")), on="ns_key")

@@ -66,7 +66,7 @@ def _first_parent_walk(ids: pl.Series, first_parent: pl.Series) -> tuple[np.ndar
 def describe(path: Path, registry: Registry | None = None) -> dict[str, float | str]:
     """The calibration statistics of one hub-stats-shaped snapshot file."""
     reg = registry or load_registry()
-    lf = pl.scan_parquet(path)
+    lf = pl.scan_parquet(path, glob=False)
     df = lf.select(
         "id",
         "createdAt",
