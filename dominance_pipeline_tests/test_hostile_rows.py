@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -101,7 +102,7 @@ def _column(key: str, values: list[object]) -> pa.Array:
         texts = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
     elif key in COUNTS and all(v is None or (type(v) is int and -(2**63) <= v < 2**63) for v in values):
         return pa.array(values, pa.int64())
-    elif key == "trendingScore" and all(v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in values):
+    elif key == "trendingScore" and all(v is None or (isinstance(v, int | float) and not isinstance(v, bool) and abs(v) <= sys.float_info.max) for v in values):
         return pa.array([None if v is None else float(v) for v in values], pa.float64())
     elif key == "tags" and all(v is None or (isinstance(v, list) and all(isinstance(t, str) for t in v)) for v in values):
         if all(v is None or all(_valid(t) for t in v) for v in values):

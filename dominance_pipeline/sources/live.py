@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -265,6 +266,7 @@ def _card(value: object) -> str | None:
 
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+FLOAT_MAX = int(sys.float_info.max)
 # Item keys whose text reaches the staged table: a value there that is not valid Unicode quarantines the row.
 TEXT_KEYS = ("id", "author", "createdAt", "lastModified", "pipeline_tag", "library_name", "gated", "tags", "baseModels", "cardData")
 
@@ -337,6 +339,8 @@ def _items_table(items: list, invalid_text: dict[int, str]) -> pa.Table:
         score = item.get("trendingScore")
         if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
             reject, score = reject or "wrong_type:trendingScore", None
+        elif isinstance(score, int) and not -FLOAT_MAX <= score <= FLOAT_MAX:  # float() of it would raise
+            reject, score = reject or "non_finite:trendingScore", None
         cols["trendingScore"].append(None if score is None else float(score))
         tags = item.get("tags")
         cols["tags"].append([t for t in tags if isinstance(t, str)] if isinstance(tags, list) else None)
