@@ -85,6 +85,33 @@ def test_a_run_killed_while_writing_leaves_the_previous_partition_readable(tmp_p
         assert con.execute(f"SELECT count(*) FROM {RAW}").fetchone() == (4167,)
 
 
+def test_a_disk_error_on_the_quarantine_keeps_both_files_of_the_month_as_they_were(tmp_path, monkeypatch):
+    # The new listing is 30 copies of the sample; the disk fails when the quarantine is synced. Publishing the
+    # raw partition first would leave 125k new rows beside the old quarantine (and its check would pass).
+    warehouse = tmp_path / "warehouse"
+    publish = {"warehouse": warehouse, "quarantine": warehouse / "quarantine", "month": MAY,
+               "snapshot_at": dt.datetime(2026, 6, 1, tzinfo=dt.UTC), "source": "local"}
+    publish_listing(parquet_batches(SAMPLE), **publish)
+    files = [parquet.partition_file(warehouse, RAW, SAMPLE_KEY), parquet.partition_file(warehouse / "quarantine", RAW, SAMPLE_KEY)]
+    before = {p: sha(p) for p in files}
+    fsync = os.fsync
+
+    def full_disk(fd: int) -> None:
+        if "/quarantine/" in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(28, "No space left on device")
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    try:
+        publish_listing(parquet_batches(big_snapshot(tmp_path / "big.parquet")), **publish)
+    except OSError as exc:
+        assert exc.errno == 28
+    else:
+        raise AssertionError("the disk error was not raised")
+    assert {p: sha(p) for p in files} == before
+    assert not [p for p in warehouse.rglob("*.tmp")]
+
+
 def test_temporary_files_of_killed_writers_are_cleared_by_the_next_publish(tmp_path):
     path = parquet.partition_file(tmp_path, "t", SAMPLE_KEY)
     path.parent.mkdir(parents=True)

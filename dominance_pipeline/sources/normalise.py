@@ -507,7 +507,7 @@ def _in_order(work: Callable[[_T], _R], items: Iterable[_T], workers: int = WORK
 Sink = Callable[[pl.DataFrame], None]
 Sinks = Callable[[], AbstractContextManager[tuple[Sink, Sink]]]
 """Opens where one pass writes its rows and its quarantine. A pass that is abandoned leaves the block with
-an exception, so nothing it wrote is kept (a partition_writer does not publish)."""
+an exception, so nothing it wrote is kept (storage.parquet.partition_writers does not publish)."""
 
 
 class _RepeatedIds(Exception):

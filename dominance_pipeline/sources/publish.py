@@ -3,7 +3,8 @@
 Every source ends here: the local source hands over its snapshot file as it is, the live and archive
 sources first stage what they fetched into a local hub-shaped Parquet file. The file is read in batches
 (`normalise_batches` reads it once, twice when an id repeats), and both partitions are written
-with `partition_writer`, so a failure at any point leaves the previous partition in place.
+with `partition_writers` and published together, so a failure at any point leaves the previous partitions in
+place.
 """
 
 from __future__ import annotations
@@ -271,15 +272,20 @@ def publish_listing(
     @contextmanager
     def sinks() -> Iterator[tuple[Sink, Sink]]:
         kept.clear()
-        with parquet.partition_writer(quarantine, TABLE, month, q_schema, **_write_options(QUARANTINE)) as q_writer:
-            with parquet.partition_writer(warehouse, TABLE, month, raw_schema, **_write_options(RAW_HUB_LISTINGS)) as writer:
-                write = _Sink(writer, raw_schema)
+        # Published together: a failure while writing either file keeps the month's previous raw partition and
+        # quarantine as they were (never a new listing beside an old quarantine, which its check would pass).
+        specs = [
+            (quarantine, TABLE, month, q_schema, _write_options(QUARANTINE)),
+            (warehouse, TABLE, month, raw_schema, _write_options(RAW_HUB_LISTINGS)),
+        ]
+        with parquet.partition_writers(specs) as (q_writer, writer):
+            write = _Sink(writer, raw_schema)
 
-                def sink(rows: pl.DataFrame) -> None:
-                    write(rows)
-                    kept.append(rows.select(keep))
+            def sink(rows: pl.DataFrame) -> None:
+                write(rows)
+                kept.append(rows.select(keep))
 
-                yield (sink if keep else write), _Sink(q_writer, q_schema)
+            yield (sink if keep else write), _Sink(q_writer, q_schema)
 
     notes = normalise_batches(batches, month=month, snapshot_at=snapshot_at, source=source, sinks=sinks, max_count=max_count)
     return {

@@ -14,7 +14,7 @@ import glob
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -52,24 +52,42 @@ STALE_TMP_S = 3600
 
 @contextmanager
 def publishing(path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success fsync and atomically rename it onto `path`, and
-    delete the temporary files that writers killed earlier left beside it (untouched for an hour: a live
-    writer's file grows as it writes)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
+    """Yield a temporary path beside `path`; on success fsync and atomically rename it onto `path` (see
+    `publishing_all`)."""
+    with publishing_all([path]) as (tmp,):
         yield tmp
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-        _drop_stale_tmp(path)
+
+
+@contextmanager
+def publishing_all(paths: Sequence[Path]) -> Iterator[list[Path]]:
+    """Yield a temporary path beside each of `paths`; on success fsync every one, then rename each onto its
+    path, and delete the temporary files that writers killed earlier left beside them (untouched for an
+    hour: a live writer's file grows as it writes).
+
+    Files published together (a raw partition and its quarantine) are all written and synced before the
+    first is renamed, so a failure while writing any of them (a full disk, an I/O error) publishes none.
+    """
+    tmps = [path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp") for path in paths]
+    try:
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        yield tmps
+        for tmp in tmps:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+        for tmp, path in zip(tmps, paths, strict=True):
+            os.replace(tmp, path)
+        for folder in dict.fromkeys(path.parent for path in paths):
+            dir_fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        for path in paths:
+            _drop_stale_tmp(path)
     finally:
-        tmp.unlink(missing_ok=True)
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
 
 
 def _drop_stale_tmp(path: Path) -> None:
@@ -110,21 +128,25 @@ def in_row_groups(df: pl.DataFrame, rows: int = ROW_GROUP_SIZE) -> pl.DataFrame:
     return df.with_columns(pl.concat([df.get_column(c).gather(b) for b in blocks], rechunk=False) for c in long)
 
 
-@contextmanager
-def partition_writer(
-    root: Path, table: str, month: dt.date | str, schema: pa.Schema, **options: object
-) -> Iterator[pq.ParquetWriter]:
-    """Stream record batches into one partition, published atomically when the block exits cleanly.
+Writer = tuple[Path, str, "dt.date | str", pa.Schema, dict[str, object]]
+"""What `partition_writers` opens: root, table, month, schema, and ParquetWriter options."""
 
-    `options` go to `pyarrow.parquet.ParquetWriter` (statistics are on unless they say otherwise).
-    """
-    path = partition_file(root, table, month)
-    with publishing(path) as tmp:
-        writer = pq.ParquetWriter(tmp, schema, compression=COMPRESSION, **{"write_statistics": True, **options})  # type: ignore[arg-type]
+
+@contextmanager
+def partition_writers(specs: Sequence[Writer]) -> Iterator[list[pq.ParquetWriter]]:
+    """Stream record batches into several partitions, published together (`publishing_all`: all or none)
+    when the block exits cleanly. The options go to `pyarrow.parquet.ParquetWriter` (statistics are on
+    unless they say otherwise)."""
+    paths = [partition_file(root, table, month) for root, table, month, _, _ in specs]
+    with publishing_all(paths) as tmps:
+        writers: list[pq.ParquetWriter] = []
         try:
-            yield writer
+            for tmp, (_, _, _, schema, options) in zip(tmps, specs, strict=True):
+                writers.append(pq.ParquetWriter(tmp, schema, compression=COMPRESSION, **{"write_statistics": True, **options}))  # type: ignore[arg-type]
+            yield writers
         finally:
-            writer.close()
+            for writer in writers:
+                writer.close()
 
 
 def read_partition(root: Path, table: str, month: dt.date | str, columns: list[str] | None = None) -> pl.DataFrame:
