@@ -180,3 +180,51 @@ def test_a_bad_month_in_the_series_fails_the_timeseries_check_and_stops_the_cros
     err = capsys.readouterr().err.splitlines()
     assert err[0] == f"FAILED check dominance_timeseries_valid on dominance_timeseries: 2 of {check.metadata['evaluated_expectations'].value} expectations failed"
     assert err[-1] == f"the month is materialized; not refreshed: dominance_crossover (run {result.run_id})"
+
+
+@pytest.fixture(scope="module")
+def blocked_april(tmp_path_factory):
+    """April's listing is corrupted and fails its raw check; May's is good. Each month in a run of its own."""
+    tmp = tmp_path_factory.mktemp("blocked_april")
+    snapshots = tmp / "snapshots"
+    snapshots.mkdir()
+    april_snapshot(SAMPLE).write_parquet(tmp / "april.parquet")
+    corrupted_snapshot(tmp / "april.parquet", keep=1.0, negatives=400).frame.write_parquet(snapshots / "hub_stats_2026-04.parquet")
+    shutil.copy(SAMPLE, snapshots / "hub_stats_2026-05.parquet")
+    data = tmp / "data"
+    april = run_month(data, APRIL, snapshot_dir=snapshots)
+    may = run_month(data, MAY, snapshot_dir=snapshots)
+    return {"data": data, "snapshots": snapshots, "april": april, "may": may}
+
+
+def test_a_month_that_failed_its_raw_check_is_no_listing_for_the_next_month(blocked_april):
+    april, may, data = blocked_april["april"], blocked_april["may"], blocked_april["data"]
+    assert not april.success and evaluation(april, "raw_hub_listings_valid").passed is False
+    assert partition(data, "raw_hub_listings", APRIL).exists()  # kept on disk, for inspection
+    # May is not compared with April's rejected listing, nor does it compute a delta from it.
+    assert may.success
+    (size,) = [s for s in evaluation(may, "raw_hub_listings_valid").metadata["skipped"].value if s["expectation"].startswith("row count")]
+    assert size["note"].startswith("raw_hub_listings for 2026-04 failed its check (ERROR quarantined rows")
+    assert size["note"].endswith(": nothing accepted to compare with")
+    indices = pl.read_parquet(partition(data, "dominance_indices", MAY))
+    assert indices.filter(pl.col("index").str.starts_with("download_delta")).is_empty()
+    (absent,) = [m.metadata["absent"].value for m in may.asset_materializations_for_node("dominance_indices")]
+    assert absent["download_delta_share"].startswith("raw_hub_listings for 2026-04 failed its check")
+
+
+def test_the_downstream_assets_alone_do_not_run_on_a_listing_that_failed_its_check(blocked_april):
+    from dominance_pipeline.definitions import build_definitions
+
+    data = blocked_april["data"]
+    defs = build_definitions(data, blocked_april["snapshots"])
+    downstream = dg.AssetSelection.assets("origin_tagged_models").downstream()
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
+        selection=downstream - dg.AssetSelection.assets("dominance_timeseries", "dominance_crossover"),
+        partition_key=APRIL, resources=defs.resources, raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "origin_tagged_models"
+    assert "raw_hub_listings for 2026-04 failed its check" in failure.event_specific_data.error.message
+    assert not [a for a in ASSETS[1:] if partition(data, a, APRIL).exists()]

@@ -1,13 +1,14 @@
 """dominance_indices: every published index, one long table per month."""
 
-import datetime as dt
-
 import dagster as dg
 import polars as pl
 
 from dominance_pipeline.defs.aggregates import monthly_aggregates
 from dominance_pipeline.defs.partitions import FIRST_MONTH, GROUP, month_of, monthly
+from dominance_pipeline.defs.resources import WarehouseResource
 from dominance_pipeline.metrics import indices
+from dominance_pipeline.quality.suites import previous_month
+from dominance_pipeline.storage import verdicts
 
 PREVIOUS_MONTH = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True)
 
@@ -29,16 +30,21 @@ PREVIOUS_MONTH = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1, a
     description="The dominance indices in one long table: month, index, view, denominator, country, value.",
 )
 def dominance_indices(
-    context: dg.AssetExecutionContext, origin_tagged_models: pl.DataFrame, previous_listing: pl.DataFrame
+    context: dg.AssetExecutionContext, origin_tagged_models: pl.DataFrame, previous_listing: pl.DataFrame, warehouse: WarehouseResource
 ) -> dg.Output[pl.DataFrame]:
     key = context.partition_key
     month = month_of(key)
-    if previous_listing.is_empty():
+    before = previous_month(month)
+    previous_verdict = verdicts.read(warehouse.path, "raw_hub_listings", before)
+    if not previous_verdict.usable:
+        previous = None
+        why = f"{previous_verdict.refusal('raw_hub_listings', before)}: fix that month, then materialize this one again"
+    elif previous_listing.is_empty():
         previous = None
         why = (
             f"no previous month: {key[:7]} is the first partition"
             if key == FIRST_MONTH
-            else f"raw_hub_listings for {month - dt.timedelta(days=1):%Y-%m} is not materialized (or empty): materialize that month, then this one again"
+            else f"raw_hub_listings for {before:%Y-%m} is not materialized (or empty): materialize that month, then this one again"
         )
     else:
         previous, why = previous_listing, ""

@@ -30,7 +30,7 @@ from dominance_pipeline.origin import tagging
 from dominance_pipeline.quality.suites import RAW_CHECK_COLUMNS, RAW_TOTAL_COLUMNS, previous_month
 from dominance_pipeline.sources import archive, checkpoint, live, local
 from dominance_pipeline.sources.publish import TABLE, parquet_batches, publish_listing
-from dominance_pipeline.storage import handoff, parquet
+from dominance_pipeline.storage import handoff, parquet, verdicts
 
 SOURCES = ("local", "live", "archive")
 HUB_POOL = "hf_api"
@@ -102,8 +102,10 @@ def raw_hub_listings(
             source = local.declared_source(path) or config.source  # a synthetic file says so; every row records it
         elif config.source == "live":
             before = previous_month(month)
-            # Last month's count from its Parquet footer: the ETA, and the evidence that a listing ended early.
-            previous_rows = parquet.partition_rows(warehouse.path, TABLE, before)
+            # Last month's count from its Parquet footer: the ETA, and the evidence that a listing ended early
+            # (not a listing that failed its check).
+            accepted = verdicts.read(warehouse.path, TABLE, before).usable
+            previous_rows = parquet.partition_rows(warehouse.path, TABLE, before) if accepted else None
             listing = live.stage_listing(
                 endpoint=hub_api.base_url,
                 token=hub_api.token,

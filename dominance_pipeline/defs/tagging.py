@@ -3,9 +3,10 @@
 import dagster as dg
 import polars as pl
 
-from dominance_pipeline.defs.partitions import GROUP, monthly
-from dominance_pipeline.defs.resources import RegistryResource
+from dominance_pipeline.defs.partitions import GROUP, month_of, monthly
+from dominance_pipeline.defs.resources import RegistryResource, WarehouseResource
 from dominance_pipeline.origin import tagging
+from dominance_pipeline.storage import verdicts
 
 
 @dg.asset(
@@ -16,8 +17,16 @@ from dominance_pipeline.origin import tagging
     description="Every model with its uploader's country (direct view) and its root base model's country (lineage view).",
 )
 def origin_tagged_models(
-    context: dg.AssetExecutionContext, raw_hub_listings: pl.DataFrame, registry: RegistryResource
+    context: dg.AssetExecutionContext, raw_hub_listings: pl.DataFrame, registry: RegistryResource, warehouse: WarehouseResource
 ) -> dg.Output[pl.DataFrame]:
+    # A run of the downstream assets alone does not run the raw check: its verdict, kept on disk, gates them.
+    month = month_of(context.partition_key)
+    verdict = verdicts.read(warehouse.path, "raw_hub_listings", month)
+    if not verdict.usable:
+        raise dg.Failure(
+            description=f"{verdict.refusal('raw_hub_listings', month)}: this month's downstream assets stay as they were "
+            "until its listing passes; fix the source and materialize the month again (raw_hub_listings with its check)"
+        )
     reg = registry.load()
     tagged, stats = tagging.tag(raw_hub_listings, reg)
     cov = tagging.coverage(tagged)

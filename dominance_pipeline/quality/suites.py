@@ -490,6 +490,9 @@ class RawContext:
     quarantine: pl.DataFrame
     previous_rows: int | None = None
     quarantine_file: str | None = None
+    # Why the previous month's raw partition, although on disk, is no listing to compare with (it failed
+    # its check): storage.verdicts.
+    previous_refused: str | None = None
 
 
 def previous_month(month: dt.date) -> dt.date:
@@ -580,7 +583,9 @@ def _row_count_vs_previous(max_shrink: float, max_growth: float, ctx: RawContext
             f"row count within {bounds} of {prev:%Y-%m}",
             "rows",
             "ExpectTableRowCountToBeBetween",
-            skip=f"no raw partition for {prev:%Y-%m} to compare with",
+            skip=f"{ctx.previous_refused}: nothing accepted to compare with"
+            if ctx.previous_refused
+            else f"no raw partition for {prev:%Y-%m} to compare with",
         )
     lo = math.ceil(ctx.previous_rows * (1 - max_shrink))
     hi = math.floor(ctx.previous_rows * (1 + max_growth))
