@@ -37,15 +37,21 @@ def failed_expectations(ev) -> dict[str, dict]:
     return {f["expectation"]: f for f in ev.metadata["failed"].value}
 
 
+def snapshot_dir(tmp: Path, april: pl.DataFrame, may: pl.DataFrame) -> Path:
+    """A folder of local month-end snapshots for 2026-04 and 2026-05."""
+    snapshots = tmp / "snapshots"
+    snapshots.mkdir()
+    april.write_parquet(snapshots / "hub_stats_2026-04.parquet")
+    may.write_parquet(snapshots / "hub_stats_2026-05.parquet")
+    return snapshots
+
+
 @pytest.fixture(scope="module")
 def gated_months(tmp_path_factory):
     """April good, then May corrupted, then May fixed: three runs in one instance and one warehouse."""
     tmp = tmp_path_factory.mktemp("gates")
-    snapshots = tmp / "snapshots"
-    snapshots.mkdir()
-    april_snapshot(SAMPLE).write_parquet(snapshots / "hub_stats_2026-04.parquet")
     bad = corrupted_snapshot(SAMPLE)
-    bad.frame.write_parquet(snapshots / "hub_stats_2026-05.parquet")
+    snapshots = snapshot_dir(tmp, april_snapshot(SAMPLE), bad.frame)
     data = tmp / "data"
     instance = dg.DagsterInstance.ephemeral()
     april = run_month(data, APRIL, instance=instance, snapshot_dir=snapshots)
@@ -186,11 +192,9 @@ def test_a_bad_month_in_the_series_fails_the_timeseries_check_and_stops_the_cros
 def blocked_april(tmp_path_factory):
     """April's listing is corrupted and fails its raw check; May's is good. Each month in a run of its own."""
     tmp = tmp_path_factory.mktemp("blocked_april")
-    snapshots = tmp / "snapshots"
-    snapshots.mkdir()
     april_snapshot(SAMPLE).write_parquet(tmp / "april.parquet")
-    corrupted_snapshot(tmp / "april.parquet", keep=1.0, negatives=400).frame.write_parquet(snapshots / "hub_stats_2026-04.parquet")
-    shutil.copy(SAMPLE, snapshots / "hub_stats_2026-05.parquet")
+    april = corrupted_snapshot(tmp / "april.parquet", keep=1.0, negatives=400).frame
+    snapshots = snapshot_dir(tmp, april, pl.read_parquet(SAMPLE))
     data = tmp / "data"
     april = run_month(data, APRIL, snapshot_dir=snapshots)
     may = run_month(data, MAY, snapshot_dir=snapshots)
