@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from dominance_pipeline.hubserver import HubServer
+from dominance_pipeline.hubserver.faults import parse_fault
 from dominance_pipeline.hubserver.repos import DatasetRepo, daily_repo, weekly_repo
 from dominance_pipeline.sources import archive
 from dominance_pipeline.sources.publish import parquet_batches, publish_listing
@@ -162,3 +163,12 @@ def test_safetensors_stored_as_json_text_is_read_whole_not_skipped(sample_path, 
     expected = pl.read_parquet(local["path"]).get_column("params_total")
     assert sample.get_column("safetensors").struct.field("total").null_count() < sample.height
     assert pl.read_parquet(notes["path"]).get_column("params_total").to_list() == expected.to_list()
+
+
+def test_a_body_cut_short_is_an_archive_error_that_names_the_snapshot(sample_path, tmp_path):
+    repo = DatasetRepo(archive.DAILY)
+    repo.commit(dt.datetime(2026, 5, 31, 13, tzinfo=dt.UTC), "Upload models.parquet", {"models.parquet": write(pl.read_parquet(sample_path), tmp_path / "m.parquet")})
+    with HubServer(repos=[repo], faults=[parse_fault("truncate:route=resolve")]) as server:
+        snap = archive.find_snapshot(server.url, None, archive.DAILY, MAY, max_days_late=7)
+        with pytest.raises(archive.ArchiveError, match=r"^reading cfahlgren1/hub-stats commit \w{8} of 2026-05-31 13:00 UTC \(models.parquet\) failed: .+; nothing was published: run the month again$"):
+            archive.stage_snapshot(server.url, None, snap, tmp_path / "s.parquet")

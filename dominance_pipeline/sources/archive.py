@@ -229,7 +229,22 @@ def stage_snapshot(
     path: Path,
     log: Callable[[str], None] = lambda line: None,
 ) -> ArchiveRead:
-    """Copy the projected columns of `snapshot` into the local Parquet file `path`, one row group at a time."""
+    """Copy the projected columns of `snapshot` into the local Parquet file `path`, one row group at a time.
+
+    A read that fails part-way (a body cut short after the client's own retries) is an ArchiveError that
+    names the snapshot: nothing is published, and the month can be run again.
+    """
+    try:
+        return _stage(endpoint, token, snapshot, path, log)
+    except (OSError, pa.ArrowException) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ArchiveError(
+            f"reading {snapshot.dataset} {snapshot.label} ({snapshot.path}) failed: {reason}; nothing was published: "
+            "run the month again"
+        ) from exc
+
+
+def _stage(endpoint: str, token: str | None, snapshot: ArchiveSnapshot, path: Path, log: Callable[[str], None]) -> ArchiveRead:
     fs = hf_filesystem(endpoint, token)
     with fs.open(snapshot.fs_path, "rb", cache_type="none") as remote:
         counted = CountingFile(remote)
