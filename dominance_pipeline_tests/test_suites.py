@@ -183,6 +183,46 @@ def test_tagged_invalid_country_and_open_lineage(case):
     )
 
 
+def with_roots(tagged: pl.DataFrame, model: str, roots: list[dict]) -> pl.DataFrame:
+    dtype = tagged.schema["lineage_roots"]
+    return tagged.with_columns(
+        pl.when(pl.col("model_id") == model).then(pl.lit(pl.Series([roots], dtype=dtype)).first()).otherwise(pl.col("lineage_roots")).alias("lineage_roots")
+    )
+
+
+def test_a_nan_or_null_root_weight_is_caught_not_skipped(case):
+    # GX skips NaN like a null: an UNATTRIBUTED root of weight NaN passed every expectation, and a null weight
+    # beside a root of weight 1 (a sum of 1 without it) hid its own invalid country.
+    nan = with_roots(case[1], "someone/orig", [{"root_id": "someone/orig", "namespace": "someone", "country": "UNATTRIBUTED", "weight": float("nan")}])
+    got = failed(suites.validate_tagged(nan, TH))
+    assert set(got) == {
+        "every lineage root has a weight",  # pandas, under GX, takes a NaN for a null
+        "every lineage root weight is in (0, 1]",
+        "root weights sum to 1 for every model (no lineage walk left open)",
+    }
+    assert got["every lineage root weight is in (0, 1]"].sample == ("someone/orig (weight=NaN)",)
+    assert got["root weights sum to 1 for every model (no lineage walk left open)"].sample == ("someone/orig (root_weight_sum=NaN)",)
+    roots = [{"root_id": "Qwen/Q", "namespace": "Qwen", "country": "CN", "weight": 1.0}, {"root_id": "x/y", "namespace": "x", "country": "ZZ", "weight": None}]
+    got = failed(suites.validate_tagged(with_roots(case[1], "Qwen/Q", roots), TH))
+    assert set(got) == {"every lineage root has a weight", "every lineage root's country is a valid country code"}
+    assert got["every lineage root has a weight"].unexpected_count == 1
+
+
+def test_nan_counts_and_shares_fail_conservation_and_the_leaderboard_bounds(case):
+    raw, tagged, agg, _ = case
+    lineage_us = (pl.col("view") == "lineage") & (pl.col("country") == "US")
+    nan_agg = agg.with_columns(pl.when(lineage_us).then(float("nan")).otherwise(pl.col("downloads_30d")).alias("downloads_30d"))
+    got = failed(suites.validate_aggregates(nan_agg, raw, MONTH, TH))
+    assert set(got) == {"conservation: per view and measure, the totals across countries equal the raw totals (relative error <= 1e-09)"}
+    (conservation,) = got.values()
+    assert conservation.sample == ("lineage / downloads_30d (relative_error=NaN)",)
+    board = leaderboard.leaderboard(tagged, tagged, MONTH)
+    qwen = (pl.col("board") == "model") & (pl.col("view") == "direct") & (pl.col("name") == "Qwen/Q")
+    nan_board = board.with_columns(pl.when(qwen).then(float("nan")).otherwise(pl.col("share")).alias("share"))
+    got = failed(suites.validate_leaderboard(nan_board, TH))
+    assert set(got) == {"share within [0, 1]"} and got["share within [0, 1]"].unexpected_count == 1
+
+
 def test_cut_lineage_warns_and_blocks_only_beyond_its_threshold(case):
     tagged = set_value(case[1], "bartowski/Q-GGUF", "lineage_status", "cycle")
     strict = suites.validate_tagged(tagged, TH)  # 1 of 5 models is 20 % > 0.1 %
@@ -263,6 +303,7 @@ def test_indices_shares_sums_hhi_and_nan(case):
     got = failed(suites.validate_indices(bad, TH))
     assert unexpected(got) == {
         "every value is a number (not null, not NaN)": 4,
+        "china_us_gap* within [-1, 1]": 4,  # a NaN is in no range
         "every share is within [0, 1]": 1,
         SUMS: 1,
         "HHI within [0, 10,000]": 1,

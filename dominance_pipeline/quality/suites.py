@@ -188,8 +188,10 @@ class SuiteResult:
 
 
 def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, numbers.Real) and math.isnan(value)):
+    if value is None:
         return "null"
+    if isinstance(value, numbers.Real) and math.isnan(value):
+        return "NaN"
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, numbers.Integral):
@@ -415,17 +417,24 @@ def _outcome(e: Expectation, r: Any, table: Table, sample_size: int) -> Outcome:
         note = f"could not be evaluated: {raised[0].splitlines()[0]}"
     unexpected = result.get("unexpected_count")
     positions = [int(p) for p in result.get("partial_unexpected_index_list") or []]
+    passed = bool(r.success)
+    # GX skips a NaN as it skips a null, but a NaN is no number in any range: an offender (a sum over a NaN
+    # weight, a conservation error on a NaN count).
+    nan = _nan_positions(e, table)
+    if nan.len():
+        passed, unexpected = False, (unexpected or 0) + nan.len()
+        positions = sorted(set(positions) | set(nan.head(sample_size).to_list()))[:sample_size]
     sample = _offenders(table, positions, [c for c in e.columns() if c != table.id_column])
     observed = result.get("observed_value")
-    if e.rows_are_offenders and not r.success:
+    if e.rows_are_offenders and not passed:
         unexpected, observed = table.frame.height, None
         sample = table.frame.get_column(table.id_column).head(sample_size).cast(pl.String).to_list()
-    if e.hint and not r.success:
+    if e.hint and not passed:
         note = f"{note}; {e.hint}" if note else e.hint
     return Outcome(
         name=e.name,
         severity=e.severity,
-        passed=bool(r.success),
+        passed=passed,
         unexpected_count=None if unexpected is None else int(unexpected),
         observed=observed,
         sample=tuple(sample),
@@ -433,6 +442,15 @@ def _outcome(e: Expectation, r: Any, table: Table, sample_size: int) -> Outcome:
         table=e.table,
         note=note,
     )
+
+
+def _nan_positions(e: Expectation, table: Table) -> pl.Series:
+    """Row positions of the NaNs in the column of a range expectation (none for any other expectation)."""
+    column = e.kwargs.get("column") if e.gx == "ExpectColumnValuesToBeBetween" else None
+    values = table.frame.get_column(column) if column in table.frame.columns else None
+    if values is None or not values.dtype.is_float():
+        return pl.Series(dtype=pl.UInt32)
+    return values.is_nan().fill_null(False).arg_true()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -635,7 +653,7 @@ def tagged_tables(tagged: pl.DataFrame, stored: Mapping[str, pl.DataType] | None
             pl.col("lineage_roots").struct.field("country").alias("root_country"),
             pl.col("lineage_roots").struct.field("weight").alias("weight"),
         )
-        .drop_nulls("weight")
+        .filter(pl.col("root_country").is_not_null() | pl.col("weight").is_not_null())  # an empty list's row
         .collect()
     )
     return {
@@ -676,6 +694,7 @@ def tagged_expectations(th: Thresholds) -> list[Expectation]:
         _in_set("root_country is a valid country code (countries.csv)", "rows", "root_country", codes),
         _not_null("roots", "root_country", "every lineage root has a country"),
         _in_set("every lineage root's country is a valid country code", "roots", "root_country", codes),
+        _not_null("roots", "weight", "every lineage root has a weight"),
         _between("every lineage root weight is in (0, 1]", "roots", "weight", 0, 1 + tol, strict_min=True),
         _between(
             "root weights sum to 1 for every model (no lineage walk left open)",
