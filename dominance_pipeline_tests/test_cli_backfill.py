@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -13,9 +15,16 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from dominance_pipeline_tests.test_cli import run_cli
+from dominance_pipeline.settings import PROJECT_ROOT
+from dominance_pipeline_tests.test_cli import CLI, run_cli
 
 MONTHS = ["2026-03-01", "2026-04-01", "2026-05-01"]
+
+
+def run_cli_env(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """run_cli with more environment variables (they win over its own)."""
+    full = {**os.environ, "DOMINANCE_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path / "home"), **env}
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=full, cwd=PROJECT_ROOT, timeout=300)
 TABLES = ["raw_hub_listings", "origin_tagged_models", "monthly_aggregates", "dominance_indices", "monthly_leaderboard"]
 GATES = {  # the blocking checks every month's run must evaluate for that month
     "raw_hub_listings_valid", "origin_tagged_models_valid", "monthly_aggregates_conserve_totals",
@@ -126,6 +135,60 @@ def test_missing_only_skips_and_says_so_and_fail_fast_stops(twice):
     assert "[2/2] 2026-02" not in proc.stdout
     assert "not run (--fail-fast): 2026-02" in proc.stdout
     assert "FAILED 2026-01 at raw_hub_listings: no local snapshot for 2026-01" in proc.stdout
+
+
+def test_missing_only_fills_a_failed_month_and_runs_the_month_after_it_again(tmp_path, snapshots):
+    # 2026-04 fails (its file is not Parquet), so 2026-05 is built without its previous month: no delta. Filling
+    # 2026-04 with --missing-only must run 2026-05 again, or its delta stays absent for good.
+    folder = tmp_path / "snapshots"
+    shutil.copytree(snapshots, folder)
+    april = folder / "hub_stats_2026-04.parquet"
+    good = april.read_bytes()
+    april.write_text("garbage")
+    args = ("backfill", "--from", "2026-03", "--to", "2026-05", "--snapshot-dir", str(folder), "--quiet")
+    first = run_cli(tmp_path, *args)
+    assert first.returncode == 1 and "1 failed" in first.stdout, first.stdout
+    april.write_bytes(good)
+    second = run_cli(tmp_path, *args, "--missing-only")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "skipped, already materialized (--missing-only): 2026-03" in second.stdout
+    assert "run again, as the month before each is run now (its delta and rank changes read it): 2026-05" in second.stdout
+    assert re.search(r"^\[1/2\] 2026-04 ok in .*^\[2/2\] 2026-05 ok in ", second.stdout, re.M | re.S), second.stdout
+    may = pl.read_parquet(tmp_path / "data" / "warehouse" / "dominance_indices" / "month=2026-05-01" / "data.parquet")
+    assert not may.filter(pl.col("index") == "download_delta_share").is_empty()
+
+
+def test_missing_only_runs_a_month_whose_last_run_failed_at_a_check_after_its_assets_were_written(tmp_path, snapshots):
+    # With a share-sum tolerance no float sum meets, dominance_indices_valid fails after every asset is written.
+    strict = tmp_path / "thresholds.yaml"
+    from dominance_pipeline.quality.config import THRESHOLDS_PATH
+
+    strict.write_text(THRESHOLDS_PATH.read_text().replace("share_sum_tolerance:", "share_sum_tolerance: 1.0e-300 #"))
+    args = ("backfill", "--from", "2026-05", "--to", "2026-05", "--snapshot-dir", str(snapshots), "--quiet")
+    env = {"DOMINANCE_THRESHOLDS": str(strict)}
+    first = run_cli_env(tmp_path, env, *args)
+    assert first.returncode == 1 and "FAILED at check dominance_indices_valid" in first.stdout, first.stdout
+    second = run_cli(tmp_path, *args, "--missing-only")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "skipped" not in second.stdout and re.search(r"^\[1/1\] 2026-05 ok in ", second.stdout, re.M), second.stdout
+
+
+def test_a_broken_registry_or_instance_folder_stops_the_backfill_before_any_month(tmp_path, snapshots):
+    args = ("backfill", "--from", "2026-04", "--to", "2026-05", "--snapshot-dir", str(snapshots), "--quiet")
+    registry = tmp_path / "registry.csv"
+    from dominance_pipeline.origin.registry import REGISTRY_PATH
+
+    lines = REGISTRY_PATH.read_text().splitlines()
+    fields = lines[1].split(",")
+    fields[2] = "XX"
+    registry.write_text("\n".join([lines[0], ",".join(fields), *lines[2:]]) + "\n")
+    bad_registry = run_cli_env(tmp_path, {"DOMINANCE_REGISTRY": str(registry)}, *args)
+    assert bad_registry.returncode == 2 and "country 'XX'" in bad_registry.stderr, bad_registry.stderr
+    assert "[1/2]" not in bad_registry.stdout and not (tmp_path / "data" / "warehouse" / "raw_hub_listings").exists()
+    (tmp_path / "homefile").write_text("")
+    bad_home = run_cli_env(tmp_path, {"DAGSTER_HOME": str(tmp_path / "homefile")}, *args)
+    assert bad_home.returncode == 2 and "cannot hold the Dagster instance" in bad_home.stderr
+    assert "Traceback" not in bad_home.stderr + bad_registry.stderr
 
 
 @pytest.mark.parametrize(

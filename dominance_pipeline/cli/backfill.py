@@ -4,7 +4,8 @@ Each month is its own run of monthly_job in the persistent instance (data/dagste
 order (a month's indices read the previous month's listing), so each month's checks gate that month
 alone and every run shows in `make ui`, tagged `dominance/backfill=<id>`. Months already materialized
 are run again and replaced (each partition is written atomically, in place), and the plan says which
-ones; `--missing-only` skips them instead, and says so. A failed month is reported with its failing step
+ones; `--missing-only` skips them instead (not a month whose last run failed), and says so, running again the
+month after each month it fills. A failed month is reported with its failing step
 and does not stop the others unless `--fail-fast`. At the end: one line per month, the time series
 refreshed once over everything materialized, and whether the last complete month is there.
 """
@@ -33,7 +34,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--snapshot-dir", metavar="DIR",
                    help="local source: the folder of hub_stats_YYYY-MM.parquet files (default $DOMINANCE_SNAPSHOT_DIR or data/sample)")
     p.add_argument("--endpoint", help="archive source: the Hub to read from (default $HF_ENDPOINT or https://huggingface.co)")
-    p.add_argument("--missing-only", action="store_true", help="skip months whose whole chain is already materialized (listed, not silent)")
+    p.add_argument(
+        "--missing-only",
+        action="store_true",
+        help="skip months whose whole chain is already materialized by a run that did not fail (listed, not silent); "
+        "the month after one that runs is run again",
+    )
     p.add_argument("--fail-fast", action="store_true", help="stop at the first month that fails (the rest are listed as not run)")
     p.add_argument("--quiet", action="store_true", help="only warnings, failures and the per-month lines")
     p.set_defaults(func=run)
@@ -74,13 +80,26 @@ def check_options(args: argparse.Namespace) -> None:
 
 
 def done_months(instance, keys: list[str]) -> set[str]:
-    """Months whose every monthly asset has a materialization in the instance (the whole chain ran)."""
+    """Months whose every monthly asset has a materialization in the instance and whose latest run did not
+    fail (a check that fails after its asset is written leaves the chain materialized but the month blocked)."""
+    import dagster as dg
+
     from dominance_pipeline.defs.assets import ASSETS
 
     done = set(keys)
     for asset in ASSETS:
         done &= set(instance.get_materialized_partitions(asset.key))
+    for key in sorted(done):
+        latest = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": key}), limit=1)
+        if latest and latest[0].status == dg.DagsterRunStatus.FAILURE:
+            done.discard(key)
     return done
+
+
+def after_gaps(keys: list[str], todo: list[str]) -> list[str]:
+    """The months of `keys` not in `todo` whose previous month is: their delta and rank changes read it."""
+    run = set(todo)
+    return [k for prev, k in zip(keys, keys[1:], strict=False) if prev in run and k not in run]
 
 
 def months_text(keys: list[str]) -> str:
@@ -90,9 +109,10 @@ def months_text(keys: list[str]) -> str:
 def run(args: argparse.Namespace) -> int:
     check_options(args)
     keys = month_range(args.first, args.last)
-    from dominance_pipeline.instance import ensure_dagster_home
+    from dominance_pipeline.cli.preflight import check_inputs, prepare_instance
 
-    home = ensure_dagster_home()
+    check_inputs()  # a broken registry or thresholds file: one line before any month's listing is read
+    home = prepare_instance()
     import dagster as dg
 
     from dominance_pipeline.cli.materialize import cli_run_tags, monthly_run_config, print_outcome, refresh_timeseries, release_slots
@@ -114,11 +134,15 @@ def run(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.get() as instance:
         done = done_months(instance, keys)
         skipped = sorted(done) if args.missing_only else []
+        again = after_gaps(keys, [k for k in keys if k not in skipped]) if args.missing_only else []
+        skipped = [k for k in skipped if k not in again]
         todo = [k for k in keys if k not in skipped]
         print(f"Backfill {backfill_id}: {len(keys)} month(s), {keys[0][:7]} to {keys[-1][:7]}, source {args.source}{where}; "
               f"one run per month in {home}", flush=True)
         if skipped:
             print(f"  skipped, already materialized (--missing-only): {months_text(skipped)}", flush=True)
+        if again:
+            print(f"  run again, as the month before each is run now (its delta and rank changes read it): {months_text(again)}", flush=True)
         elif done:
             print(f"  already materialized, will be replaced: {months_text(sorted(done))}", flush=True)
         try:
@@ -142,8 +166,10 @@ def run(args: argparse.Namespace) -> int:
     status = summarize(results, todo, time.perf_counter() - t0)
     if any(m.ok for m in results):
         status = max(status, refresh_timeseries(log_level))
-    else:
+    elif todo:
         print("Time series not refreshed: no month succeeded", file=sys.stderr)
+    else:
+        print("Time series not refreshed: no month was run", file=sys.stderr)
     print(f"Freshness: {freshness_line()}")
     return status
 

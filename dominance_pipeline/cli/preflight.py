@@ -7,6 +7,8 @@ before a half-hour live listing is fetched only to fail at the step that reads t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dominance_pipeline.cli.errors import UserError
 
 
@@ -25,14 +27,14 @@ def check_inputs() -> None:
         raise UserError(str(exc)) from None
 
 
-def prepare_instance() -> None:
-    """Make sure the Dagster instance folder exists (ensure_dagster_home), as a UserError if it cannot."""
+def prepare_instance() -> Path:
+    """Make sure the Dagster instance folder exists (ensure_dagster_home), as a UserError if it cannot; return it."""
     import os
 
     from dominance_pipeline.instance import ensure_dagster_home
 
     try:
-        ensure_dagster_home()
+        return ensure_dagster_home()
     except OSError as exc:
         where = exc.filename or os.environ.get("DAGSTER_HOME", "")
         raise UserError(f"DAGSTER_HOME {where} cannot hold the Dagster instance: {exc.strerror or exc}") from None
