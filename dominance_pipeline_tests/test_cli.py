@@ -162,6 +162,30 @@ def test_registry_gaps_lists_the_largest_unattributed_namespaces(demo):
     assert "Attributed 30-day downloads: direct" in table.stdout and expected["direct"][0][0] in table.stdout
 
 
+def test_registry_gaps_reads_the_registry_the_runs_read(demo):
+    # A row added to a copy of the registry ($DOMINANCE_REGISTRY) fills the month's largest direct gap.
+    from dominance_pipeline.origin.registry import REGISTRY_PATH
+
+    tmp, _ = demo
+    first = run_cli(tmp, "registry-gaps", "--month", "2026-05", "--top", "1", "--view", "direct", "--format", "csv")
+    (gap,) = list(csv_rows(first.stdout))
+    registry = tmp / "registry_with_gap.csv"
+    row = [gap["namespace"], "Filled", "FR", "company", "headquarters", "https://example.org", "", "", "", "", "false", "test"]
+    registry.write_text(REGISTRY_PATH.read_text() + ",".join(row) + "\n")
+    env = {**os.environ, "DOMINANCE_DATA_DIR": str(tmp / "data"), "DAGSTER_HOME": str(tmp / "home"), "DOMINANCE_REGISTRY": str(registry)}
+    args = ["registry-gaps", "--month", "2026-05", "--top", "1", "--view", "direct", "--format", "csv"]
+    after = subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+    (filled,) = list(csv_rows(after.stdout))
+    assert (filled["namespace"], filled["registry"]) == (gap["namespace"], "now FR in the registry: re-materialize the month")
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(text)))
+
+
 def test_registry_gaps_on_a_month_not_materialized_says_what_to_run(demo):
     tmp, _ = demo
     proc = run_cli(tmp, "registry-gaps", "--month", "2026-04")

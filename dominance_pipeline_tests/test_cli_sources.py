@@ -69,3 +69,8 @@ def test_hub_server_command_serves_until_terminated(tmp_path, sample_path):
 def test_hub_server_rejects_a_bad_fault(tmp_path):
     proc = subprocess.run([*CLI, "hub-server", "--fault", "teapot"], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
     assert proc.returncode == 2 and "unknown fault 'teapot'" in proc.stderr
+
+
+def test_hub_server_rejects_a_port_out_of_range_in_one_line():
+    proc = subprocess.run([*CLI, "hub-server", "--port", "99999"], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+    assert proc.returncode == 2 and "cannot listen on 127.0.0.1:99999" in proc.stderr and "Traceback" not in proc.stderr

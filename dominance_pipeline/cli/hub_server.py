@@ -76,6 +76,8 @@ def build_server(args: argparse.Namespace):  # -> HubServer
                          as_of=as_of, log_requests=args.log_requests)
     except OSError as exc:
         raise UserError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    except OverflowError as exc:  # a port beyond 65535
+        raise UserError(f"cannot listen on {args.host}:{args.port}: {exc}") from None
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     import polars as pl
 
     from dominance_pipeline.origin.gaps import registry_gaps
-    from dominance_pipeline.origin.registry import RegistryError, load_registry, month_end
+    from dominance_pipeline.origin.registry import RegistryError, configured_path, load_registry, month_end
     from dominance_pipeline.settings import paths
     from dominance_pipeline.storage import parquet
 
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             f"run `dominance-pipeline materialize --month {key[:7]}` first"
         )
     try:
-        registry = load_registry()
+        registry = load_registry(configured_path())
     except RegistryError as exc:
         raise UserError(str(exc)) from None
     tagged = pl.read_parquet(path, glob=False)

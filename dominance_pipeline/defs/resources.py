@@ -10,9 +10,10 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from dominance_pipeline.origin.registry import REGISTRY_PATH, Registry, load_registry
+from dominance_pipeline.origin.registry import configured_path as configured_registry_path
 from dominance_pipeline.quality.config import THRESHOLDS_PATH, Thresholds, load_thresholds
 from dominance_pipeline.schemas import BY_ASSET, conform
-from dominance_pipeline.settings import REGISTRY_ENV, THRESHOLDS_ENV, Paths
+from dominance_pipeline.settings import THRESHOLDS_ENV, Paths
 from dominance_pipeline.sources import archive, live
 from dominance_pipeline.storage import handoff, parquet
 from dominance_pipeline.storage.duckdb_views import ensure_views
@@ -159,7 +160,7 @@ def build_resources(p: Paths, hub_endpoint: str | None = None) -> dict[str, obje
     return {
         "warehouse": WarehouseResource(root=str(p.warehouse)),
         "local_snapshots": LocalSnapshotsResource(snapshot_dir=str(p.sample)),
-        "registry": RegistryResource(path=os.environ.get(REGISTRY_ENV) or str(REGISTRY_PATH)),
+        "registry": RegistryResource(path=str(configured_registry_path())),
         "quality": QualityResource(thresholds_path=os.environ.get(THRESHOLDS_ENV) or str(THRESHOLDS_PATH)),
         "duckdb": duck,
         "io_manager": WarehouseIOManager(root=str(p.warehouse), duckdb=duck),

@@ -20,6 +20,7 @@ import calendar
 import csv
 import datetime as dt
 import io
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from dominance_pipeline.origin.countries import UNATTRIBUTED, bloc_of, valid_codes
+from dominance_pipeline.settings import REGISTRY_ENV
 
 REGISTRY_PATH = Path(__file__).with_name("registry.csv")
 
@@ -132,6 +134,11 @@ class Registry:
 def month_end(month: dt.date) -> dt.date:
     """The last day of `month`: the day a monthly partition is attributed on."""
     return month.replace(day=calendar.monthrange(month.year, month.month)[1])
+
+
+def configured_path() -> Path:
+    """The registry runs read: the file $DOMINANCE_REGISTRY names, else the package's own."""
+    return Path(os.environ.get(REGISTRY_ENV) or REGISTRY_PATH)
 
 
 def load_registry(path: Path | str = REGISTRY_PATH) -> Registry:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from dominance_pipeline.origin.registry import Registry, load_registry
+from dominance_pipeline.origin.registry import Registry, configured_path, load_registry
 from dominance_pipeline.sources.normalise import PLACEHOLDER_CREATED_AT
 from dominance_pipeline.synth.orgs import SAMPLE_MONTH_END
 
@@ -65,7 +65,7 @@ def _first_parent_walk(ids: pl.Series, first_parent: pl.Series) -> tuple[np.ndar
 
 def describe(path: Path, registry: Registry | None = None) -> dict[str, float | str]:
     """The calibration statistics of one hub-stats-shaped snapshot file."""
-    reg = registry or load_registry()
+    reg = registry or load_registry(configured_path())
     lf = pl.scan_parquet(path, glob=False)
     df = lf.select(
         "id",
@@ -161,7 +161,7 @@ def _fmt(key: str, value: float | str | None) -> str:
 
 def comparison(sample: Path, synthetic: Path) -> pl.DataFrame:
     """statistic | real sample | synthetic | whole-Hub target."""
-    reg = load_registry()
+    reg = load_registry(configured_path())
     a, b = describe(sample, reg), describe(synthetic, reg)
     return pl.DataFrame(
         {
