@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import io
 
 import polars as pl
@@ -96,3 +97,20 @@ def test_chart_is_a_png_with_both_countries_drawn():
     for colour in chart.COLOURS.values():
         assert has(colour, download) and has(colour, new_model)
         assert not has(colour, derivative)  # no derivative data in this series: the panel says so instead
+
+
+def test_the_chart_breaks_a_line_where_its_index_has_no_rows_not_only_where_a_month_is_missing():
+    from dominance_pipeline.metrics.chart import series
+
+    d = dt.date
+    rows = [("download_share", m, 0.5) for m in (d(2026, 1, 1), d(2026, 2, 1), d(2026, 3, 1))]
+    rows += [("new_model_share", d(2026, 1, 1), 0.3), ("new_model_share", d(2026, 3, 1), 0.3)]  # none created in 2026-02
+    ts = pl.DataFrame(
+        [(i, m, "direct", "all", "CN", v) for i, m, v in rows],
+        schema={"index": pl.String, "month": pl.Date, "view": pl.String, "denominator": pl.String, "country": pl.String, "value": pl.Float64},
+        orient="row",
+    )
+    months, values = series(ts, "new_model_share", "direct", "CN")
+    assert months == [d(2026, 1, 1), d(2026, 2, 1), d(2026, 3, 1)]
+    assert values[0] == values[2] == 0.3 and math.isnan(values[1])
+    assert series(ts, "download_share", "direct", "CN")[1] == [0.5, 0.5, 0.5]

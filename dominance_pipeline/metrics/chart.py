@@ -12,20 +12,21 @@ import io
 
 import polars as pl
 
-from dominance_pipeline.metrics.timeseries import missing_months
-
 PANELS = (("download_share", "Download share (30-day)"), ("derivative_share", "Derivative share (new, >5 downloads)"), ("new_model_share", "New-model share (originals)"))
 COLOURS = {"CN": "#d62728", "US": "#1f77b4"}
 STYLES = {"direct": "-", "lineage": "--"}
 
 
-def _series(ts: pl.DataFrame, index: str, view: str, country: str, gaps: list[dt.date]) -> tuple[list[dt.date], list[float]]:
+def series(ts: pl.DataFrame, index: str, view: str, country: str) -> tuple[list[dt.date], list[float]]:
+    """One line's months and values, NaN (a break) in every month between its first and last without a value:
+    a month missing from the series, or one where the index has no rows (no original model created, say)."""
     rows = ts.filter(
         (pl.col("index") == index) & (pl.col("view") == view) & (pl.col("denominator") == "all") & (pl.col("country") == country)
-    ).sort("month")
+    )
     points = dict(rows.select("month", "value").iter_rows())
-    inner = [g for g in gaps if points and min(points) < g < max(points)]
-    months = sorted([*points, *inner])
+    if not points:
+        return [], []
+    months = pl.date_range(min(points), max(points), "1mo", eager=True).to_list()
     return months, [points.get(m, float("nan")) for m in months]
 
 
@@ -39,14 +40,13 @@ def share_chart(ts: pl.DataFrame, crossovers: dict[tuple[str, str], dt.date] | N
     from matplotlib.ticker import PercentFormatter
 
     months = sorted(set(ts.get_column("month").to_list()))
-    gaps = missing_months(months)
     fig, axes = plt.subplots(1, len(PANELS), figsize=(15, 4.2), sharey=False)
     try:
         for ax, (index, title) in zip(axes, PANELS, strict=True):
             drawn = False
             for view, style in STYLES.items():
                 for country, colour in COLOURS.items():
-                    x, y = _series(ts, index, view, country, gaps)
+                    x, y = series(ts, index, view, country)
                     if x:
                         ax.plot(x, y, style, marker="o", color=colour, label=f"{country} {view}")
                         drawn = True
