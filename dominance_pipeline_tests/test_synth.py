@@ -134,3 +134,14 @@ def test_cli_rejects_bad_values_and_reports_the_calibration(tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert sorted(p.name for p in tmp_path.glob("*.parquet")) == ["hub_stats_2026-04.parquet", "hub_stats_2026-05.parquet"]
     assert "top 1% share of 30-day downloads" in ok.stdout and "real sample" in ok.stdout
+
+
+def test_the_report_counts_new_models_in_the_snapshot_s_month(sample_path):
+    # The sample is May's snapshot and its newest model was created in April: May's new models are 0 %, not April's.
+    from dominance_pipeline.synth.report import describe
+
+    sample = pl.read_parquet(sample_path)
+    newest = sample.get_column("createdAt").max()
+    assert newest.month == 4
+    in_may = sample.filter(pl.col("createdAt").dt.strftime("%Y-%m") == "2026-05").height / sample.height
+    assert describe(sample_path)["new models this month"] == in_may == 0.0

@@ -114,10 +114,11 @@ def describe(path: Path, registry: Registry | None = None) -> dict[str, float | 
 
     created = df.get_column("createdAt")
     out["placeholder createdAt share"] = float((created == PLACEHOLDER_CREATED_AT.replace(tzinfo=None)).mean())
-    newest = created.max()
-    out["new models this month"] = float(
-        (created.dt.strftime("%Y-%m") == newest.strftime("%Y-%m")).mean()  # type: ignore[union-attr]
-    )
+    # The snapshot's month, from its newest date (the newest creation can be a month earlier: none in May).
+    from dominance_pipeline.sources.local import infer_snapshot_at
+
+    month = f"{infer_snapshot_at(path):%Y-%m}"
+    out["new models this month"] = float((created.dt.strftime("%Y-%m") == month).mean())
     out["tags per model p50"] = float(df.get_column("n_tags").median() or 0)
     out["cardData null share"] = float(df.get_column("card_bytes").is_null().mean())
     out["cardData bytes mean"] = float(df.get_column("card_bytes").mean() or 0)
