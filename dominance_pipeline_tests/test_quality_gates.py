@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
 import shutil
@@ -232,3 +233,27 @@ def test_the_downstream_assets_alone_do_not_run_on_a_listing_that_failed_its_che
     assert failure.step_key == "origin_tagged_models"
     assert "raw_hub_listings for 2026-04 failed its check" in failure.event_specific_data.error.message
     assert not [a for a in ASSETS[1:] if partition(data, a, APRIL).exists()]
+
+
+def test_a_month_whose_indices_failed_their_check_is_left_out_of_the_series(tmp_path):
+    # Both months pass, and each indices check keeps its verdict; then May's is made a failure on the same
+    # file, as its check records one (the sample's sums cannot be made to fail a threshold): the series keeps
+    # April alone, says why, and has May as a gap.
+    from dominance_pipeline.definitions import build_definitions
+    from dominance_pipeline.storage import verdicts
+    from dominance_pipeline_tests.conftest import derive_previous_month
+
+    snapshots = tmp_path / "snapshots"
+    derive_previous_month(SAMPLE, snapshots)
+    data = tmp_path / "data"
+    assert run_month(data, APRIL, snapshot_dir=snapshots).success and run_month(data, MAY, snapshot_dir=snapshots).success
+    warehouse = data / "warehouse"
+    assert [verdicts.read(warehouse, "dominance_indices", k).state for k in (APRIL, MAY)] == [verdicts.PASSED] * 2
+    judged = verdicts.identity(partition(data, "dominance_indices", MAY))
+    verdicts.record(warehouse, "dominance_indices", MAY, judged, passed=False, summary="ERROR shares sum to 1: 1 unexpected")
+    series = build_definitions(data, snapshots).resolve_job_def("timeseries_job").execute_in_process(raise_on_error=False)
+    assert series.success
+    ts = pl.read_parquet(warehouse / "dominance_timeseries" / "data.parquet")
+    assert ts.get_column("month").unique().to_list() == [dt.date(2026, 4, 1)]
+    (meta,) = [m.metadata for m in series.asset_materializations_for_node("dominance_timeseries")]
+    assert meta["excluded_months"].value == {"2026-05": "dominance_indices for 2026-05 failed its check (ERROR shares sum to 1: 1 unexpected)"}

@@ -5,6 +5,8 @@ into an `AssetCheckResult`. Severity follows the worst failed expectation: an ER
 downstream assets, a WARN (for example a late snapshot) is shown on the check but lets the month through.
 """
 
+import datetime as dt
+
 import dagster as dg
 import polars as pl
 
@@ -76,9 +78,14 @@ def raw_hub_listings_valid(
     )
     result = suites.validate_raw(raw_hub_listings, ctx, quality.thresholds(), stored)
     # Kept for later runs: the next month's size check and delta, and runs of the downstream assets alone.
+    _keep(warehouse, table, month, judged, result)
+    return check_result(result)
+
+
+def _keep(warehouse: WarehouseResource, table: str, month: dt.date, judged: list[int], result: suites.SuiteResult) -> None:
+    """The check's verdict on the file it judged, for the runs that read the partition later (storage.verdicts)."""
     errors = "; ".join(o.line() for o in result.failed(suites.ERROR))
     verdicts.record(warehouse.path, table, month, judged, passed=not errors, summary=errors[:500])
-    return check_result(result)
 
 
 @dg.asset_check(
@@ -119,8 +126,14 @@ def monthly_aggregates_conserve_totals(
     partitions_def=monthly,
     description="GX suite: every value a number, one row per key, shares in [0, 1] summing to 1 per group, HHI in [0, 10,000], CR-n and Gini in [0, 1], effective_orgs >= 1, ratios >= 0, gaps in [-1, 1], country only on shares, no UNATTRIBUTED under attributed.",
 )
-def dominance_indices_valid(dominance_indices: pl.DataFrame, quality: QualityResource) -> dg.AssetCheckResult:
-    return check_result(suites.validate_indices(dominance_indices, quality.thresholds()))
+def dominance_indices_valid(
+    context: dg.AssetCheckExecutionContext, dominance_indices: pl.DataFrame, quality: QualityResource, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    month = month_of(context.partition_key)
+    judged = verdicts.identity(parquet.partition_file(warehouse.path, "dominance_indices", month))
+    result = suites.validate_indices(dominance_indices, quality.thresholds())
+    _keep(warehouse, "dominance_indices", month, judged, result)  # the time series leaves out a month that failed
+    return check_result(result)
 
 
 CHECKS = [raw_hub_listings_valid, origin_tagged_models_valid, monthly_aggregates_conserve_totals, dominance_indices_valid]

@@ -18,7 +18,7 @@ from dominance_pipeline.defs.partitions import GROUP
 from dominance_pipeline.defs.resources import WarehouseResource
 from dominance_pipeline.metrics import chart, timeseries
 from dominance_pipeline.metrics.indices import FAMILIES
-from dominance_pipeline.storage import parquet
+from dominance_pipeline.storage import parquet, verdicts
 
 CHART_FILE = "chart.png"
 
@@ -34,7 +34,17 @@ def dominance_timeseries(context: dg.AssetExecutionContext, warehouse: Warehouse
     months = parquet.materialized_months(warehouse.path, "dominance_indices")
     if not months:
         raise dg.Failure("no month of dominance_indices is materialized yet: run `dominance-pipeline materialize --month YYYY-MM` first")
-    ts = parquet.scan_table(warehouse.path, "dominance_indices").collect().sort("month", "index", "view", "denominator", "country", nulls_last=True)
+    # A month whose indices failed their check stays on disk, for inspection, but is no point of the series:
+    # it is left out, a break in every line like a month never materialized.
+    refused = {m: verdicts.read(warehouse.path, "dominance_indices", m) for m in months}
+    excluded = {m[:7]: v.refusal("dominance_indices", dt.date.fromisoformat(m)) for m, v in refused.items() if not v.usable}
+    for why in excluded.values():
+        context.log.warning(f"left out of the series: {why}")
+    months = [m for m in months if m[:7] not in excluded]
+    if not months:
+        raise dg.Failure(f"no month of dominance_indices passed its check: {'; '.join(excluded.values())}")
+    keep = pl.col("month").is_in([dt.date.fromisoformat(m) for m in months])
+    ts = parquet.scan_table(warehouse.path, "dominance_indices").filter(keep).collect().sort("month", "index", "view", "denominator", "country", nulls_last=True)
     dates = [dt.date.fromisoformat(m) for m in months]
     gaps = timeseries.missing_months(dates)
     cross = timeseries.crossover(ts)
@@ -52,6 +62,7 @@ def dominance_timeseries(context: dg.AssetExecutionContext, warehouse: Warehouse
             "first_month": months[0][:7],
             "last_month": months[-1][:7],
             "missing_months": dg.MetadataValue.json([f"{m:%Y-%m}" for m in gaps]),
+            "excluded_months": dg.MetadataValue.json(excluded),
             "chart": dg.MetadataValue.md(image),
             "chart_file": dg.MetadataValue.path(str(path)),
             "latest_month": dg.MetadataValue.md(timeseries.latest_markdown(ts)),
