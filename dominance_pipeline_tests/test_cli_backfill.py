@@ -132,9 +132,18 @@ def test_missing_only_skips_and_says_so_and_fail_fast_stops(twice):
     assert proc.returncode == 1
     assert "skipped, already materialized (--missing-only): 2026-03" in proc.stdout
     assert re.search(r"^\[1/2\] 2026-01 FAILED at raw_hub_listings in ", proc.stdout, re.M), proc.stdout
-    assert "[2/2] 2026-02" not in proc.stdout
-    assert "not run (--fail-fast): 2026-02" in proc.stdout
+    assert "[2/2] 2026-02" not in proc.stdout and "[again]" not in proc.stdout
+    assert "not run (--fail-fast): 2026-02\n" in proc.stdout
+    assert "run again if the month before succeeds (its delta and rank changes read it): 2026-03" in proc.stdout
     assert "FAILED 2026-01 at raw_hub_listings: no local snapshot for 2026-01" in proc.stdout
+
+
+def test_missing_only_keeps_the_month_after_a_month_that_failed_again(twice):
+    tmp, *_ = twice
+    proc = run_cli(tmp, "backfill", "--from", "2026-01", "--to", "2026-03", "--missing-only", "--quiet")
+    assert proc.returncode == 1
+    assert "[again] 2026-03 not run again: 2026-02 did not succeed" in proc.stdout, proc.stdout
+    assert "Ran 2 of 2 month(s)" in proc.stdout and "[again] 2026-03 ..." not in proc.stdout
 
 
 def test_missing_only_fills_a_failed_month_and_runs_the_month_after_it_again(tmp_path, snapshots):
@@ -152,8 +161,9 @@ def test_missing_only_fills_a_failed_month_and_runs_the_month_after_it_again(tmp
     second = run_cli(tmp_path, *args, "--missing-only")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "skipped, already materialized (--missing-only): 2026-03" in second.stdout
-    assert "run again, as the month before each is run now (its delta and rank changes read it): 2026-05" in second.stdout
-    assert re.search(r"^\[1/2\] 2026-04 ok in .*^\[2/2\] 2026-05 ok in ", second.stdout, re.M | re.S), second.stdout
+    assert "run again if the month before succeeds (its delta and rank changes read it): 2026-05" in second.stdout
+    assert re.search(r"^\[1/1\] 2026-04 ok in .*^\[again\] 2026-05 ok in ", second.stdout, re.M | re.S), second.stdout
+    assert "Ran 2 of 2 month(s)" in second.stdout
     may = pl.read_parquet(tmp_path / "data" / "warehouse" / "dominance_indices" / "month=2026-05-01" / "data.parquet")
     assert not may.filter(pl.col("index") == "download_delta_share").is_empty()
 

@@ -134,20 +134,31 @@ def run(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.get() as instance:
         done = done_months(instance, keys)
         skipped = sorted(done) if args.missing_only else []
-        again = after_gaps(keys, [k for k in keys if k not in skipped]) if args.missing_only else []
-        skipped = [k for k in skipped if k not in again]
         todo = [k for k in keys if k not in skipped]
+        # A skipped month right after one run here reads it (its delta and rank changes): run again if that succeeds.
+        follow = after_gaps(keys, todo) if args.missing_only else []
         print(f"Backfill {backfill_id}: {len(keys)} month(s), {keys[0][:7]} to {keys[-1][:7]}, source {args.source}{where}; "
               f"one run per month in {home}", flush=True)
         if skipped:
             print(f"  skipped, already materialized (--missing-only): {months_text(skipped)}", flush=True)
-        if again:
-            print(f"  run again, as the month before each is run now (its delta and rank changes read it): {months_text(again)}", flush=True)
+            if follow:
+                print(f"  run again if the month before succeeds (its delta and rank changes read it): {months_text(follow)}", flush=True)
         elif done:
             print(f"  already materialized, will be replaced: {months_text(sorted(done))}", flush=True)
         try:
-            for i, key in enumerate(todo, 1):
-                print(f"[{i}/{len(todo)}] {key[:7]} ...", flush=True)
+            step = 0
+            for before, key in zip([None, *keys], keys, strict=False):
+                if key in follow:
+                    if not any(m.key == before and m.ok for m in results):
+                        print(f"[again] {key[:7]} not run again: {str(before)[:7]} did not succeed", flush=True)
+                        continue
+                    label = "again"
+                elif key in todo:
+                    step += 1
+                    label = f"{step}/{len(todo)}"
+                else:
+                    continue
+                print(f"[{label}] {key[:7]} ...", flush=True)
                 release_slots(instance)
                 started = time.perf_counter()
                 result = run_job("monthly_job", instance, partition_key=key, run_config=run_config, tags=tags, **location)
@@ -156,13 +167,14 @@ def run(args: argparse.Namespace) -> int:
                 if was_interrupted(result):  # Ctrl-C reaches the step as an error: stop the backfill, not just the month
                     raise KeyboardInterrupt
                 status = "ok" if month.ok else f"FAILED at {month.failures[0].step}"
-                again = " (replaced the earlier materialization)" if month.replaced and month.ok else ""
-                print(f"[{i}/{len(todo)}] {key[:7]} {status} in {month.seconds:.1f} s, run {month.run_id}{again}", flush=True)
+                replaced = " (replaced the earlier materialization)" if month.replaced and month.ok else ""
+                print(f"[{label}] {key[:7]} {status} in {month.seconds:.1f} s, run {month.run_id}{replaced}", flush=True)
                 if not month.ok and args.fail_fast:
                     break
         except KeyboardInterrupt:
-            summarize(results, todo, time.perf_counter() - t0, interrupted=True)
+            summarize(results, [*todo, *(m.key for m in results if m.key in follow)], time.perf_counter() - t0, interrupted=True)
             raise
+    todo = [*todo, *(m.key for m in results if m.key in follow)]
     status = summarize(results, todo, time.perf_counter() - t0)
     if any(m.ok for m in results):
         status = max(status, refresh_timeseries(log_level))
