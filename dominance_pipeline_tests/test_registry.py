@@ -114,6 +114,14 @@ def test_month_end_is_the_last_day():
         (("a,Org,US,firm,headquarters,https://x.org,,,,,false,",), "org_type 'firm'"),
         (("a,Org,US,company,headquarters,https://x.org,,,,,yes,",), "is_intermediary must be true or false"),
         (("a,Org,US",), "expected 12 fields"),
+        # Two namespaces renamed to each other in their later periods: a cycle from 2020 on, though not before.
+        (
+            (row("a", end="2020-01-01", renamed="c"), row("a", start="2020-01-01", renamed="b"),
+             row("b", end="2020-01-01", renamed="c"), row("b", start="2020-01-01", renamed="a"), row("c")),
+            "renamed_to cycle from 2020-01-01: a -> b -> a",
+        ),
+        # A quote left open swallows the rows after it: with the field count right they would just be gone.
+        (('a,Org,US,company,headquarters,https://x.org,,,,,false,"Berlin', row("b"), row("c")), ':2: a field runs over lines 2-4: a quote (") left open?'),
     ],
 )
 def test_broken_registry_names_file_and_line(tmp_path, lines, message):
@@ -137,3 +145,10 @@ def test_a_wrong_header_is_refused(tmp_path):
     p.write_text("namespace,country\nQwen,CN\n")
     with pytest.raises(RegistryError, match=":1: header must be"):
         load_registry(p)
+
+
+def test_a_problem_in_a_record_over_several_lines_names_the_line_it_starts_on(tmp_path):
+    path = write(tmp_path, row("a"), 'a/b,Org,US,company,headquarters,https://x.org,,,,,false,"two\nlines"')
+    with pytest.raises(RegistryError) as err:
+        load_registry(path)
+    assert f"{path}:3: a field runs over lines 3-4" in str(err.value)

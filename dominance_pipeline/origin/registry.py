@@ -195,17 +195,23 @@ def _parse_rows(path: Path, text: str, problems: list[tuple[int, str]]) -> tuple
     if header is None or tuple(header) != COLUMNS:
         raise RegistryError(f"org registry {path}:1: header must be {','.join(COLUMNS)}, found {','.join(header or [])}")
     rows: list[_Row] = []
+    line = reader.line_num + 1  # where the next record starts (a quoted field may hold line breaks)
     for values in reader:
-        line = reader.line_num
+        start, line = line, reader.line_num + 1
         if not values or all(not v.strip() for v in values):
             continue
+        if any("\n" in v or "\r" in v for v in values):
+            # No registry field holds a line break: a quote left open swallowed the lines after it (their rows
+            # would silently be gone if the field count still came out right).
+            problems.append((start, f"a field runs over lines {start}-{line - 1}: a quote (\") left open?"))
+            continue
         if len(values) != len(COLUMNS):
-            problems.append((line, f"expected {len(COLUMNS)} fields, found {len(values)}"))
+            problems.append((start, f"expected {len(COLUMNS)} fields, found {len(values)}"))
             continue
         row = {c: v.strip() for c, v in zip(COLUMNS, values, strict=True)}
-        start = _parse_date(row["valid_from"], "valid_from", line, problems)
-        end = _parse_date(row["valid_to"], "valid_to", line, problems)
-        rows.append(_Row(line, row, start, end))
+        valid_from = _parse_date(row["valid_from"], "valid_from", start, problems)
+        valid_to = _parse_date(row["valid_to"], "valid_to", start, problems)
+        rows.append(_Row(start, row, valid_from, valid_to))
     return rows, problems
 
 
@@ -300,28 +306,44 @@ def _check_renames(rows: list[_Row], by_key: dict[str, list[_Row]]) -> list[tupl
                         f"{r.values['country']}: a rename keeps the owner; record a change of owner with validity dates",
                     )
                 )
-        seen = [r.key]
-        nxt = target.lower()
-        while nxt in by_key:
-            if nxt in seen:
-                problems.append((r.line, f"renamed_to cycle: {' -> '.join(seen + [nxt])}"))
-                break
-            seen.append(nxt)
-            nxt = next((t.values["renamed_to"].lower() for t in by_key[nxt] if t.values["renamed_to"]), "")
-    return problems
+    return problems + _rename_cycles(rows)
 
 
-def _canonical_name(row: _Row, valid: dict[str, _Row], rows: tuple[_Row, ...]) -> str:
-    """Follow renamed_to (validated acyclic) to the last name; a target without a row valid today still names it."""
-    name = row.values["namespace"]
-    target = row.values["renamed_to"]
-    seen = {row.key}
-    while target and target.lower() not in seen:
-        seen.add(target.lower())
+def _rename_cycles(rows: list[_Row]) -> list[tuple[int, str]]:
+    """A chain of renames that comes back on itself on some day, followed as lookup_at follows it that day.
+
+    Each day between two validity dates reads the same rows, so checking every such date (and the time
+    before the first) checks every day; a namespace renamed differently in two periods is followed in each.
+    """
+    problems: dict[int, str] = {}
+    days = sorted({dt.date.min, *(d for r in rows for d in (r.valid_from, r.valid_to) if d)})
+    for day in days:
+        valid = {r.key: r for r in rows if r.valid_on(day)}
+        for r in valid.values():
+            _, cycle = _follow(r, valid, tuple(rows))
+            if cycle and r.line not in problems:
+                when = "" if day == dt.date.min else f" from {day}"
+                problems[r.line] = f"renamed_to cycle{when}: {' -> '.join(cycle)}"
+    return sorted(problems.items())
+
+
+def _follow(row: _Row, valid: dict[str, _Row], rows: tuple[_Row, ...]) -> tuple[str, list[str] | None]:
+    """Follow renamed_to to the last name (a target without a row valid that day still names it, through its
+    first row); and the chain's keys if it comes back on itself (else None)."""
+    name, target, seen = row.values["namespace"], row.values["renamed_to"], [row.key]
+    while target:
+        if target.lower() in seen:
+            return name, [*seen, target.lower()]
+        seen.append(target.lower())
         nxt = valid.get(target.lower()) or next((r for r in rows if r.key == target.lower()), None)
         name = nxt.values["namespace"] if nxt else target
         target = nxt.values["renamed_to"] if nxt else ""
-    return name
+    return name, None
+
+
+def _canonical_name(row: _Row, valid: dict[str, _Row], rows: tuple[_Row, ...]) -> str:
+    """Follow renamed_to (validated acyclic) to the last name."""
+    return _follow(row, valid, rows)[0]
 
 
 def attribute(namespaces: pl.Series, lookup: pl.DataFrame) -> pl.DataFrame:
