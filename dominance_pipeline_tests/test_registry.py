@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from dominance_pipeline.origin.countries import countries, valid_codes
-from dominance_pipeline.origin.registry import COLUMNS, REGISTRY_PATH, RegistryError, attribute, load_registry, month_end
+from dominance_pipeline.origin.registry import ATTRIBUTION, COLUMNS, REGISTRY_PATH, RegistryError, attribute, load_registry, month_end
+from dominance_pipeline.origin.registry import attributed as registry_attributed
 
 MAY = dt.date(2026, 5, 31)
 
@@ -152,3 +153,12 @@ def test_a_problem_in_a_record_over_several_lines_names_the_line_it_starts_on(tm
     with pytest.raises(RegistryError) as err:
         load_registry(path)
     assert f"{path}:3: a field runs over lines 3-4" in str(err.value)
+
+
+def test_attributed_replaces_attribution_columns_the_frame_already_has(tmp_path):
+    reg = load_registry(write(tmp_path, row("Qwen", "CN")))
+    lookup = reg.lookup_at(MAY)
+    frame = pl.LazyFrame({"author": ["Qwen", "nobody"], "country": ["old", "old"], "bloc": ["old", "old"], "is_intermediary": [True, True]})
+    got = registry_attributed(frame, "author", lookup).select("author", *ATTRIBUTION).collect()
+    expected = attribute(pl.Series(["Qwen", "nobody"]), lookup).insert_column(0, pl.Series("author", ["Qwen", "nobody"]))
+    assert got.equals(expected)

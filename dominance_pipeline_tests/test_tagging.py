@@ -157,12 +157,21 @@ def test_shipped_corrections_load_and_apply_on_the_real_sample_rows():
         ("a/b,2026-01-01,2026-13-01,x", "actual_release_date '2026-13-01' is not a date"),
         ("a/b,2026-01-01", "expected 4 fields"),
         ("ab,2026-01-01,2026-01-02,x", "is not namespace/name"),
+        ("a/b,2025-W01-1,20250102,x", "hf_created_at '2025-W01-1' is not a date YYYY-MM-DD"),
+        ('a/b,2026-01-01,2026-01-02,"a note left open', 'a quote (") is left open'),
     ],
 )
 def test_broken_corrections_name_file_and_line(tmp_path, row, message):
     with pytest.raises(CorrectionsError) as err:
         corrections_file(tmp_path, "ok/model,2026-01-01,2026-01-02,fine", row)
     assert message in str(err.value) and ":5:" in str(err.value)
+
+
+def test_a_corrections_file_that_is_not_utf8_names_its_line(tmp_path):
+    path = tmp_path / "corrections.csv"
+    path.write_bytes(b"model_id,hf_created_at,actual_release_date,notes\na/b,2026-01-01,2026-01-02,caf\xe9\n")
+    with pytest.raises(CorrectionsError, match=r"corrections.csv:2: not UTF-8 text \(byte 0xe9\)"):
+        load_corrections(path)
 
 
 def test_repeated_correction_is_refused(tmp_path):

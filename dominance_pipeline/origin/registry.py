@@ -389,8 +389,11 @@ def attributed(frame: pl.LazyFrame, namespace: str, lookup: pl.DataFrame) -> pl.
     namespaces, 0.1 s when only the country is kept).
     """
     table = _table(lookup)
+    # Columns the attribution writes are replaced, never joined beside (a join would rename the registry's).
+    own = [c for c in (*ATTRIBUTION, "_key", "_canonical") if c != namespace and c in frame.collect_schema()]
     return (
-        frame.with_columns(pl.col(namespace).str.to_lowercase().alias("_key"))
+        frame.drop(own)
+        .with_columns(pl.col(namespace).str.to_lowercase().alias("_key"))
         .join(table, left_on="_key", right_on="ns_key", how="left", maintain_order="left")
         .with_columns(
             pl.coalesce("_canonical", namespace).alias("namespace"),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
+from dominance_pipeline.origin.registry import DATE_PATTERN
 from dominance_pipeline.schemas import UTC_TS
 
 CORRECTIONS_PATH = Path(__file__).with_name("release_date_corrections.csv")
@@ -41,12 +42,21 @@ def load_corrections(path: Path | str = CORRECTIONS_PATH) -> pl.DataFrame:
     problems: list[str] = []
     rows: list[dict[str, object]] = []
     seen: dict[str, int] = {}
-    with path.open(newline="", encoding="utf-8") as f:
-        lines = [(n, text) for n, text in enumerate(f, start=1) if text.strip() and not text.lstrip().startswith("#")]
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise CorrectionsError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
+    numbered = enumerate(text.splitlines(), start=1)
+    lines = [(n, line) for n, line in numbered if line.strip() and not line.lstrip().startswith("#")]
     if not lines or next(csv.reader([lines[0][1]])) != list(COLUMNS):
         raise CorrectionsError(f"{path}:{lines[0][0] if lines else 1}: header must be {','.join(COLUMNS)}")
     for n, text in lines[1:]:
         values = next(csv.reader([text]))
+        if text.count('"') % 2:  # one record a line: a quote left open would hide the problem, not span lines
+            problems.append(f"{path}:{n}: a quote (\") is left open")
+            continue
         if len(values) != len(COLUMNS):
             problems.append(f"{path}:{n}: expected {len(COLUMNS)} fields, found {len(values)}")
             continue
@@ -59,6 +69,8 @@ def load_corrections(path: Path | str = CORRECTIONS_PATH) -> pl.DataFrame:
         dates = []
         for column, value in (("hf_created_at", created), ("actual_release_date", released)):
             try:
+                if not DATE_PATTERN.match(value):  # fromisoformat also reads 2025-W01-1 and 20250102
+                    raise ValueError(value)
                 dates.append(dt.date.fromisoformat(value))
             except ValueError:
                 problems.append(f"{path}:{n}: {column} {value!r} is not a date YYYY-MM-DD")
