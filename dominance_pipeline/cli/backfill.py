@@ -102,6 +102,11 @@ def after_gaps(keys: list[str], todo: list[str]) -> list[str]:
     return [k for prev, k in zip(keys, keys[1:], strict=False) if prev in run and k not in run]
 
 
+def planned(todo: list[str], follow: list[str], results: list[MonthResult]) -> list[str]:
+    """The months the backfill set out to run: `todo`, and the months of `follow` it ran again."""
+    return [*todo, *(m.key for m in results if m.key in follow)]
+
+
 def months_text(keys: list[str]) -> str:
     return ", ".join(k[:7] for k in keys) if keys else "none"
 
@@ -172,9 +177,9 @@ def run(args: argparse.Namespace) -> int:
                 if not month.ok and args.fail_fast:
                     break
         except KeyboardInterrupt:
-            summarize(results, [*todo, *(m.key for m in results if m.key in follow)], time.perf_counter() - t0, interrupted=True)
+            summarize(results, planned(todo, follow, results), time.perf_counter() - t0, interrupted=True)
             raise
-    todo = [*todo, *(m.key for m in results if m.key in follow)]
+    todo = planned(todo, follow, results)
     status = summarize(results, todo, time.perf_counter() - t0)
     if any(m.ok for m in results):
         status = max(status, refresh_timeseries(log_level))
