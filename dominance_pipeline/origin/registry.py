@@ -179,14 +179,23 @@ def _read_rows(path: Path) -> tuple[list[_Row], list[tuple[int, str]]]:
     if not path.exists():
         raise RegistryError(f"org registry not found: {path}")
     try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise RegistryError(f"org registry {path}:{line}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); save the file as UTF-8") from None
+        text = read_utf8(path)
+    except ValueError as exc:
+        raise RegistryError(f"org registry {exc}") from None
     try:
         return _parse_rows(path, text, problems)
     except csv.Error as exc:
         raise RegistryError(f"org registry {path}: not a readable CSV file ({exc})") from None
+
+
+def read_utf8(path: Path) -> str:
+    """A reviewed file's text; a ValueError naming `path:line` and the byte where it is not UTF-8."""
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
 
 
 def _parse_rows(path: Path, text: str, problems: list[tuple[int, str]]) -> tuple[list[_Row], list[tuple[int, str]]]:
@@ -317,10 +326,11 @@ def _rename_cycles(rows: list[_Row]) -> list[tuple[int, str]]:
     """
     problems: dict[int, str] = {}
     days = sorted({dt.date.min, *(d for r in rows for d in (r.valid_from, r.valid_to) if d)})
+    every = tuple(rows)
     for day in days:
         valid = {r.key: r for r in rows if r.valid_on(day)}
         for r in valid.values():
-            _, cycle = _follow(r, valid, tuple(rows))
+            _, cycle = _follow(r, valid, every)
             if cycle and r.line not in problems:
                 when = "" if day == dt.date.min else f" from {day}"
                 problems[r.line] = f"renamed_to cycle{when}: {' -> '.join(cycle)}"

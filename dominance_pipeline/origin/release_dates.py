@@ -16,7 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dominance_pipeline.origin.registry import DATE_PATTERN
+from dominance_pipeline.origin.registry import DATE_PATTERN, read_utf8
 from dominance_pipeline.schemas import UTC_TS
 
 CORRECTIONS_PATH = Path(__file__).with_name("release_date_corrections.csv")
@@ -42,12 +42,10 @@ def load_corrections(path: Path | str = CORRECTIONS_PATH) -> pl.DataFrame:
     problems: list[str] = []
     rows: list[dict[str, object]] = []
     seen: dict[str, int] = {}
-    raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise CorrectionsError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") from None
+        text = read_utf8(path)
+    except ValueError as exc:
+        raise CorrectionsError(str(exc)) from None
     numbered = enumerate(text.splitlines(), start=1)
     lines = [(n, line) for n, line in numbered if line.strip() and not line.lstrip().startswith("#")]
     if not lines or next(csv.reader([lines[0][1]])) != list(COLUMNS):
