@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import math
 import shutil
 from pathlib import Path
@@ -11,7 +12,10 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
+from dominance_pipeline.definitions import build_definitions
+from dominance_pipeline.storage import verdicts
 from dominance_pipeline_tests.conftest import SAMPLE, run_month
 from dominance_pipeline_tests.snapshots import april_snapshot, corrupted_snapshot
 
@@ -257,3 +261,47 @@ def test_a_month_whose_indices_failed_their_check_is_left_out_of_the_series(tmp_
     assert ts.get_column("month").unique().to_list() == [dt.date(2026, 4, 1)]
     (meta,) = [m.metadata for m in series.asset_materializations_for_node("dominance_timeseries")]
     assert meta["excluded_months"].value == {"2026-05": "dominance_indices for 2026-05 failed its check (ERROR shares sum to 1: 1 unexpected)"}
+
+
+def test_a_rejected_rerun_of_an_accepted_month_puts_the_accepted_listing_back(tmp_path):
+    """May passed; run again on a corrupted snapshot, its check fails: every May file is the accepted one
+    again (raw, quarantine, downstream), the rejected listing is kept for inspection, and later runs still
+    read May as accepted."""
+    bad = corrupted_snapshot(SAMPLE)
+    snapshots = snapshot_dir(tmp_path, april_snapshot(SAMPLE), pl.read_parquet(SAMPLE))
+    data, instance = tmp_path / "data", dg.DagsterInstance.ephemeral()
+    warehouse = data / "warehouse"
+    assert run_month(data, APRIL, instance=instance, snapshot_dir=snapshots).success
+    assert run_month(data, MAY, instance=instance, snapshot_dir=snapshots).success
+    accepted_files = digests(data, MAY)
+    accepted_indices = pl.read_parquet(partition(data, "dominance_indices", MAY))
+    assert not (warehouse / "_previous" / "raw_hub_listings" / f"month={MAY}").exists()  # dropped once May passed
+    bad.frame.write_parquet(snapshots / "hub_stats_2026-05.parquet")
+
+    rerun = run_month(data, MAY, instance=instance, snapshot_dir=snapshots)
+
+    assert not rerun.success
+    assert digests(data, MAY) == accepted_files
+    raw = evaluation(rerun, "raw_hub_listings_valid")
+    assert not raw.passed and raw.severity == dg.AssetCheckSeverity.ERROR
+    rejected = warehouse / "_rejected" / "raw_hub_listings" / f"month={MAY}"
+    assert raw.description.splitlines()[-1] == (
+        f"The month's accepted listing is back in place; the rejected one and its quarantine are in {rejected}"
+    )
+    assert verdicts.read(warehouse, "raw_hub_listings", MAY).state == verdicts.PASSED
+    # The rejected listing as its run wrote it: the kept rows less the negatives, which are in its quarantine.
+    assert pl.read_parquet(rejected / "data.parquet").height == bad.kept_rows - len(bad.negative_ids)
+    assert pl.read_parquet(rejected / "quarantine.parquet").height == len(bad.duplicated_ids) + len(bad.negative_ids)
+    assert json.loads((rejected / "verdict.json").read_text())["passed"] is False
+    assert not (warehouse / "_previous" / "raw_hub_listings" / f"month={MAY}").exists()
+    # A later run takes May for accepted: its downstream assets alone run on the listing put back.
+    defs = build_definitions(data, snapshots)
+    downstream = dg.AssetSelection.assets("origin_tagged_models").downstream()
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
+        selection=downstream - dg.AssetSelection.assets("dominance_timeseries", "dominance_crossover"),
+        partition_key=MAY, instance=instance, resources=defs.resources, raise_on_error=False,
+    )
+    assert result.success
+    # The same indices again (a run sums lineage weights in its own order: equal to the last bits).
+    assert_frame_equal(pl.read_parquet(partition(data, "dominance_indices", MAY)), accepted_indices, rel_tol=1e-12, abs_tol=0)

@@ -12,7 +12,7 @@ from dagster_duckdb import DuckDBResource
 
 from dominance_pipeline.defs.partitions import monthly
 from dominance_pipeline.defs.resources import WarehouseIOManager
-from dominance_pipeline.storage import handoff, parquet
+from dominance_pipeline.storage import accepted, handoff, parquet, verdicts
 from dominance_pipeline.storage.duckdb_views import ensure_views
 
 
@@ -179,3 +179,81 @@ def test_nested_columns_are_written_from_row_group_sized_chunks_with_the_same_va
 
     path = parquet.write_partition(df, tmp_path, "t", "2026-05-01")
     assert pl.read_parquet(path).equals(df)
+
+
+def _listing(root, quarantine, month: str, rows: int) -> tuple[bytes, bytes]:
+    """Publish a raw partition of `rows` ids and a quarantine of one row; return both files' bytes."""
+    data = parquet.write_partition(pl.DataFrame({"model_id": [f"o/m{i}" for i in range(rows)]}), root, "raw_hub_listings", month)
+    q = parquet.write_partition(pl.DataFrame({"model_id": [f"bad{rows}"]}), quarantine, "raw_hub_listings", month)
+    return data.read_bytes(), q.read_bytes()
+
+
+def _judge(root, month: str, passed: bool) -> None:
+    verdicts.record(root, "raw_hub_listings", month, verdicts.identity(parquet.partition_file(root, "raw_hub_listings", month)), passed, "" if passed else "ERROR x")
+
+
+def _now(root, quarantine, month: str) -> tuple[bytes, bytes]:
+    return parquet.partition_file(root, "raw_hub_listings", month).read_bytes(), parquet.partition_file(quarantine, "raw_hub_listings", month).read_bytes()
+
+
+def test_a_rejected_listing_gives_way_to_the_accepted_one_it_replaced(tmp_path):
+    root, q, m = tmp_path / "w", tmp_path / "w" / "quarantine", "2026-05-01"
+    good = _listing(root, q, m, 3)
+    _judge(root, m, passed=True)
+    assert accepted.keep(root, q, "raw_hub_listings", m)
+    bad = _listing(root, q, m, 5)
+    _judge(root, m, passed=False)
+    out = accepted.settle(root, q, "raw_hub_listings", m, passed=False)
+    assert out == accepted.rejected_dir(root, "raw_hub_listings", m)
+    assert _now(root, q, m) == good and verdicts.read(root, "raw_hub_listings", m).state == verdicts.PASSED
+    assert ((out / "data.parquet").read_bytes(), (out / "quarantine.parquet").read_bytes()) == bad
+    assert not accepted.previous_dir(root, "raw_hub_listings", m).exists()
+
+
+def test_a_passed_listing_drops_the_one_aside_and_nothing_accepted_leaves_a_rejected_one_in_place(tmp_path):
+    root, q, m = tmp_path / "w", tmp_path / "w" / "quarantine", "2026-05-01"
+    _listing(root, q, m, 3)
+    _judge(root, m, passed=True)
+    accepted.keep(root, q, "raw_hub_listings", m)
+    newer = _listing(root, q, m, 4)
+    assert accepted.settle(root, q, "raw_hub_listings", m, passed=True) is None
+    assert _now(root, q, m) == newer and not accepted.previous_dir(root, "raw_hub_listings", m).exists()
+    # June's first listing is rejected: nothing to go back to, so it stays (refused by its verdict).
+    assert not accepted.keep(root, q, "raw_hub_listings", "2026-06-01")
+    june = _listing(root, q, "2026-06-01", 2)
+    _judge(root, "2026-06-01", passed=False)
+    assert accepted.settle(root, q, "raw_hub_listings", "2026-06-01", passed=False) is None
+    assert _now(root, q, "2026-06-01") == june and verdicts.read(root, "raw_hub_listings", "2026-06-01").state == verdicts.FAILED
+
+
+def test_a_listing_never_judged_does_not_push_the_accepted_one_out(tmp_path):
+    # A run published May and died before its check; the next run's listing is rejected: the accepted one
+    # from before both comes back, not the unjudged one.
+    root, q, m = tmp_path / "w", tmp_path / "w" / "quarantine", "2026-05-01"
+    good = _listing(root, q, m, 3)
+    _judge(root, m, passed=True)
+    accepted.keep(root, q, "raw_hub_listings", m)
+    _listing(root, q, m, 4)  # never judged
+    assert verdicts.read(root, "raw_hub_listings", m).state == verdicts.UNCHECKED
+    assert accepted.keep(root, q, "raw_hub_listings", m)
+    _listing(root, q, m, 5)
+    _judge(root, m, passed=False)
+    accepted.settle(root, q, "raw_hub_listings", m, passed=False)
+    assert _now(root, q, m) == good and verdicts.read(root, "raw_hub_listings", m).state == verdicts.PASSED
+
+
+def test_without_hard_links_the_accepted_listing_is_copied_back_and_keeps_its_verdict(tmp_path, monkeypatch):
+    root, q, m = tmp_path / "w", tmp_path / "w" / "quarantine", "2026-05-01"
+    good = _listing(root, q, m, 3)  # never checked here: it goes back never checked
+    monkeypatch.setattr(accepted.os, "link", lambda *a: (_ for _ in ()).throw(OSError(1, "Operation not permitted")))
+    assert accepted.keep(root, q, "raw_hub_listings", m)
+    _listing(root, q, m, 5)
+    _judge(root, m, passed=False)
+    accepted.settle(root, q, "raw_hub_listings", m, passed=False)
+    assert _now(root, q, m) == good and verdicts.read(root, "raw_hub_listings", m).state == verdicts.NEVER
+    _judge(root, m, passed=True)
+    accepted.keep(root, q, "raw_hub_listings", m)
+    _listing(root, q, m, 6)
+    _judge(root, m, passed=False)
+    accepted.settle(root, q, "raw_hub_listings", m, passed=False)
+    assert _now(root, q, m) == good and verdicts.read(root, "raw_hub_listings", m).state == verdicts.PASSED

@@ -15,17 +15,19 @@ from dominance_pipeline.defs.partitions import month_of, monthly
 from dominance_pipeline.defs.resources import QualityResource, WarehouseResource
 from dominance_pipeline.quality import suites
 from dominance_pipeline.schemas import QUARANTINE
-from dominance_pipeline.storage import handoff, parquet, verdicts
+from dominance_pipeline.storage import accepted, handoff, parquet, verdicts
 
 
-def check_result(result: suites.SuiteResult) -> dg.AssetCheckResult:
-    """The suite's outcome as a check result whose metadata lists every failed expectation and its offenders."""
+def check_result(result: suites.SuiteResult, outcome: str | None = None, **extra: object) -> dg.AssetCheckResult:
+    """The suite's outcome as a check result whose metadata lists every failed expectation and its offenders;
+    `outcome` is a last line for the description (what became of the checked file), `extra` more metadata."""
     worst = result.worst
     return dg.AssetCheckResult(
         passed=worst is None,
         severity=dg.AssetCheckSeverity.WARN if worst == suites.WARN else dg.AssetCheckSeverity.ERROR,
-        description=result.summary(),
+        description=result.summary() + (f"\n{outcome}" if outcome else ""),
         metadata={
+            **extra,  # type: ignore[dict-item]
             "failed_expectations": dg.MetadataValue.md(result.failures_markdown()),
             "failed": dg.MetadataValue.json([o.as_dict() for o in result.failed()]),
             "failed_count": len(result.failed()),
@@ -78,14 +80,23 @@ def raw_hub_listings_valid(
     )
     result = suites.validate_raw(raw_hub_listings, ctx, quality.thresholds(), stored)
     # Kept for later runs: the next month's size check and delta, and runs of the downstream assets alone.
-    _keep(warehouse, table, month, judged, result)
-    return check_result(result)
+    passed = _keep(warehouse, table, month, judged, result)
+    rejected = accepted.settle(warehouse.path, warehouse.quarantine, table, month, passed)
+    if rejected is None:
+        return check_result(result)
+    return check_result(
+        result,
+        f"The month's accepted listing is back in place; the rejected one and its quarantine are in {rejected}",
+        rejected_listing=dg.MetadataValue.path(str(rejected)),
+    )
 
 
-def _keep(warehouse: WarehouseResource, table: str, month: dt.date, judged: list[int], result: suites.SuiteResult) -> None:
-    """The check's verdict on the file it judged, for the runs that read the partition later (storage.verdicts)."""
+def _keep(warehouse: WarehouseResource, table: str, month: dt.date, judged: list[int], result: suites.SuiteResult) -> bool:
+    """The check's verdict on the file it judged, for the runs that read the partition later (storage.verdicts);
+    returns whether it passed (no ERROR failed)."""
     errors = "; ".join(o.line() for o in result.failed(suites.ERROR))
     verdicts.record(warehouse.path, table, month, judged, passed=not errors, summary=errors[:500])
+    return not errors
 
 
 @dg.asset_check(

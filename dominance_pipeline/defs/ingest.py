@@ -30,7 +30,7 @@ from dominance_pipeline.origin import tagging
 from dominance_pipeline.quality.suites import RAW_CHECK_COLUMNS, RAW_TOTAL_COLUMNS, previous_month
 from dominance_pipeline.sources import archive, checkpoint, live, local
 from dominance_pipeline.sources.publish import TABLE, parquet_batches, publish_listing
-from dominance_pipeline.storage import handoff, parquet, verdicts
+from dominance_pipeline.storage import accepted, handoff, parquet, verdicts
 
 SOURCES = ("local", "live", "archive")
 HUB_POOL = "hf_api"
@@ -104,8 +104,8 @@ def raw_hub_listings(
             before = previous_month(month)
             # Last month's count from its Parquet footer: the ETA, and the evidence that a listing ended early
             # (not a listing that failed its check).
-            accepted = verdicts.read(warehouse.path, TABLE, before).usable
-            previous_rows = parquet.partition_rows(warehouse.path, TABLE, before) if accepted else None
+            usable = verdicts.read(warehouse.path, TABLE, before).usable
+            previous_rows = parquet.partition_rows(warehouse.path, TABLE, before) if usable else None
             listing = live.stage_listing(
                 endpoint=hub_api.base_url,
                 token=hub_api.token,
@@ -129,6 +129,9 @@ def raw_hub_listings(
             snap = archive.find_snapshot(hub_api.base_url, hub_api.token, hub_archive.dataset, month, hub_archive.max_days_late)
             read = archive.stage_snapshot(hub_api.base_url, hub_api.token, snap, staged, log=log)
             snapshot_at, extra = snap.taken_at, {"endpoint": hub_api.base_url, **read.metadata()}
+        # The accepted listing in place goes aside until the check has judged this one (storage.accepted).
+        if accepted.keep(warehouse.path, warehouse.quarantine, TABLE, month):
+            log(f"the accepted listing of {key} is kept aside until this one passes its check")
         notes = publish_listing(
             parquet_batches(staged), warehouse=warehouse.path, quarantine=warehouse.quarantine,
             month=month, snapshot_at=snapshot_at, source=source, max_count=max_count, keep=HANDED_ON,

@@ -1,7 +1,7 @@
 """Whether a stored partition passed its blocking check, for the runs that read it later.
 
-Dagster stops a month's downstream steps only inside the run whose check failed. The failed raw listing
-stays on disk, for inspection, and later runs must not take it for an accepted one: the next month
+Dagster stops a month's downstream steps only inside the run whose check failed. A failed raw listing
+with no accepted one to give way to (storage.accepted) stays on disk, for inspection, and later runs must not take it for an accepted one: the next month
 compares its size with it and computes its delta from it, and a run of the downstream assets alone would
 tag it. So the check records its verdict beside the warehouse (`_checks/<table>/month=<key>.json`, out of
 the partitions' own folders, which readers glob) with the identity of the file it judged: a file published
