@@ -111,6 +111,10 @@ FAILS = [
      r"^page 5 of the model listing: the Hub sent an unreadable body 4 times \(.*char.*; [\d,]+ bytes\); nothing was published"),
     ("cursor that loops", ["loop:after=4,times=1,back=2"], None,
      r"^the Hub's model listing loops: page 5 links back to a page already read"),
+    ("cursor that loops with fresh cursors, last month's count", ["loop:after=4,back=2,fresh=1", "nototal"], 590,
+     r"^the live listing has run past 1,200 models, 2x the 590 expected \(last month's count\): its cursor is going round in circles; nothing was published"),
+    ("cursor that loops with fresh cursors, the Hub's total", ["loop:after=4,back=2,fresh=1"], None,
+     r"^the live listing has run past 1,250 models, 2x the 600 expected \(the Hub's total\)"),
     ("listing that ends early, the Hub reporting a total", ["end:after=4,times=1"], None,
      r"^the live listing for 2026-05 ended after 250 models on page 5, but the Hub reports 600"),
     ("listing that ends early, no total, last month's count", ["end:after=4,times=1", "nototal"], 590,
@@ -129,6 +133,24 @@ def test_faults_that_cannot_be_ridden_out_fail_clearly_and_publish_nothing(tmp_p
     assert re.search(reason, message), message
     assert "\n" not in message and "Traceback" not in message
     assert files(warehouse) == before  # the previous partition and quarantine, byte for byte, and nothing beside them
+
+
+def test_a_loop_with_fresh_cursors_ends_even_with_nothing_to_say_how_many_models_there_are(tmp_path, previous, monkeypatch):
+    # No previous month and no total from the Hub (the real Hub sends none): a warehouse's first live month.
+    # The loop still ends, at the ceiling (shrunk here from 10 million, so the run takes 9 pages).
+    from dominance_pipeline.sources import live
+
+    patch_retry_sleep(monkeypatch)
+    monkeypatch.setattr(live, "UNKNOWN_TOTAL_CEILING", 200)
+    before = files(previous / "warehouse")
+    result, warehouse, server = run(tmp_path, previous, ["loop:after=4,back=2,fresh=1", "nototal"])
+    assert not result.success
+    assert server.stats.pages_sent == 9
+    assert re.search(
+        r"^the live listing has run past 450 models, 2x the 200 expected \(no count to go by: the ceiling live.UNKNOWN_TOTAL_CEILING\)",
+        step_error(result),
+    ), step_error(result)
+    assert files(warehouse) == before
 
 
 def test_an_unreachable_hub_fails_clearly(tmp_path, previous, monkeypatch):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import ClassVar
 
 ROUTES = frozenset({"models", "resolve", "tree", "paths-info", "commits", "info", "all"})
@@ -36,13 +36,15 @@ class Reply:
 
 @dataclass
 class Page:
-    """A listing page about to be rendered: its row numbers in the ordering, where the next page starts, and
-    the total the server reports in `X-Total-Count` (None: no such header, as on the real Hub)."""
+    """A listing page about to be rendered: its row numbers in the ordering, where the next page starts, the
+    total the server reports in `X-Total-Count` (None: no such header, as on the real Hub), and a `nonce`
+    that makes the next link's cursor new even when it points where an earlier one did."""
 
     start: int
     stop: int
     next_start: int | None
     total: int | None = None
+    nonce: int = 0
 
 
 @dataclass
@@ -200,19 +202,21 @@ class Overlap(Fault):
     def page(self, page: Page) -> Page:
         if page.next_start is None:
             return page
-        return Page(page.start, page.stop, max(page.next_start - self.rows, 0), page.total)
+        return replace(page, next_start=max(page.next_start - self.rows, 0))
 
 
 @dataclass
 class LoopingCursor(Fault):
-    """The next link points back `back` pages (1: this very page again), so a client following it never ends."""
+    """The next link points back `back` pages (1: this very page again), so a client following it never ends.
+    With `fresh=1` each such link carries a cursor never sent before: the loop shows only in the models."""
 
     name: ClassVar[str] = "loop"
     back: int = 1
+    fresh: int = 0
 
     def page(self, page: Page) -> Page:
         size = page.stop - page.start
-        return Page(page.start, page.stop, max(page.start - (self.back - 1) * size, 0), page.total)
+        return replace(page, next_start=max(page.start - (self.back - 1) * size, 0), nonce=self.fired if self.fresh else page.nonce)
 
 
 @dataclass
@@ -222,7 +226,7 @@ class EndEarly(Fault):
     name: ClassVar[str] = "end"
 
     def page(self, page: Page) -> Page:
-        return Page(page.start, page.stop, None, page.total)
+        return replace(page, next_start=None)
 
 
 @dataclass
@@ -232,7 +236,7 @@ class NoTotal(Fault):
     name: ClassVar[str] = "nototal"
 
     def page(self, page: Page) -> Page:
-        return Page(page.start, page.stop, page.next_start, None)
+        return replace(page, total=None)
 
 
 @dataclass

@@ -59,13 +59,15 @@ class Query:
         return hashlib.sha1(repr(self).encode()).hexdigest()[:12]
 
 
-def encode_cursor(offset: int, query: Query) -> str:
-    return base64.urlsafe_b64encode(f"{offset}:{query.fingerprint()}".encode()).decode()
+def encode_cursor(offset: int, query: Query, nonce: int = 0) -> str:
+    """An opaque cursor; a `nonce` makes another cursor for the same place (faults.LoopingCursor `fresh`)."""
+    text = f"{offset}:{query.fingerprint()}" + (f":{nonce}" if nonce else "")
+    return base64.urlsafe_b64encode(text.encode()).decode()
 
 
 def decode_cursor(cursor: str, query: Query) -> int:
     try:
-        offset, fingerprint = base64.urlsafe_b64decode(cursor.encode()).decode().split(":")
+        offset, fingerprint, *_nonce = base64.urlsafe_b64decode(cursor.encode()).decode().split(":")
         value = int(offset)
     except (ValueError, UnicodeDecodeError):
         raise QueryError("Invalid cursor") from None

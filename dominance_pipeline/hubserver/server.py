@@ -278,7 +278,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         headers = {"X-Total-Count": str(page.total)} if page.total is not None else {}
         if page.next_start is not None:
             kept = [(k, v) for k, v in params if k != "cursor"]
-            link_query = urlencode([*kept, ("cursor", encode_cursor(page.next_start, query))])
+            link_query = urlencode([*kept, ("cursor", encode_cursor(page.next_start, query, page.nonce))])
             headers["Link"] = f'<{self._base_url()}/api/models?{link_query}>; rel="next"'
         hub.stats.add_page(len(chosen))
         self._send(route, Reply(200, body, headers))

@@ -156,6 +156,9 @@ MAX_BODY_RETRIES = 3
 TOTAL_TOLERANCE = 0.001
 # A listing that runs past this multiple of the expected number of models is looping with fresh cursors.
 RUNAWAY_FACTOR = 2
+# What is expected when nothing says how many models there are (no previous month, no total from the Hub,
+# as in a warehouse's first live month): about three times the Hub's 3 million models of 2026.
+UNKNOWN_TOTAL_CEILING = 10_000_000
 
 
 @dataclass
@@ -356,6 +359,16 @@ def _items_table(items: list, invalid_text: dict[int, str]) -> pa.Table:
     return pa.Table.from_pydict(cols, schema=STAGE_SCHEMA)
 
 
+def _expected(expected_total: int | None, hub_total: int | None) -> tuple[int, str]:
+    """How many models the listing should hold, and what says so: last month's count, else the Hub's total,
+    else UNKNOWN_TOTAL_CEILING (a bound on a loop that renews its cursor, not an estimate)."""
+    if expected_total:
+        return expected_total, "last month's count"
+    if hub_total:
+        return hub_total, "the Hub's total"
+    return UNKNOWN_TOTAL_CEILING, "no count to go by: the ceiling live.UNKNOWN_TOTAL_CEILING"
+
+
 def drop_repeats(page: pa.Table, previous: pa.Table | None) -> tuple[pa.Table, int]:
     """`page` without the models the previous page already held with exactly the same values, and how many.
 
@@ -541,7 +554,6 @@ def _fetch(
     rows = 0
     first_of_run = True
     last_log = started
-    runaway = RUNAWAY_FACTOR * expected_total if expected_total else None
     while True:
         pacer.wait()
         try:
@@ -587,9 +599,11 @@ def _fetch(
                 f"the Hub's model listing loops: page {state.pages:,} links back to a page already read "
                 f"({state.models:,} models so far); nothing was published, run the month again later"
             )
-        if runaway is not None and state.models > runaway:
+        # Models served, with the repeats dropped: a cursor renewed on the same page serves only repeats.
+        expected, why, served_total = *_expected(expected_total, state.min_total), state.models + state.repeats
+        if served_total > RUNAWAY_FACTOR * expected:
             raise _Looping(
-                f"the live listing has run past {state.models:,} models, {RUNAWAY_FACTOR}x the {expected_total:,} expected: "
+                f"the live listing has run past {served_total:,} models, {RUNAWAY_FACTOR}x the {expected:,} expected ({why}): "
                 "its cursor is going round in circles; nothing was published"
             )
         if page.next_url is None:
