@@ -148,6 +148,14 @@ def test_a_wrong_header_is_refused(tmp_path):
         load_registry(p)
 
 
+def test_a_registry_with_only_its_header_is_refused(tmp_path):
+    # It would load, and tag every model UNATTRIBUTED: indices with no country in them.
+    p = tmp_path / "registry.csv"
+    p.write_text(",".join(COLUMNS) + "\n\n")
+    with pytest.raises(RegistryError, match=r"^org registry .*registry\.csv: no organisation rows below the header$"):
+        load_registry(p)
+
+
 def test_a_problem_in_a_record_over_several_lines_names_the_line_it_starts_on(tmp_path):
     path = write(tmp_path, row("a"), 'a/b,Org,US,company,headquarters,https://x.org,,,,,false,"two\nlines"')
     with pytest.raises(RegistryError) as err:

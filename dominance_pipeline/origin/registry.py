@@ -145,6 +145,8 @@ def load_registry(path: Path | str = REGISTRY_PATH) -> Registry:
     """Read and validate the registry; raise `RegistryError` listing every problem with its line."""
     path = Path(path)
     rows, problems = _read_rows(path)
+    if not rows and not problems:  # every model would be UNATTRIBUTED: indices of nothing, not of the Hub
+        raise RegistryError(f"org registry {path}: no organisation rows below the header")
     problems += _check_rows(rows)
     if len(problems) == 1:
         (line, msg), = problems
