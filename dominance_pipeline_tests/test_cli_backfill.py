@@ -238,3 +238,43 @@ def test_an_archive_backfill_reads_each_month_end_from_the_snapshot_dataset(tmp_
     with dg.DagsterInstance.from_config(str(tmp_path / "home")) as instance:
         runs = instance.get_runs(dg.RunsFilter(job_name="monthly_job"))
         assert {r.tags["dominance/source"] for r in runs} == {"archive"} and len(runs) == 2
+
+
+def test_ctrl_c_during_a_month_reports_it_interrupted_not_failed(tmp_path, snapshots):
+    """SIGINT while the second of three months runs: that month is reported interrupted (no exception class
+    path), the third as not run, and the exit status is 130."""
+    import signal
+    import threading
+    import time
+
+    env = {**os.environ, "DOMINANCE_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen(
+        [*CLI, "backfill", "--from", "2026-03", "--to", "2026-05", "--snapshot-dir", str(snapshots)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT,
+    )
+    lines: list[str] = []
+    second = threading.Event()
+
+    def read() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if line.startswith("[2/3] 2026-04 ..."):
+                second.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert second.wait(timeout=240), "".join(lines)
+        time.sleep(1.5)  # inside the month's run (it takes several seconds)
+        proc.send_signal(signal.SIGINT)
+        err = proc.stderr.read()  # type: ignore[union-attr]
+        proc.wait(timeout=120)
+    finally:
+        proc.kill()
+    reader.join(timeout=10)
+    out = "".join(lines)
+    assert proc.returncode == 130, out + err
+    assert re.search(r"^\[2/3\] 2026-04 interrupted after [\d.]+ s, run \S+$", out, re.M), out
+    assert re.search(r"^  INTERRUPTED 2026-04 at \S+: not finished, run it again \(run \S+\)$", out, re.M), out
+    assert "  not run (interrupted): 2026-05" in out and "1 succeeded (2026-03), 1 interrupted" in out
+    assert "InterruptedError" not in out + err and "FAILED" not in out + err

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 import signal
 import subprocess
 import time
@@ -74,3 +76,27 @@ def test_hub_server_rejects_a_bad_fault(tmp_path):
 def test_hub_server_rejects_a_port_out_of_range_in_one_line():
     proc = subprocess.run([*CLI, "hub-server", "--port", "99999"], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
     assert proc.returncode == 2 and "cannot listen on 127.0.0.1:99999" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_ctrl_c_during_a_live_month_reports_it_interrupted_with_status_130(tmp_path, sample_path):
+    from dominance_pipeline.hubserver.faults import parse_fault
+
+    slow = parse_fault("slow:delay=3")  # five pages, 3 s each: the signal lands inside the listing
+    with HubServer(ModelCorpus.from_parquet([sample_path]), faults=[slow], as_of=dt.datetime(2026, 6, 5, tzinfo=dt.UTC)) as server:
+        env = {**os.environ, "DOMINANCE_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path / "home")}
+        proc = subprocess.Popen(
+            [*CLI, "materialize", "--month", "2026-05", "--source", "live", "--endpoint", server.url],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while slow.fired < 2 and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=120)
+        finally:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "INTERRUPTED raw_hub_listings: interrupted (Ctrl-C or a stop signal) before the month was finished; run the month again" in err
+    assert re.search(r"^run \S+ interrupted; details: make ui, then Runs$", err, re.M), err
+    assert "InterruptedError" not in out + err and "FAILED" not in err

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dominance_pipeline.cli.errors import UserError
-from dominance_pipeline.cli.materialize import StepFailure, month_key
+from dominance_pipeline.cli.materialize import INTERRUPTED, StepFailure, month_key, was_interrupted
 
 SOURCES = ("local", "archive")
 
@@ -56,6 +56,10 @@ class MonthResult:
     @property
     def ok(self) -> bool:
         return not self.failures
+
+    @property
+    def interrupted(self) -> bool:
+        return any(f.reason == INTERRUPTED for f in self.failures)
 
 
 def month_range(first: str, last: str) -> list[str]:
@@ -170,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
                 month = MonthResult(key, result.run_id, time.perf_counter() - started, print_outcome(result, key), key in done)
                 results.append(month)
                 if was_interrupted(result):  # Ctrl-C reaches the step as an error: stop the backfill, not just the month
+                    print(f"[{label}] {key[:7]} interrupted after {month.seconds:.1f} s, run {month.run_id}", flush=True)
                     raise KeyboardInterrupt
                 status = "ok" if month.ok else f"FAILED at {month.failures[0].step}"
                 replaced = " (replaced the earlier materialization)" if month.replaced and month.ok else ""
@@ -194,28 +199,19 @@ def run(args: argparse.Namespace) -> int:
 def summarize(results: list[MonthResult], todo: list[str], seconds: float, interrupted: bool = False) -> int:
     """The closing lines: which months ran and how each ended; 1 if any failed (or did not run)."""
     ok = [m.key for m in results if m.ok]
-    failed = [m for m in results if not m.ok]
+    failed = [m for m in results if not m.ok and not m.interrupted]
+    stopped = [m for m in results if m.interrupted]
     not_run = [k for k in todo if k not in {m.key for m in results}]
     print(f"\nRan {len(results)} of {len(todo)} month(s) in {seconds:.1f} s: {len(ok)} succeeded ({months_text(ok)})"
-          + (f", {len(failed)} failed" if failed else ""))
+          + (f", {len(failed)} failed" if failed else "") + (f", {len(stopped)} interrupted" if stopped else ""))
     for m in failed:
         print(f"  FAILED {m.key[:7]} at {m.failures[0].step}: {m.failures[0].reason.splitlines()[0]} (run {m.run_id})")
+    for m in stopped:
+        print(f"  INTERRUPTED {m.key[:7]} at {m.failures[0].step}: not finished, run it again (run {m.run_id})")
     if not_run:
         why = "interrupted" if interrupted else "--fail-fast"
         print(f"  not run ({why}): {months_text(not_run)}")
-    return 1 if failed or not_run else 0
-
-
-def was_interrupted(result) -> bool:
-    """Whether the run failed because the user interrupted it (Dagster turns SIGINT into a step error)."""
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            error = event.step_failure_data.error
-            while error is not None:
-                if error.cls_name == "DagsterExecutionInterruptedError":
-                    return True
-                error = error.cause
-    return False
+    return 1 if failed or stopped or not_run else 0
 
 
 def freshness_line() -> str:

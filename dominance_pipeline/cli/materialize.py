@@ -159,6 +159,21 @@ def failed_checks(result, severity: str) -> list[StepFailure]:
     return out
 
 
+INTERRUPTED = "interrupted (Ctrl-C or a stop signal) before the month was finished; run the month again"
+
+
+def was_interrupted(result) -> bool:
+    """Whether the run failed because the user interrupted it (Dagster turns SIGINT into a step error)."""
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.step_failure_data.error
+            while error is not None:
+                if error.cls_name == "DagsterExecutionInterruptedError":
+                    return True
+                error = error.cause
+    return False
+
+
 def failures(result) -> list[StepFailure]:
     """What went wrong, in the user's terms: the failing step (asset or check) and the innermost reason."""
     out = failed_checks(result, "ERROR")
@@ -168,6 +183,9 @@ def failures(result) -> list[StepFailure]:
         error = event.step_failure_data.error
         while error is not None and error.cause is not None:
             error = error.cause
+        if error is not None and error.cls_name == "DagsterExecutionInterruptedError":
+            out.append(StepFailure(event.step_key, INTERRUPTED))
+            continue
         reason = (error.message.strip() if error else "unknown error").splitlines()[0]
         if error is not None and f"{error.cls_name}: " in reason:
             reason = reason.split(f"{error.cls_name}: ", 1)[1]
@@ -194,7 +212,7 @@ def print_outcome(result, key: str) -> list[StepFailure]:
         return []
     found = failures(result)
     for f in found:
-        print_step("FAILED", f)
+        print_step("INTERRUPTED" if f.reason == INTERRUPTED else "FAILED", f)
     from dominance_pipeline.defs.assets import ASSETS
 
     done = {e.asset_key for e in result.get_asset_materialization_events() if e.asset_key}
@@ -206,6 +224,9 @@ def print_outcome(result, key: str) -> list[StepFailure]:
 
 def report(result, key: str) -> int:
     if print_outcome(result, key):
+        if was_interrupted(result):
+            print(f"run {result.run_id} interrupted; details: make ui, then Runs", file=sys.stderr)
+            return 130
         print(f"run {result.run_id} failed; details: make ui, then Runs", file=sys.stderr)
         return 1
     from dominance_pipeline.cli.report import print_month
