@@ -172,3 +172,18 @@ def test_a_body_cut_short_is_an_archive_error_that_names_the_snapshot(sample_pat
         snap = archive.find_snapshot(server.url, None, archive.DAILY, MAY, max_days_late=7)
         with pytest.raises(archive.ArchiveError, match=r"^reading cfahlgren1/hub-stats commit \w{8} of 2026-05-31 13:00 UTC \(models.parquet\) failed: .+; nothing was published: run the month again$"):
             archive.stage_snapshot(server.url, None, snap, tmp_path / "s.parquet")
+
+
+def test_the_weekly_dataset_is_read_at_the_commit_its_folders_were_listed_at(sample_path, tmp_path):
+    # The month's folder is uploaded again after the snapshot was chosen and before it is read: the run reads
+    # what it listed, and its metadata names that commit (a re-run can read it again).
+    sample = pl.read_parquet(sample_path)
+    repo = weekly_repo([(WEEKS[2], write(with_marker(sample, "as-listed"), tmp_path / "a.parquet"))])
+    with HubServer(repos=[repo]) as server:
+        snap = archive.find_snapshot(server.url, None, archive.WEEKLY, MAY, max_days_late=7)
+        assert snap.revision == repo.commits[-1].sha
+        rewritten = write(with_marker(sample, "rewritten"), tmp_path / "b.parquet")
+        repo.commit(dt.datetime(2026, 6, 20, tzinfo=dt.UTC), "Upload the week of 2026-05-25 again", {"models/2026-05-25/models.parquet": rewritten})
+        read = archive.stage_snapshot(server.url, None, snap, tmp_path / "s.parquet")
+    assert markers(read.path) == ["marker/as-listed"]
+    assert read.metadata()["archive_revision"] == snap.revision

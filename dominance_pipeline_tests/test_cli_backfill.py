@@ -241,40 +241,51 @@ def test_an_archive_backfill_reads_each_month_end_from_the_snapshot_dataset(tmp_
 
 
 def test_ctrl_c_during_a_month_reports_it_interrupted_not_failed(tmp_path, snapshots):
-    """SIGINT while the second of three months runs: that month is reported interrupted (no exception class
-    path), the third as not run, and the exit status is 130."""
+    """SIGINT while the second of three archive months reads its snapshot (the Hub made slow from then on, so
+    the signal lands inside that month's run): that month is reported interrupted, with no exception class
+    path, the third as not run, and the exit status is 130."""
     import signal
     import threading
     import time
 
+    from dominance_pipeline.hubserver import HubServer
+    from dominance_pipeline.hubserver.faults import parse_fault
+    from dominance_pipeline.hubserver.repos import weekly_repo
+
+    weeks = [(dt.date(2026, m, 24), snapshots / f"hub_stats_2026-{m:02d}.parquet") for m in (3, 4, 5)]
+    slow = parse_fault("slow:route=all,delay=1,after=1000000")  # off until the second month starts
     env = {**os.environ, "DOMINANCE_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path / "home")}
-    proc = subprocess.Popen(
-        [*CLI, "backfill", "--from", "2026-03", "--to", "2026-05", "--snapshot-dir", str(snapshots)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT,
-    )
     lines: list[str] = []
     second = threading.Event()
+    with HubServer(repos=[weekly_repo(weeks)], faults=[slow]) as server:
+        proc = subprocess.Popen(
+            [*CLI, "backfill", "--from", "2026-03", "--to", "2026-05", "--source", "archive", "--endpoint", server.url],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=PROJECT_ROOT,
+        )
 
-    def read() -> None:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            lines.append(line)
-            if line.startswith("[2/3] 2026-04 ..."):
-                second.set()
+        def read() -> None:
+            for line in proc.stdout:  # type: ignore[union-attr]
+                lines.append(line)
+                if line.startswith("[2/3] 2026-04 ..."):
+                    slow.after = 0
+                    second.set()
 
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        assert second.wait(timeout=240), "".join(lines)
-        time.sleep(1.5)  # inside the month's run (it takes several seconds)
-        proc.send_signal(signal.SIGINT)
-        err = proc.stderr.read()  # type: ignore[union-attr]
-        proc.wait(timeout=120)
-    finally:
-        proc.kill()
-    reader.join(timeout=10)
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            assert second.wait(timeout=240), "".join(lines)
+            deadline = time.monotonic() + 120
+            while slow.fired < 1 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            err = proc.stderr.read()  # type: ignore[union-attr]
+            proc.wait(timeout=120)
+        finally:
+            proc.kill()
+        reader.join(timeout=10)
     out = "".join(lines)
     assert proc.returncode == 130, out + err
     assert re.search(r"^\[2/3\] 2026-04 interrupted after [\d.]+ s, run \S+$", out, re.M), out
-    assert re.search(r"^  INTERRUPTED 2026-04 at \S+: not finished, run it again \(run \S+\)$", out, re.M), out
+    assert re.search(r"^  INTERRUPTED 2026-04 at raw_hub_listings: not finished, run it again \(run \S+\)$", out, re.M), out
     assert "  not run (interrupted): 2026-05" in out and "1 succeeded (2026-03), 1 interrupted" in out
     assert "InterruptedError" not in out + err and "FAILED" not in out + err

@@ -5,7 +5,7 @@ The Hub's API only knows *now*; a month in the past is read from a dataset that 
 
 - `hfmlsoc/hub_weekly_snapshots`: `models/<YYYY-MM-DD>/models.parquet` every week since 2024-07-24. A folder
   is labelled with its week's first day but holds the data as of that week's end, so its snapshot time is
-  taken as label + 7 days;
+  taken as label + 7 days. Folders are listed and read at the commit `main` points at when the run starts;
 - `cfahlgren1/hub-stats`: one `models.parquet` rewritten daily; a past day is the file at a past commit
   (from `list_repo_commits`), timed by the commit that last replaced the file (`get_paths_info`).
 
@@ -68,18 +68,27 @@ def _other(dataset: str) -> str:
     return DAILY if dataset == WEEKLY else WEEKLY
 
 
-def weekly_snapshots(fs: HfFileSystem, dataset: str = WEEKLY) -> list[ArchiveSnapshot]:
-    """Every dated folder of the weekly dataset (at `main`), oldest first."""
+def weekly_snapshots(fs: HfFileSystem, dataset: str = WEEKLY, revision: str = "main") -> list[ArchiveSnapshot]:
+    """Every dated folder of the weekly dataset at `revision`, oldest first."""
     out = []
-    for folder in fs.ls(f"datasets/{dataset}/models", detail=False):
+    for folder in fs.ls(f"datasets/{dataset}@{revision}/models", detail=False):
         label = str(folder).rsplit("/", 1)[-1]
         try:
             day = dt.date.fromisoformat(label)
         except ValueError:
             continue
         taken = dt.datetime.combine(day, dt.time(), dt.UTC) + WEEK
-        out.append(ArchiveSnapshot(dataset, "main", f"models/{label}/models.parquet", taken, f"models/{label} (week of {label})"))
+        out.append(ArchiveSnapshot(dataset, revision, f"models/{label}/models.parquet", taken, f"models/{label} (week of {label})"))
     return sorted(out, key=lambda s: s.taken_at)
+
+
+def head_commit(api: HfApi, dataset: str) -> str:
+    """The commit `main` points at now: folders are listed and read there, so a commit landing meanwhile
+    (a new week, a folder rewritten) changes nothing in this run, and the metadata names what was read."""
+    sha = api.dataset_info(dataset, revision="main").sha
+    if not sha:
+        raise ArchiveError(f"{dataset}: the Hub did not say which commit main is at")
+    return sha
 
 
 def _daily(dataset: str, commit_id: str, when: dt.datetime) -> ArchiveSnapshot:
@@ -130,10 +139,10 @@ def find_snapshot(endpoint: str, token: str | None, dataset: str, month: dt.date
     if dataset not in DATASETS:
         raise ArchiveError(f"unknown archive dataset {dataset!r}: use {WEEKLY} or {DAILY}")
     fs = hf_filesystem(endpoint, token)
+    api = HfApi(endpoint=endpoint, token=token or False)
     if dataset == WEEKLY:
-        chosen = choose_snapshot(weekly_snapshots(fs, dataset), dataset, month, max_days_late)
+        chosen = choose_snapshot(weekly_snapshots(fs, dataset, head_commit(api, dataset)), dataset, month, max_days_late)
     else:
-        api = HfApi(endpoint=endpoint, token=token or False)
         chosen = choose_snapshot(daily_snapshots(api, dataset), dataset, month, max_days_late)
         chosen = _on_time(file_snapshot(api, chosen), dataset, month, max_days_late)
     if not fs.exists(chosen.fs_path):
