@@ -15,6 +15,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from dominance_pipeline.definitions import build_definitions
+from dominance_pipeline.origin.registry import REGISTRY_PATH
 from dominance_pipeline.storage import verdicts
 from dominance_pipeline_tests.conftest import SAMPLE, run_month
 from dominance_pipeline_tests.snapshots import april_snapshot, corrupted_snapshot
@@ -305,3 +306,35 @@ def test_a_rejected_rerun_of_an_accepted_month_puts_the_accepted_listing_back(tm
     assert result.success
     # The same indices again (a run sums lineage weights in its own order: equal to the last bits).
     assert_frame_equal(pl.read_parquet(partition(data, "dominance_indices", MAY)), accepted_indices, rel_tol=1e-12, abs_tol=0)
+
+
+def test_a_rejected_rerun_of_a_tagged_partition_puts_the_accepted_one_back(tmp_path, monkeypatch):
+    """May passed; run again with a registry that knows one small organisation, the tagged check fails on
+    coverage: the tagged partition is the accepted one again and the rejected one is kept aside; the month's
+    aggregates and indices, computed from the accepted one, stay."""
+    snapshots = snapshot_dir(tmp_path, april_snapshot(SAMPLE), pl.read_parquet(SAMPLE))
+    data, instance = tmp_path / "data", dg.DagsterInstance.ephemeral()
+    warehouse = data / "warehouse"
+    assert run_month(data, MAY, instance=instance, snapshot_dir=snapshots).success
+    before = digests(data, MAY)
+    registry = REGISTRY_PATH.read_text().splitlines()
+    tiny = tmp_path / "registry.csv"
+    tiny.write_text("\n".join([registry[0], *[r for r in registry if r.startswith("zed-industries,")]]) + "\n")
+    monkeypatch.setenv("DOMINANCE_REGISTRY", str(tiny))
+
+    rerun = run_month(data, MAY, instance=instance, snapshot_dir=snapshots)
+
+    assert not rerun.success
+    tagged = evaluation(rerun, "origin_tagged_models_valid")
+    assert not tagged.passed and "attributed" in tagged.description
+    rejected = warehouse / "_rejected" / "origin_tagged_models" / f"month={MAY}"
+    assert tagged.description.splitlines()[-1] == f"The month's accepted partition is back in place; the rejected one is in {rejected}"
+    assert tagged.metadata["rejected_partition"].value == str(rejected)
+    # Raw passed again (the same listing, published again); everything after it is as the accepted run left it.
+    after = digests(data, MAY)
+    assert {k: v for k, v in after.items() if "raw_hub_listings" not in k} == {k: v for k, v in before.items() if "raw_hub_listings" not in k}
+    assert verdicts.read(warehouse, "origin_tagged_models", MAY).state == verdicts.PASSED
+    rejected_tagged = pl.read_parquet(rejected / "data.parquet")
+    assert rejected_tagged.height == pl.read_parquet(SAMPLE).height
+    assert set(rejected_tagged["org_country"].unique()) <= {"US", "UNATTRIBUTED"}
+    assert not (warehouse / "_previous" / "origin_tagged_models" / f"month={MAY}").exists()

@@ -200,10 +200,10 @@ def test_a_rejected_listing_gives_way_to_the_accepted_one_it_replaced(tmp_path):
     root, q, m = tmp_path / "w", tmp_path / "w" / "quarantine", "2026-05-01"
     good = _listing(root, q, m, 3)
     _judge(root, m, passed=True)
-    assert accepted.keep(root, q, "raw_hub_listings", m)
+    assert accepted.keep(root, "raw_hub_listings", m, q)
     bad = _listing(root, q, m, 5)
     _judge(root, m, passed=False)
-    out = accepted.settle(root, q, "raw_hub_listings", m, passed=False)
+    out = accepted.settle(root, "raw_hub_listings", m, False, q)
     assert out == accepted.rejected_dir(root, "raw_hub_listings", m)
     assert _now(root, q, m) == good and verdicts.read(root, "raw_hub_listings", m).state == verdicts.PASSED
     assert ((out / "data.parquet").read_bytes(), (out / "quarantine.parquet").read_bytes()) == bad
@@ -214,15 +214,15 @@ def test_a_passed_listing_drops_the_one_aside_and_nothing_accepted_leaves_a_reje
     root, q, m = tmp_path / "w", tmp_path / "w" / "quarantine", "2026-05-01"
     _listing(root, q, m, 3)
     _judge(root, m, passed=True)
-    accepted.keep(root, q, "raw_hub_listings", m)
+    accepted.keep(root, "raw_hub_listings", m, q)
     newer = _listing(root, q, m, 4)
-    assert accepted.settle(root, q, "raw_hub_listings", m, passed=True) is None
+    assert accepted.settle(root, "raw_hub_listings", m, True, q) is None
     assert _now(root, q, m) == newer and not accepted.previous_dir(root, "raw_hub_listings", m).exists()
     # June's first listing is rejected: nothing to go back to, so it stays (refused by its verdict).
-    assert not accepted.keep(root, q, "raw_hub_listings", "2026-06-01")
+    assert not accepted.keep(root, "raw_hub_listings", "2026-06-01", q)
     june = _listing(root, q, "2026-06-01", 2)
     _judge(root, "2026-06-01", passed=False)
-    assert accepted.settle(root, q, "raw_hub_listings", "2026-06-01", passed=False) is None
+    assert accepted.settle(root, "raw_hub_listings", "2026-06-01", False, q) is None
     assert _now(root, q, "2026-06-01") == june and verdicts.read(root, "raw_hub_listings", "2026-06-01").state == verdicts.FAILED
 
 
@@ -232,13 +232,13 @@ def test_a_listing_never_judged_does_not_push_the_accepted_one_out(tmp_path):
     root, q, m = tmp_path / "w", tmp_path / "w" / "quarantine", "2026-05-01"
     good = _listing(root, q, m, 3)
     _judge(root, m, passed=True)
-    accepted.keep(root, q, "raw_hub_listings", m)
+    accepted.keep(root, "raw_hub_listings", m, q)
     _listing(root, q, m, 4)  # never judged
     assert verdicts.read(root, "raw_hub_listings", m).state == verdicts.UNCHECKED
-    assert accepted.keep(root, q, "raw_hub_listings", m)
+    assert accepted.keep(root, "raw_hub_listings", m, q)
     _listing(root, q, m, 5)
     _judge(root, m, passed=False)
-    accepted.settle(root, q, "raw_hub_listings", m, passed=False)
+    accepted.settle(root, "raw_hub_listings", m, False, q)
     assert _now(root, q, m) == good and verdicts.read(root, "raw_hub_listings", m).state == verdicts.PASSED
 
 
@@ -246,14 +246,27 @@ def test_without_hard_links_the_accepted_listing_is_copied_back_and_keeps_its_ve
     root, q, m = tmp_path / "w", tmp_path / "w" / "quarantine", "2026-05-01"
     good = _listing(root, q, m, 3)  # never checked here: it goes back never checked
     monkeypatch.setattr(accepted.os, "link", lambda *a: (_ for _ in ()).throw(OSError(1, "Operation not permitted")))
-    assert accepted.keep(root, q, "raw_hub_listings", m)
+    assert accepted.keep(root, "raw_hub_listings", m, q)
     _listing(root, q, m, 5)
     _judge(root, m, passed=False)
-    accepted.settle(root, q, "raw_hub_listings", m, passed=False)
+    accepted.settle(root, "raw_hub_listings", m, False, q)
     assert _now(root, q, m) == good and verdicts.read(root, "raw_hub_listings", m).state == verdicts.NEVER
     _judge(root, m, passed=True)
-    accepted.keep(root, q, "raw_hub_listings", m)
+    accepted.keep(root, "raw_hub_listings", m, q)
     _listing(root, q, m, 6)
     _judge(root, m, passed=False)
-    accepted.settle(root, q, "raw_hub_listings", m, passed=False)
+    accepted.settle(root, "raw_hub_listings", m, False, q)
     assert _now(root, q, m) == good and verdicts.read(root, "raw_hub_listings", m).state == verdicts.PASSED
+
+
+def test_every_partition_the_io_manager_writes_is_settled_by_its_blocking_check():
+    # A partition kept aside by the IO manager and never settled would pin its old file forever; one not
+    # kept aside could not be put back when its check fails.
+    from dominance_pipeline.defs.resources import CHECKED_PARTITIONS
+    from dominance_pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    partitioned = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def is not None}
+    blocking = {k.asset_key.to_user_string() for k in graph.asset_check_keys if graph.get_check_spec(k).blocking}
+    assert CHECKED_PARTITIONS == partitioned - {"raw_hub_listings"}  # the raw asset writes its own partition
+    assert CHECKED_PARTITIONS <= blocking

@@ -3,9 +3,12 @@
 The suites live in quality/suites.py; this module only loads what each suite needs and turns its result
 into an `AssetCheckResult`. Severity follows the worst failed expectation: an ERROR blocks the month's
 downstream assets, a WARN (for example a late snapshot) is shown on the check but lets the month through.
+Each check keeps its verdict on the file it judged, and a rejected partition gives way to the accepted one
+it replaced (`judged_result`, storage.accepted).
 """
 
 import datetime as dt
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -66,7 +69,7 @@ def raw_hub_listings_valid(
 ) -> dg.AssetCheckResult:
     month = month_of(context.partition_key)
     table, before = "raw_hub_listings", suites.previous_month(month)
-    judged = verdicts.identity(parquet.partition_file(warehouse.path, table, month))
+    identity = judged(warehouse, table, context.partition_key)
     raw_hub_listings, stored = _partition(warehouse, table, context.partition_key, suites.RAW_CHECK_COLUMNS)
     qfile = parquet.partition_file(warehouse.quarantine, table, month)
     quarantine = pl.read_parquet(qfile, glob=False) if qfile.exists() else QUARANTINE.empty()
@@ -80,23 +83,32 @@ def raw_hub_listings_valid(
     )
     result = suites.validate_raw(raw_hub_listings, ctx, quality.thresholds(), stored)
     # Kept for later runs: the next month's size check and delta, and runs of the downstream assets alone.
-    passed = _keep(warehouse, table, month, judged, result)
-    rejected = accepted.settle(warehouse.path, warehouse.quarantine, table, month, passed)
-    if rejected is None:
-        return check_result(result)
-    return check_result(
-        result,
-        f"The month's accepted listing is back in place; the rejected one and its quarantine are in {rejected}",
-        rejected_listing=dg.MetadataValue.path(str(rejected)),
-    )
+    return judged_result(warehouse, table, month, identity, result, warehouse.quarantine)
 
 
-def _keep(warehouse: WarehouseResource, table: str, month: dt.date, judged: list[int], result: suites.SuiteResult) -> bool:
-    """The check's verdict on the file it judged, for the runs that read the partition later (storage.verdicts);
-    returns whether it passed (no ERROR failed)."""
+def judged(warehouse: WarehouseResource, table: str, key: str) -> list[int]:
+    """The identity of the partition file a check is about to judge (storage.verdicts)."""
+    return verdicts.identity(parquet.partition_file(warehouse.path, table, key))
+
+
+def judged_result(
+    warehouse: WarehouseResource, table: str, month: dt.date, judged: list[int], result: suites.SuiteResult, quarantine: Path | None = None
+) -> dg.AssetCheckResult:
+    """The check result, after keeping its verdict on the file it judged (for the runs that read the partition
+    later) and settling the month (storage.accepted): a rejected partition gives way to the accepted one it
+    replaced, and the result's last line says where the rejected one went."""
     errors = "; ".join(o.line() for o in result.failed(suites.ERROR))
     verdicts.record(warehouse.path, table, month, judged, passed=not errors, summary=errors[:500])
-    return not errors
+    rejected = accepted.settle(warehouse.path, table, month, not errors, quarantine)
+    if rejected is None:
+        return check_result(result)
+    what = "listing" if quarantine is not None else "partition"
+    also = " and its quarantine are" if quarantine is not None else " is"
+    return check_result(
+        result,
+        f"The month's accepted {what} is back in place; the rejected one{also} in {rejected}",
+        rejected_partition=dg.MetadataValue.path(str(rejected)),
+    )
 
 
 @dg.asset_check(
@@ -108,8 +120,10 @@ def _keep(warehouse: WarehouseResource, table: str, month: dt.date, judged: list
 def origin_tagged_models_valid(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, quality: QualityResource
 ) -> dg.AssetCheckResult:
+    identity = judged(warehouse, "origin_tagged_models", context.partition_key)
     tagged, stored = _partition(warehouse, "origin_tagged_models", context.partition_key, suites.TAGGED_CHECK_COLUMNS)
-    return check_result(suites.validate_tagged(tagged, quality.thresholds(), stored))
+    result = suites.validate_tagged(tagged, quality.thresholds(), stored)
+    return judged_result(warehouse, "origin_tagged_models", month_of(context.partition_key), identity, result)
 
 
 @dg.asset_check(
@@ -126,9 +140,12 @@ def monthly_aggregates_conserve_totals(
     monthly_aggregates: pl.DataFrame,
     raw_hub_listings: pl.DataFrame,
     quality: QualityResource,
+    warehouse: WarehouseResource,
 ) -> dg.AssetCheckResult:
     month = month_of(context.partition_key)
-    return check_result(suites.validate_aggregates(monthly_aggregates, raw_hub_listings, month, quality.thresholds()))
+    identity = judged(warehouse, "monthly_aggregates", context.partition_key)
+    result = suites.validate_aggregates(monthly_aggregates, raw_hub_listings, month, quality.thresholds())
+    return judged_result(warehouse, "monthly_aggregates", month, identity, result)
 
 
 @dg.asset_check(
@@ -141,10 +158,9 @@ def dominance_indices_valid(
     context: dg.AssetCheckExecutionContext, dominance_indices: pl.DataFrame, quality: QualityResource, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
     month = month_of(context.partition_key)
-    judged = verdicts.identity(parquet.partition_file(warehouse.path, "dominance_indices", month))
+    identity = judged(warehouse, "dominance_indices", context.partition_key)
     result = suites.validate_indices(dominance_indices, quality.thresholds())
-    _keep(warehouse, "dominance_indices", month, judged, result)  # the time series leaves out a month that failed
-    return check_result(result)
+    return judged_result(warehouse, "dominance_indices", month, identity, result)  # the time series leaves out a month that failed
 
 
 CHECKS = [raw_hub_listings_valid, origin_tagged_models_valid, monthly_aggregates_conserve_totals, dominance_indices_valid]

@@ -8,10 +8,10 @@ and a failure names the month of each offending row.
 import dagster as dg
 import polars as pl
 
-from dominance_pipeline.defs.checks import check_result
+from dominance_pipeline.defs.checks import check_result, judged, judged_result
 from dominance_pipeline.defs.leaderboard import monthly_leaderboard
-from dominance_pipeline.defs.partitions import monthly
-from dominance_pipeline.defs.resources import QualityResource
+from dominance_pipeline.defs.partitions import month_of, monthly
+from dominance_pipeline.defs.resources import QualityResource, WarehouseResource
 from dominance_pipeline.defs.timeseries import dominance_crossover, dominance_timeseries
 from dominance_pipeline.metrics.leaderboard import TOP
 from dominance_pipeline.quality import suites
@@ -23,8 +23,12 @@ from dominance_pipeline.quality import suites
     partitions_def=monthly,
     description=f"GX suite: competition ranks within the top {TOP} per board and view, unique names, shares in [0, 1], rank_change = previous_rank - rank.",
 )
-def monthly_leaderboard_valid(monthly_leaderboard: pl.DataFrame, quality: QualityResource) -> dg.AssetCheckResult:
-    return check_result(suites.validate_leaderboard(monthly_leaderboard, quality.thresholds(), TOP))
+def monthly_leaderboard_valid(
+    context: dg.AssetCheckExecutionContext, monthly_leaderboard: pl.DataFrame, quality: QualityResource, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    identity = judged(warehouse, "monthly_leaderboard", context.partition_key)
+    result = suites.validate_leaderboard(monthly_leaderboard, quality.thresholds(), TOP)
+    return judged_result(warehouse, "monthly_leaderboard", month_of(context.partition_key), identity, result)
 
 
 @dg.asset_check(

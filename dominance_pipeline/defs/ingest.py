@@ -130,7 +130,7 @@ def raw_hub_listings(
             read = archive.stage_snapshot(hub_api.base_url, hub_api.token, snap, staged, log=log)
             snapshot_at, extra = snap.taken_at, {"endpoint": hub_api.base_url, **read.metadata()}
         # The accepted listing in place goes aside until the check has judged this one (storage.accepted).
-        if accepted.keep(warehouse.path, warehouse.quarantine, TABLE, month):
+        if accepted.keep(warehouse.path, TABLE, month, warehouse.quarantine):
             log(f"the accepted listing of {key} is kept aside until this one passes its check")
         notes = publish_listing(
             parquet_batches(staged), warehouse=warehouse.path, quarantine=warehouse.quarantine,

@@ -15,7 +15,7 @@ from dominance_pipeline.quality.config import THRESHOLDS_PATH, Thresholds, load_
 from dominance_pipeline.schemas import BY_ASSET, conform
 from dominance_pipeline.settings import THRESHOLDS_ENV, Paths
 from dominance_pipeline.sources import archive, live
-from dominance_pipeline.storage import handoff, parquet
+from dominance_pipeline.storage import accepted, handoff, parquet
 from dominance_pipeline.storage.duckdb_views import ensure_views
 
 
@@ -57,6 +57,10 @@ class QualityResource(dg.ConfigurableResource):
         return load_thresholds(self.thresholds_path)
 
 
+# The partitions this IO manager writes whose blocking check settles them (defs/checks.py: judged_result).
+CHECKED_PARTITIONS = frozenset({"origin_tagged_models", "monthly_aggregates", "dominance_indices", "monthly_leaderboard"})
+
+
 class WarehouseIOManager(dg.ConfigurableIOManager):
     """Stores each asset partition at <root>/<asset>/month=<key>/data.parquet, checked against its schema.
 
@@ -80,6 +84,8 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         table = context.asset_key.path[-1]
         df = conform(obj, BY_ASSET[table])
         if context.has_partition_key:
+            if table in CHECKED_PARTITIONS:  # aside until this one passes its check (storage.accepted)
+                accepted.keep(Path(self.root), table, context.partition_key)
             path = parquet.write_partition(df, Path(self.root), table, context.partition_key)
             handoff.remember(table, path, df)
         else:

@@ -1,14 +1,14 @@
-"""A month's accepted raw listing, kept aside while a new listing of that month waits for its check.
+"""A month's accepted partition, kept aside while a new one of that month waits for its check.
 
-Dagster runs a check after its asset, so a re-run of a month has replaced the raw partition (and its
-quarantine) before the blocking check judges the new listing. Should the check reject it, the month would
-hold a listing no later run may read, beside downstream partitions computed from the one it replaced.
-So the asset links the accepted files aside before it publishes (`keep`), and the check settles: a passed
-listing drops them, a rejected one moves to `_rejected/` for inspection and the accepted files go back in
+Dagster runs a check after its asset, so a re-run of a month has replaced the partition (and, for the raw
+listing, its quarantine) before the blocking check judges the new one. Should the check reject it, the
+month would hold a partition no later run may read, beside partitions computed from the one it replaced.
+So the writer links the accepted files aside before it publishes (`keep`), and the check settles: a passed
+partition drops them, a rejected one moves to `_rejected/` for inspection and the accepted files go back in
 place with their verdict (`settle`). Hard links: keeping 3 million models aside costs no copy.
 
-A listing that was never accepted (the month's first run, or one whose earlier listing failed too) has
-nothing to go back to: the rejected listing stays in place, refused by its verdict (storage.verdicts).
+A partition that was never accepted (the month's first, or one whose earlier partition failed too) has
+nothing to go back to: the rejected one stays in place, refused by its verdict (storage.verdicts).
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ DATA, QUARANTINE, VERDICT = "data.parquet", "quarantine.parquet", "verdict.json"
 
 
 def previous_dir(root: Path, table: str, month: dt.date | str) -> Path:
-    """Where the accepted listing waits while its replacement is checked."""
+    """Where the accepted partition waits while its replacement is checked."""
     return partition_dir(Path(root) / PREVIOUS, table, month)
 
 
 def rejected_dir(root: Path, table: str, month: dt.date | str) -> Path:
-    """Where a rejected listing that replaced an accepted one is kept, with its quarantine and verdict."""
+    """Where a rejected partition that replaced an accepted one is kept, with its quarantine and verdict."""
     return partition_dir(Path(root) / REJECTED, table, month)
 
 
@@ -49,31 +49,31 @@ def _place(source: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def keep(root: Path, quarantine: Path, table: str, month: dt.date | str) -> bool:
-    """Before `month`'s listing is published again: link the one in place aside if it is accepted (passed
-    its check, or was never checked). A listing in place that is not (rejected with nothing to go back to,
-    or published by a run that died before its check) leaves the last accepted one aside as it was.
-    Returns whether an accepted listing is aside.
+def keep(root: Path, table: str, month: dt.date | str, quarantine: Path | None = None) -> bool:
+    """Before `month`'s partition of `table` is published again: link the one in place aside (with its
+    quarantine under `quarantine`, and its verdict) if it is accepted (passed its check, or was never
+    checked). One in place that is not (rejected with nothing to go back to, or published by a run that
+    died before its check) leaves the last accepted one aside as it was. Returns whether one is aside.
     """
     data, aside = partition_file(root, table, month), previous_dir(root, table, month)
     if not data.exists() or not verdicts.read(root, table, month).usable:
         return (aside / DATA).exists()
     shutil.rmtree(aside, ignore_errors=True)
-    q, kept = partition_file(quarantine, table, month), verdicts.verdict_file(root, table, month)
-    if q.exists():
-        _place(q, aside / QUARANTINE)
+    kept = verdicts.verdict_file(root, table, month)
+    if quarantine is not None and partition_file(quarantine, table, month).exists():
+        _place(partition_file(quarantine, table, month), aside / QUARANTINE)
     if kept.exists():
         _place(kept, aside / VERDICT)
-    _place(data, aside / DATA)  # last: a listing is aside once its data file is
+    _place(data, aside / DATA)  # last: a partition is aside once its data file is
     return True
 
 
-def settle(root: Path, quarantine: Path, table: str, month: dt.date | str, passed: bool) -> Path | None:
-    """After the check of `month`'s listing: a passed listing drops the accepted one aside; a rejected one
-    is moved to `rejected_dir` and the accepted listing goes back in place with its verdict. Returns the
-    rejected folder when that happened.
+def settle(root: Path, table: str, month: dt.date | str, passed: bool, quarantine: Path | None = None) -> Path | None:
+    """After the check of `month`'s partition: a passed one drops the accepted one aside; a rejected one is
+    moved to `rejected_dir` and the accepted partition goes back in place with its quarantine and verdict.
+    Returns the rejected folder when that happened.
 
-    Each file moves by an atomic rename, the data file first: a crash part way leaves the rejected listing
+    Each file moves by an atomic rename, the data file first: a crash part way leaves the rejected partition
     in place (still refused by its verdict, the accepted one still aside), or the accepted data beside a
     verdict that does not name it (refused until the check runs on it again).
     """
@@ -82,17 +82,19 @@ def settle(root: Path, quarantine: Path, table: str, month: dt.date | str, passe
         if passed:
             shutil.rmtree(aside, ignore_errors=True)
         return None
-    data, q, kept = partition_file(root, table, month), partition_file(quarantine, table, month), verdicts.verdict_file(root, table, month)
+    data, kept = partition_file(root, table, month), verdicts.verdict_file(root, table, month)
+    q = partition_file(quarantine, table, month) if quarantine is not None else None
     out = rejected_dir(root, table, month)
     shutil.rmtree(out, ignore_errors=True)
     for current, name in ((data, DATA), (q, QUARANTINE), (kept, VERDICT)):
-        if current.exists():
+        if current is not None and current.exists():
             _place(current, out / name)
     _place(aside / DATA, data)
-    if (aside / QUARANTINE).exists():
-        _place(aside / QUARANTINE, q)
-    else:
-        q.unlink(missing_ok=True)
+    if q is not None:
+        if (aside / QUARANTINE).exists():
+            _place(aside / QUARANTINE, q)
+        else:
+            q.unlink(missing_ok=True)
     if (aside / VERDICT).exists():
         # Recorded again on the file as it is back in place: the same file, unless it had to be copied.
         before = json.loads((aside / VERDICT).read_text())
@@ -101,4 +103,3 @@ def settle(root: Path, quarantine: Path, table: str, month: dt.date | str, passe
         kept.unlink(missing_ok=True)  # never checked here, as before
     shutil.rmtree(aside, ignore_errors=True)
     return out
-
