@@ -123,3 +123,19 @@ def test_a_new_month_refreshes_the_time_series_once(one_month):
     assert second.total_requested == len(TIMESERIES)  # nothing else: the monthly chain is not automated
     third = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=second.cursor)
     assert third.total_requested == 0  # requested once, not on every tick
+
+
+def test_a_month_whose_indices_failed_their_check_is_not_fresh(tmp_path):
+    # Its indices are materialized (the instance says so) but were rejected, and the series leaves them out.
+    from dominance_pipeline.storage import parquet, verdicts
+
+    definitions = build_definitions(tmp_path, SAMPLE_DIR)
+    instance = dg.DagsterInstance.ephemeral()
+    assert run_month(tmp_path, SAMPLE_KEY, instance=instance).success
+    assert freshness_at(definitions, instance, "2026-06-03T00:00:00Z").passed
+    warehouse = tmp_path / "warehouse"
+    judged = verdicts.identity(parquet.partition_file(warehouse, "dominance_indices", SAMPLE_KEY))
+    verdicts.record(warehouse, "dominance_indices", SAMPLE_KEY, judged, passed=False, summary="ERROR share in [0, 1]")
+    stale = freshness_at(definitions, instance, "2026-06-03T00:00:00Z")
+    assert not stale.passed and stale.severity == dg.AssetCheckSeverity.WARN
+    assert stale.description.startswith("the last complete month 2026-05 (due by 2026-06-03 00:00 UTC) is not materialized")

@@ -338,3 +338,45 @@ def test_a_rejected_rerun_of_a_tagged_partition_puts_the_accepted_one_back(tmp_p
     assert rejected_tagged.height == pl.read_parquet(SAMPLE).height
     assert set(rejected_tagged["org_country"].unique()) <= {"US", "UNATTRIBUTED"}
     assert not (warehouse / "_previous" / "origin_tagged_models" / f"month={MAY}").exists()
+
+
+@pytest.mark.parametrize(("rejected", "first_refusal"), [("origin_tagged_models", "monthly_aggregates"), ("monthly_aggregates", "dominance_indices")])
+def test_the_downstream_assets_alone_do_not_run_on_a_partition_that_failed_its_check(tmp_path, rejected, first_refusal):
+    # The month passed; then `rejected`'s verdict on the same file is made a failure, as its check records
+    # one. A run of the assets after it alone (the UI's Materialize) refuses to build on it, and leaves them
+    # as they were.
+    snapshots = snapshot_dir(tmp_path, april_snapshot(SAMPLE), pl.read_parquet(SAMPLE))
+    data = tmp_path / "data"
+    warehouse = data / "warehouse"
+    assert run_month(data, MAY, snapshot_dir=snapshots).success
+    before = digests(data, MAY)
+    judged = verdicts.identity(partition(data, rejected, MAY))
+    verdicts.record(warehouse, rejected, MAY, judged, passed=False, summary="ERROR stand-in")
+    defs = build_definitions(data, snapshots)
+    after = dg.AssetSelection.assets(rejected).downstream() - dg.AssetSelection.assets(rejected, "dominance_timeseries", "dominance_crossover")
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
+        selection=after, partition_key=MAY, resources=defs.resources, raise_on_error=False,
+    )
+    assert not result.success
+    failures = {e.step_key: e.event_specific_data.error.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
+    assert f"{rejected} for 2026-05 failed its check (ERROR stand-in)" in failures[first_refusal]
+    assert all(f"{rejected} for 2026-05 failed its check" in m for m in failures.values())
+    assert not result.get_asset_materialization_events()
+    assert digests(data, MAY) == before
+
+
+@pytest.mark.parametrize("check", ["raw_hub_listings_valid", "origin_tagged_models_valid"])
+def test_a_check_run_alone_on_a_month_never_materialized_says_so(tmp_path, check):
+    defs = build_definitions(tmp_path / "data", tmp_path)
+    table = check.removesuffix("_valid")
+    # The check's own op, as the UI's Execute on a check runs it.
+    result = defs.resolve_job_def("monthly_job").execute_in_process(
+        partition_key=MAY, op_selection=[f"{table}_{check}"], raise_on_error=False
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.event_specific_data.error
+    while error.cause is not None:
+        error = error.cause
+    assert error.message.startswith(f"FileNotFoundError: partition {table} month={MAY} has not been materialized"), error.message

@@ -3,7 +3,9 @@
 import dagster as dg
 import polars as pl
 
+from dominance_pipeline.defs.gates import require_accepted
 from dominance_pipeline.defs.partitions import GROUP, month_of, monthly
+from dominance_pipeline.defs.resources import WarehouseResource
 from dominance_pipeline.metrics import aggregates
 
 
@@ -14,6 +16,9 @@ from dominance_pipeline.metrics import aggregates
     ins={"origin_tagged_models": dg.AssetIn(metadata={"columns": list(aggregates.COLUMNS)})},
     description="Per view and country: models, new models, 30-day and all-time downloads, likes.",
 )
-def monthly_aggregates(context: dg.AssetExecutionContext, origin_tagged_models: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+def monthly_aggregates(
+    context: dg.AssetExecutionContext, origin_tagged_models: pl.DataFrame, warehouse: WarehouseResource
+) -> dg.Output[pl.DataFrame]:
+    require_accepted(warehouse, "origin_tagged_models", context.partition_key)
     out = aggregates.aggregate(origin_tagged_models, month_of(context.partition_key))
     return dg.Output(out, metadata={"countries_direct": out.filter(pl.col("view") == "direct").height})

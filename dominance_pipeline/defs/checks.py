@@ -52,10 +52,16 @@ def _partition(
     no metadata, so the check reads the file itself (or, when this process has just published that very
     file, takes its columns from memory: storage.handoff).
     """
+    path = _materialized(warehouse, table, key)
+    return handoff.read_partition(warehouse.path, table, key, list(columns)), pl.scan_parquet(path, glob=False).collect_schema()
+
+
+def _materialized(warehouse: WarehouseResource, table: str, key: str) -> Path:
+    """The partition's file; a check run alone on a month never materialized says so."""
     path = parquet.partition_file(warehouse.path, table, key)
     if not path.exists():
         raise FileNotFoundError(f"partition {table} month={key} has not been materialized: {path} is missing")
-    return handoff.read_partition(warehouse.path, table, key, list(columns)), pl.scan_parquet(path, glob=False).collect_schema()
+    return path
 
 
 @dg.asset_check(
@@ -88,7 +94,7 @@ def raw_hub_listings_valid(
 
 def judged(warehouse: WarehouseResource, table: str, key: str) -> list[int]:
     """The identity of the partition file a check is about to judge (storage.verdicts)."""
-    return verdicts.identity(parquet.partition_file(warehouse.path, table, key))
+    return verdicts.identity(_materialized(warehouse, table, key))
 
 
 def judged_result(

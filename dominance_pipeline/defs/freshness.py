@@ -8,12 +8,15 @@ button). A missing month is late, not wrong, so the check warns (WARN) rather th
 """
 
 import datetime as dt
+from pathlib import Path
 
 import dagster as dg
 from pydantic import Field
 
 from dominance_pipeline.defs.indices import dominance_indices
+from dominance_pipeline.defs.resources import WarehouseResource
 from dominance_pipeline.quality import freshness
+from dominance_pipeline.storage import verdicts
 
 INDICES = dg.AssetKey("dominance_indices")
 
@@ -32,8 +35,13 @@ def as_of_time(text: str | None) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def materialized_months(instance: dg.DagsterInstance) -> list[dt.date]:
-    return sorted(dt.date.fromisoformat(k) for k in instance.get_materialized_partitions(INDICES))
+def materialized_months(instance: dg.DagsterInstance, warehouse: Path | None = None) -> list[dt.date]:
+    """The months whose indices are materialized, less those whose indices failed their check (a month left
+    out of the series is not fresh data) when the `warehouse` is given."""
+    months = sorted(dt.date.fromisoformat(k) for k in instance.get_materialized_partitions(INDICES))
+    if warehouse is None:
+        return months
+    return [m for m in months if verdicts.read(warehouse, "dominance_indices", m).usable]
 
 
 @dg.asset_check(
@@ -43,8 +51,10 @@ def materialized_months(instance: dg.DagsterInstance) -> list[dt.date]:
         "after the monthly schedule on the 2nd at 06:00)."
     ),
 )
-def dominance_indices_fresh(context: dg.AssetCheckExecutionContext, config: FreshnessConfig) -> dg.AssetCheckResult:
-    result = freshness.assess(materialized_months(context.instance), as_of_time(config.as_of))
+def dominance_indices_fresh(
+    context: dg.AssetCheckExecutionContext, config: FreshnessConfig, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    result = freshness.assess(materialized_months(context.instance, warehouse.path), as_of_time(config.as_of))
     return dg.AssetCheckResult(
         passed=result.passed,
         severity=dg.AssetCheckSeverity.WARN,

@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 
 from dominance_pipeline.defs.aggregates import monthly_aggregates
+from dominance_pipeline.defs.gates import require_accepted
 from dominance_pipeline.defs.partitions import FIRST_MONTH, GROUP, month_of, monthly
 from dominance_pipeline.defs.resources import WarehouseResource
 from dominance_pipeline.metrics import indices
@@ -33,6 +34,8 @@ def dominance_indices(
     context: dg.AssetExecutionContext, origin_tagged_models: pl.DataFrame, previous_listing: pl.DataFrame, warehouse: WarehouseResource
 ) -> dg.Output[pl.DataFrame]:
     key = context.partition_key
+    for upstream in ("origin_tagged_models", "monthly_aggregates"):
+        require_accepted(warehouse, upstream, key)
     month = month_of(key)
     before = previous_month(month)
     previous_verdict = verdicts.read(warehouse.path, "raw_hub_listings", before)

@@ -5,7 +5,9 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
+from dominance_pipeline.defs.gates import accepted, require_accepted
 from dominance_pipeline.defs.partitions import FIRST_MONTH, GROUP, month_of, monthly
+from dominance_pipeline.defs.resources import WarehouseResource
 from dominance_pipeline.metrics import leaderboard
 
 COLUMNS = ["month", "model_id", "downloads_30d", "org_namespace", "org_country", "root_country", "lineage_roots"]
@@ -25,17 +27,25 @@ COLUMNS = ["month", "model_id", "downloads_30d", "org_namespace", "org_country",
     },
     description=f"The top {leaderboard.TOP} models and namespaces by 30-day downloads, per view, with country, share, rank and rank change.",
 )
-def monthly_leaderboard(context: dg.AssetExecutionContext, tagged_two_months: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+def monthly_leaderboard(
+    context: dg.AssetExecutionContext, tagged_two_months: pl.DataFrame, warehouse: WarehouseResource
+) -> dg.Output[pl.DataFrame]:
     key = context.partition_key
+    require_accepted(warehouse, "origin_tagged_models", key)
     month = month_of(key)
     previous_month = (month - dt.timedelta(days=1)).replace(day=1)
     current = tagged_two_months.filter(pl.col("month") == month)
     if current.is_empty():
         raise dg.Failure(f"origin_tagged_models for {key[:7]} is not materialized (or empty): nothing to rank")
-    previous = tagged_two_months.filter(pl.col("month") == previous_month)
+    refused = not accepted(warehouse, "origin_tagged_models", previous_month.isoformat())
+    previous = tagged_two_months.filter(pl.col("month") == previous_month) if not refused else current.clear()
     board = leaderboard.leaderboard(current, previous, month)
     if previous.is_empty():
-        why = "first partition" if key == FIRST_MONTH else f"origin_tagged_models for {previous_month:%Y-%m} is not materialized"
+        why = (
+            "first partition" if key == FIRST_MONTH
+            else f"origin_tagged_models for {previous_month:%Y-%m} failed its check" if refused
+            else f"origin_tagged_models for {previous_month:%Y-%m} is not materialized"
+        )
         context.log.info(f"rank changes absent for {key[:7]}: {why}")
     else:
         why = None

@@ -3,6 +3,7 @@
 import dagster as dg
 import polars as pl
 
+from dominance_pipeline.defs.gates import require_accepted
 from dominance_pipeline.defs.partitions import GROUP, month_of, monthly
 from dominance_pipeline.defs.resources import RegistryResource, WarehouseResource
 from dominance_pipeline.origin import tagging
@@ -19,14 +20,7 @@ from dominance_pipeline.storage import verdicts
 def origin_tagged_models(
     context: dg.AssetExecutionContext, raw_hub_listings: pl.DataFrame, registry: RegistryResource, warehouse: WarehouseResource
 ) -> dg.Output[pl.DataFrame]:
-    # A run of the downstream assets alone does not run the raw check: its verdict, kept on disk, gates them.
-    month = month_of(context.partition_key)
-    verdict = verdicts.read(warehouse.path, "raw_hub_listings", month)
-    if not verdict.usable:
-        raise dg.Failure(
-            description=f"{verdict.refusal('raw_hub_listings', month)}: this month's downstream assets stay as they were "
-            "until its listing passes; fix the source and materialize the month again (raw_hub_listings with its check)"
-        )
+    require_accepted(warehouse, "raw_hub_listings", context.partition_key)
     reg = registry.load()
     tagged, stats = tagging.tag(raw_hub_listings, reg)
     cov = tagging.coverage(tagged)
