@@ -35,6 +35,14 @@ def test_run_succeeds_and_every_check_passes(sample_run):
     assert materialized == set(ASSET_NAMES)
 
 
+def test_the_aggregates_metadata_counts_countries_not_buckets(sample_run):
+    result, data_dir = sample_run
+    (agg,) = [m for m in result.asset_materializations_for_node("monthly_aggregates")]
+    tagged = pl.read_parquet(data_dir / "warehouse" / "origin_tagged_models" / f"month={SAMPLE_KEY}" / "data.parquet")
+    iso = {c for c in tagged["org_country"].unique() if len(c) == 2}  # ISO 3166-1 alpha-2; not INTL, UNATTRIBUTED
+    assert agg.metadata["countries_direct"].value == len(iso)
+
+
 def test_outputs_are_hive_partitioned_with_declared_schemas(sample_run):
     _, data_dir = sample_run
     for name in ASSET_NAMES:

@@ -380,3 +380,22 @@ def test_a_check_run_alone_on_a_month_never_materialized_says_so(tmp_path, check
     while error.cause is not None:
         error = error.cause
     assert error.message.startswith(f"FileNotFoundError: partition {table} month={MAY} has not been materialized"), error.message
+
+
+def test_the_leaderboard_takes_a_previous_month_that_failed_its_check_for_absent(tmp_path):
+    # Rank changes read the previous month's tagged partition: one its check rejected is no previous month.
+    snapshots = snapshot_dir(tmp_path, april_snapshot(SAMPLE), pl.read_parquet(SAMPLE))
+    data = tmp_path / "data"
+    assert run_month(data, APRIL, snapshot_dir=snapshots).success and run_month(data, MAY, snapshot_dir=snapshots).success
+    assert pl.read_parquet(partition(data, "monthly_leaderboard", MAY))["rank_change"].null_count() < 50  # ranked against April
+    judged = verdicts.identity(partition(data, "origin_tagged_models", APRIL))
+    verdicts.record(data / "warehouse", "origin_tagged_models", APRIL, judged, passed=False, summary="ERROR stand-in")
+    defs = build_definitions(data, snapshots)
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
+        selection=dg.AssetSelection.assets("monthly_leaderboard"), partition_key=MAY, resources=defs.resources,
+    )
+    (meta,) = [m.metadata for m in result.asset_materializations_for_node("monthly_leaderboard")]
+    assert meta["previous_month"].value == "absent: origin_tagged_models for 2026-04 failed its check"
+    board = pl.read_parquet(partition(data, "monthly_leaderboard", MAY))
+    assert board.height > 0 and board["rank_change"].null_count() == board.height

@@ -7,6 +7,7 @@ from dominance_pipeline.defs.gates import require_accepted
 from dominance_pipeline.defs.partitions import GROUP, month_of, monthly
 from dominance_pipeline.defs.resources import WarehouseResource
 from dominance_pipeline.metrics import aggregates
+from dominance_pipeline.origin.countries import INTL, UNATTRIBUTED
 
 
 @dg.asset(
@@ -21,4 +22,6 @@ def monthly_aggregates(
 ) -> dg.Output[pl.DataFrame]:
     require_accepted(warehouse, "origin_tagged_models", context.partition_key)
     out = aggregates.aggregate(origin_tagged_models, month_of(context.partition_key))
-    return dg.Output(out, metadata={"countries_direct": out.filter(pl.col("view") == "direct").height})
+    # Countries proper: the INTL and UNATTRIBUTED buckets are rows of the table but not countries.
+    countries = out.filter((pl.col("view") == "direct") & ~pl.col("country").is_in([INTL, UNATTRIBUTED]))
+    return dg.Output(out, metadata={"countries_direct": countries.height})
