@@ -98,13 +98,13 @@ def judged(warehouse: WarehouseResource, table: str, key: str) -> list[int]:
 
 
 def judged_result(
-    warehouse: WarehouseResource, table: str, month: dt.date, judged: list[int], result: suites.SuiteResult, quarantine: Path | None = None
+    warehouse: WarehouseResource, table: str, month: dt.date, identity: list[int], result: suites.SuiteResult, quarantine: Path | None = None
 ) -> dg.AssetCheckResult:
-    """The check result, after keeping its verdict on the file it judged (for the runs that read the partition
+    """The check result, after keeping its verdict on the file it judged (`identity`: for the runs that read the partition
     later) and settling the month (storage.accepted): a rejected partition gives way to the accepted one it
     replaced, and the result's last line says where the rejected one went."""
     errors = "; ".join(o.line() for o in result.failed(suites.ERROR))
-    verdicts.record(warehouse.path, table, month, judged, passed=not errors, summary=errors[:500])
+    verdicts.record(warehouse.path, table, month, identity, passed=not errors, summary=errors[:500])
     rejected = accepted.settle(warehouse.path, table, month, not errors, quarantine)
     if rejected is None:
         return check_result(result)

@@ -25,6 +25,6 @@ def require_accepted(warehouse: WarehouseResource, table: str, key: str) -> None
         )
 
 
-def accepted(warehouse: WarehouseResource, table: str, key: str) -> bool:
+def is_accepted(warehouse: WarehouseResource, table: str, key: str) -> bool:
     """Whether `key`'s partition of `table` may be read (it did not fail its check)."""
     return verdicts.read(warehouse.path, table, month_of(key)).usable

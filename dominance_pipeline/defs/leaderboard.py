@@ -5,7 +5,7 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from dominance_pipeline.defs.gates import accepted, require_accepted
+from dominance_pipeline.defs.gates import is_accepted, require_accepted
 from dominance_pipeline.defs.partitions import FIRST_MONTH, GROUP, month_of, monthly
 from dominance_pipeline.defs.resources import WarehouseResource
 from dominance_pipeline.metrics import leaderboard
@@ -37,7 +37,7 @@ def monthly_leaderboard(
     current = tagged_two_months.filter(pl.col("month") == month)
     if current.is_empty():
         raise dg.Failure(f"origin_tagged_models for {key[:7]} is not materialized (or empty): nothing to rank")
-    refused = not accepted(warehouse, "origin_tagged_models", previous_month.isoformat())
+    refused = not is_accepted(warehouse, "origin_tagged_models", previous_month.isoformat())
     previous = tagged_two_months.filter(pl.col("month") == previous_month) if not refused else current.clear()
     board = leaderboard.leaderboard(current, previous, month)
     if previous.is_empty():
