@@ -65,7 +65,7 @@ def test_a_corrupted_snapshot_fails_naming_the_check_and_its_expectations(tmp_pa
     assert re.fullmatch(r"FAILED check raw_hub_listings_valid on raw_hub_listings: 1 of \d+ expectations failed", lines[first])
     rows_in = bad.frame.height
     assert lines[first + 1].startswith(f"    ERROR quarantined rows <= 1.00% of the listing ({rows_in // 100:,} of {rows_in:,}): 100 unexpected; e.g. ")
-    assert "quarantine/raw_hub_listings/month=2026-05-01/data.parquet" in lines[first + 1]
+    assert "_rejected/raw_hub_listings/month=2026-05-01/quarantine.parquet" in lines[first + 1]  # with the rejected listing
     assert lines[first + 2] == "    SKIPPED row count within -3%/+25% of 2026-04: no raw partition for 2026-04 to compare with"
     assert "not materialized for 2026-05: origin_tagged_models, monthly_aggregates, dominance_indices" in proc.stderr
     assert not (tmp_path / "data" / "warehouse" / "dominance_indices" / "month=2026-05-01").exists()

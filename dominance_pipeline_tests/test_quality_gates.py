@@ -113,8 +113,16 @@ def test_the_corrupted_month_stops_before_the_indices(gated_months):
     assert materialized == {"raw_hub_listings"}
     started = {e.step_key for e in corrupted.all_events if e.event_type_value == "STEP_START"}
     assert started == {"raw_hub_listings", "raw_hub_listings_raw_hub_listings_valid"}
-    # On disk: the rejected listing stays inspectable as May's raw partition; nothing downstream was written.
-    assert gated_months["may_after_corrupted"] == {"raw_hub_listings"}
+    # On disk: nothing of May is published (its first listing was rejected, with nothing accepted to go back
+    # to); the rejected listing and its quarantine are kept for inspection out of the published tree.
+    assert gated_months["may_after_corrupted"] == set()
+    rejected = gated_months["data"] / "warehouse" / "_rejected" / "raw_hub_listings" / f"month={MAY}"
+    assert pl.read_parquet(rejected / "data.parquet").height == gated_months["bad"].kept_rows - len(gated_months["bad"].negative_ids)
+    assert pl.read_parquet(rejected / "quarantine.parquet").height == 100
+    raw = evaluation(corrupted, "raw_hub_listings_valid")
+    assert raw.description.splitlines()[-1] == (
+        f"The month has no accepted listing to go back to, and now none at all; the rejected one and its quarantine are in {rejected}"
+    )
     assert gated_months["after_corrupted"] == gated_months["april_files"]
 
 
@@ -210,7 +218,8 @@ def blocked_april(tmp_path_factory):
 def test_a_month_that_failed_its_raw_check_is_no_listing_for_the_next_month(blocked_april):
     april, may, data = blocked_april["april"], blocked_april["may"], blocked_april["data"]
     assert not april.success and evaluation(april, "raw_hub_listings_valid").passed is False
-    assert partition(data, "raw_hub_listings", APRIL).exists()  # kept on disk, for inspection
+    assert not partition(data, "raw_hub_listings", APRIL).exists()  # out of the published tree, kept for inspection:
+    assert (data / "warehouse" / "_rejected" / "raw_hub_listings" / f"month={APRIL}" / "data.parquet").exists()
     # May is not compared with April's rejected listing, nor does it compute a delta from it.
     assert may.success
     (size,) = [s for s in evaluation(may, "raw_hub_listings_valid").metadata["skipped"].value if s["expectation"].startswith("row count")]
@@ -240,9 +249,11 @@ def test_the_downstream_assets_alone_do_not_run_on_a_listing_that_failed_its_che
     assert not [a for a in ASSETS[1:] if partition(data, a, APRIL).exists()]
 
 
-def test_a_month_whose_indices_failed_their_check_is_left_out_of_the_series(tmp_path):
+@pytest.mark.parametrize("left", [False, True], ids=["file in place", "file rejected out of the warehouse"])
+def test_a_month_whose_indices_failed_their_check_is_left_out_of_the_series(tmp_path, left):
     # Both months pass, and each indices check keeps its verdict; then May's is made a failure on the same
-    # file, as its check records one (the sample's sums cannot be made to fail a threshold): the series keeps
+    # file, as its check records one (the sample's sums cannot be made to fail a threshold), and, as the check
+    # then does, the file leaves the warehouse (or stays: a run that died before settling): the series keeps
     # April alone, says why, and has May as a gap.
     from dominance_pipeline.definitions import build_definitions
     from dominance_pipeline.storage import verdicts
@@ -256,6 +267,11 @@ def test_a_month_whose_indices_failed_their_check_is_left_out_of_the_series(tmp_
     assert [verdicts.read(warehouse, "dominance_indices", k).state for k in (APRIL, MAY)] == [verdicts.PASSED] * 2
     judged = verdicts.identity(partition(data, "dominance_indices", MAY))
     verdicts.record(warehouse, "dominance_indices", MAY, judged, passed=False, summary="ERROR shares sum to 1: 1 unexpected")
+    if left:
+        from dominance_pipeline.storage import accepted
+
+        assert not accepted.settle(warehouse, "dominance_indices", MAY, passed=False).restored  # type: ignore[union-attr]
+        assert not partition(data, "dominance_indices", MAY).exists()
     series = build_definitions(data, snapshots).resolve_job_def("timeseries_job").execute_in_process(raise_on_error=False)
     assert series.success
     ts = pl.read_parquet(warehouse / "dominance_timeseries" / "data.parquet")

@@ -117,10 +117,13 @@ def test_a_live_listing_that_repeats_models_is_quarantined_and_fails_the_raw_gat
     (failed,) = raw_check.metadata["failed"].value
     assert failed["expectation"].startswith("quarantined rows <= 1.00% of the listing (42 of 4,227)")
     assert failed["unexpected_count"] == 60
-    quarantine = pl.read_parquet(tmp_path / "warehouse" / "quarantine" / "raw_hub_listings" / f"month={SAMPLE_KEY}" / "data.parquet")
+    # The rejected listing left the published tree with its quarantine (the month's first: nothing to go back to).
+    rejected = tmp_path / "warehouse" / "_rejected" / "raw_hub_listings" / f"month={SAMPLE_KEY}"
+    assert not (tmp_path / "warehouse" / "raw_hub_listings" / f"month={SAMPLE_KEY}" / "data.parquet").exists()
+    quarantine = pl.read_parquet(rejected / "quarantine.parquet")
     assert sorted(quarantine["model_id"]) == sorted(repeated["id"]) and set(quarantine["reason"]) == {"duplicate_id"}
-    # Each model once in the raw partition, as its later copy; nothing downstream of the raw asset ran.
-    raw = partition(tmp_path, "raw_hub_listings")
+    # Each model once in the listing, as its later copy; nothing downstream of the raw asset ran.
+    raw = pl.read_parquet(rejected / "data.parquet")
     assert raw.height == 4167 and raw["model_id"].n_unique() == 4167
     kept = raw.filter(pl.col("model_id").is_in(repeated["id"].implode())).select("model_id", "last_modified").sort("model_id")
     later = repeated.select(pl.col("id").alias("model_id"), pl.col("lastModified").dt.replace_time_zone("UTC").alias("last_modified"))

@@ -203,14 +203,15 @@ def test_a_rejected_listing_gives_way_to_the_accepted_one_it_replaced(tmp_path):
     assert accepted.keep(root, "raw_hub_listings", m, q)
     bad = _listing(root, q, m, 5)
     _judge(root, m, passed=False)
-    out = accepted.settle(root, "raw_hub_listings", m, False, q)
-    assert out == accepted.rejected_dir(root, "raw_hub_listings", m)
+    settled = accepted.settle(root, "raw_hub_listings", m, False, q)
+    assert settled == accepted.Settled(accepted.rejected_dir(root, "raw_hub_listings", m), restored=True)
+    out = settled.rejected
     assert _now(root, q, m) == good and verdicts.read(root, "raw_hub_listings", m).state == verdicts.PASSED
     assert ((out / "data.parquet").read_bytes(), (out / "quarantine.parquet").read_bytes()) == bad
     assert not accepted.previous_dir(root, "raw_hub_listings", m).exists()
 
 
-def test_a_passed_listing_drops_the_one_aside_and_nothing_accepted_leaves_a_rejected_one_in_place(tmp_path):
+def test_a_passed_listing_drops_the_one_aside_and_a_rejected_one_leaves_even_with_nothing_to_go_back_to(tmp_path):
     root, q, m = tmp_path / "w", tmp_path / "w" / "quarantine", "2026-05-01"
     _listing(root, q, m, 3)
     _judge(root, m, passed=True)
@@ -218,12 +219,17 @@ def test_a_passed_listing_drops_the_one_aside_and_nothing_accepted_leaves_a_reje
     newer = _listing(root, q, m, 4)
     assert accepted.settle(root, "raw_hub_listings", m, True, q) is None
     assert _now(root, q, m) == newer and not accepted.previous_dir(root, "raw_hub_listings", m).exists()
-    # June's first listing is rejected: nothing to go back to, so it stays (refused by its verdict).
+    # June's first listing is rejected: nothing to go back to, so June has no listing now; its verdict says why.
     assert not accepted.keep(root, "raw_hub_listings", "2026-06-01", q)
     june = _listing(root, q, "2026-06-01", 2)
     _judge(root, "2026-06-01", passed=False)
-    assert accepted.settle(root, "raw_hub_listings", "2026-06-01", False, q) is None
-    assert _now(root, q, "2026-06-01") == june and verdicts.read(root, "raw_hub_listings", "2026-06-01").state == verdicts.FAILED
+    settled = accepted.settle(root, "raw_hub_listings", "2026-06-01", False, q)
+    assert settled is not None and not settled.restored
+    assert not parquet.partition_file(root, "raw_hub_listings", "2026-06-01").exists()
+    assert not parquet.partition_file(q, "raw_hub_listings", "2026-06-01").exists()
+    assert ((settled.rejected / "data.parquet").read_bytes(), (settled.rejected / "quarantine.parquet").read_bytes()) == june
+    verdict = verdicts.read(root, "raw_hub_listings", "2026-06-01")
+    assert verdict.state == verdicts.FAILED and verdict.summary == "ERROR x"
 
 
 def test_a_listing_never_judged_does_not_push_the_accepted_one_out(tmp_path):

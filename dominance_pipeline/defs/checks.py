@@ -84,7 +84,8 @@ def raw_hub_listings_valid(
         month=month,
         quarantine=quarantine,
         previous_rows=parquet.partition_rows(warehouse.path, table, before) if previous.usable else None,
-        quarantine_file=str(qfile),
+        # Named only when the quarantine's volume fails the month (ERROR): the file is then with the rejected listing.
+        quarantine_file=str(accepted.rejected_dir(warehouse.path, table, month) / accepted.QUARANTINE),
         previous_refused=None if previous.usable else previous.refusal(table, before),
     )
     result = suites.validate_raw(raw_hub_listings, ctx, quality.thresholds(), stored)
@@ -105,16 +106,17 @@ def judged_result(
     replaced, and the result's last line says where the rejected one went."""
     errors = "; ".join(o.line() for o in result.failed(suites.ERROR))
     verdicts.record(warehouse.path, table, month, identity, passed=not errors, summary=errors[:500])
-    rejected = accepted.settle(warehouse.path, table, month, not errors, quarantine)
-    if rejected is None:
+    settled = accepted.settle(warehouse.path, table, month, not errors, quarantine)
+    if settled is None:
         return check_result(result)
     what = "listing" if quarantine is not None else "partition"
-    also = " and its quarantine are" if quarantine is not None else " is"
-    return check_result(
-        result,
-        f"The month's accepted {what} is back in place; the rejected one{also} in {rejected}",
-        rejected_partition=dg.MetadataValue.path(str(rejected)),
+    where = f"the rejected one{' and its quarantine are' if quarantine is not None else ' is'} in {settled.rejected}"
+    outcome = (
+        f"The month's accepted {what} is back in place; {where}"
+        if settled.restored
+        else f"The month has no accepted {what} to go back to, and now none at all; {where}"
     )
+    return check_result(result, outcome, rejected_partition=dg.MetadataValue.path(str(settled.rejected)))
 
 
 @dg.asset_check(

@@ -2,6 +2,7 @@
 and the Hugging Face Hub (its API for live listings, its snapshot datasets for backfills)."""
 
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from dominance_pipeline.quality.config import THRESHOLDS_PATH, Thresholds, load_
 from dominance_pipeline.schemas import BY_ASSET, conform
 from dominance_pipeline.settings import THRESHOLDS_ENV, Paths
 from dominance_pipeline.sources import archive, live
-from dominance_pipeline.storage import accepted, handoff, parquet
+from dominance_pipeline.storage import accepted, handoff, parquet, verdicts
 from dominance_pipeline.storage.duckdb_views import ensure_views
 
 
@@ -110,6 +111,13 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
             keys = [k for k in keys if k not in skipped]
         elif not keys:
             raise FileNotFoundError(f"input '{context.name}' maps to no partition of {table}")
+        for k in keys:  # a partition its check rejected has left the warehouse: say so, not "not materialized"
+            verdict = verdicts.read(root, table, k)
+            if verdict.state == verdicts.FAILED and not parquet.partition_file(root, table, k).exists():
+                raise dg.Failure(
+                    description=f"{verdict.refusal(table, dt.date.fromisoformat(k))}: input '{context.name}' has nothing "
+                    "accepted to read; fix the cause and materialize that month again"
+                )
         frames = [handoff.read_partition(root, table, k, columns) for k in keys]
         if frames:
             return pl.concat(frames)

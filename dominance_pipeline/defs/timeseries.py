@@ -32,11 +32,13 @@ CHART_FILE = "chart.png"
 )
 def dominance_timeseries(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.Output[pl.DataFrame]:
     months = parquet.materialized_months(warehouse.path, "dominance_indices")
-    if not months:
+    # A month whose indices failed their check is no point of the series: left out, a break in every line
+    # like a month never materialized, and named with the reason. Its file has left the warehouse, unless
+    # a run died between publishing it and its check.
+    rejected = [m for m in verdicts.judged_months(warehouse.path, "dominance_indices") if m not in months]
+    if not months and not rejected:
         raise dg.Failure("no month of dominance_indices is materialized yet: run `dominance-pipeline materialize --month YYYY-MM` first")
-    # A month whose indices failed their check stays on disk, for inspection, but is no point of the series:
-    # it is left out, a break in every line like a month never materialized.
-    refused = {m: verdicts.read(warehouse.path, "dominance_indices", m) for m in months}
+    refused = {m: verdicts.read(warehouse.path, "dominance_indices", m) for m in sorted([*months, *rejected])}
     excluded = {m[:7]: v.refusal("dominance_indices", dt.date.fromisoformat(m)) for m, v in refused.items() if not v.usable}
     for why in excluded.values():
         context.log.warning(f"left out of the series: {why}")

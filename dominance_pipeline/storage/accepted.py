@@ -8,7 +8,8 @@ partition drops them, a rejected one moves to `_rejected/` for inspection and th
 place with their verdict (`settle`). Hard links: keeping 3 million models aside costs no copy.
 
 A partition that was never accepted (the month's first, or one whose earlier partition failed too) has
-nothing to go back to: the rejected one stays in place, refused by its verdict (storage.verdicts).
+nothing to go back to: the rejected one leaves all the same, and the month has no partition until one passes;
+its failed verdict stays (storage.verdicts), so that later runs say why.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import datetime as dt
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from dominance_pipeline.storage import verdicts
@@ -32,7 +34,7 @@ def previous_dir(root: Path, table: str, month: dt.date | str) -> Path:
 
 
 def rejected_dir(root: Path, table: str, month: dt.date | str) -> Path:
-    """Where a rejected partition that replaced an accepted one is kept, with its quarantine and verdict."""
+    """Where a rejected partition is kept for inspection, with its quarantine and verdict."""
     return partition_dir(Path(root) / REJECTED, table, month)
 
 
@@ -68,27 +70,43 @@ def keep(root: Path, table: str, month: dt.date | str, quarantine: Path | None =
     return True
 
 
-def settle(root: Path, table: str, month: dt.date | str, passed: bool, quarantine: Path | None = None) -> Path | None:
-    """After the check of `month`'s partition: a passed one drops the accepted one aside; a rejected one is
-    moved to `rejected_dir` and the accepted partition goes back in place with its quarantine and verdict.
-    Returns the rejected folder when that happened.
+@dataclass(frozen=True)
+class Settled:
+    """Where a rejected partition went, and whether the accepted one it replaced is back in its place."""
 
-    Each file moves by an atomic rename, the data file first: a crash part way leaves the rejected partition
-    in place (still refused by its verdict, the accepted one still aside), or the accepted data beside a
-    verdict that does not name it (refused until the check runs on it again).
+    rejected: Path
+    restored: bool
+
+
+def settle(root: Path, table: str, month: dt.date | str, passed: bool, quarantine: Path | None = None) -> Settled | None:
+    """After the check of `month`'s partition: a passed one drops the accepted one aside. A rejected one
+    leaves the published tree for `rejected_dir` (with its quarantine and verdict), so that no glob or view
+    an analyst reads holds it, and the accepted partition goes back in place with its quarantine and
+    verdict; with none aside the month has no partition, and its failed verdict stays to say why.
+
+    Each file is linked into `rejected_dir` before anything moves, and the data file moves first: a crash
+    part way leaves the rejected partition in place (still refused by its verdict, the accepted one still
+    aside), or the accepted data beside a verdict that does not name it (refused until the check runs on it
+    again).
     """
     aside = previous_dir(root, table, month)
-    if passed or not (aside / DATA).exists():
-        if passed:
-            shutil.rmtree(aside, ignore_errors=True)
+    if passed:
+        shutil.rmtree(aside, ignore_errors=True)
         return None
     data, kept = partition_file(root, table, month), verdicts.verdict_file(root, table, month)
+    if not data.exists():
+        return None
     q = partition_file(quarantine, table, month) if quarantine is not None else None
     out = rejected_dir(root, table, month)
     shutil.rmtree(out, ignore_errors=True)
     for current, name in ((data, DATA), (q, QUARANTINE), (kept, VERDICT)):
         if current is not None and current.exists():
             _place(current, out / name)
+    if not (aside / DATA).exists():
+        data.unlink()
+        if q is not None:
+            q.unlink(missing_ok=True)
+        return Settled(out, restored=False)
     _place(aside / DATA, data)
     if q is not None:
         if (aside / QUARANTINE).exists():
@@ -102,4 +120,4 @@ def settle(root: Path, table: str, month: dt.date | str, passed: bool, quarantin
     else:
         kept.unlink(missing_ok=True)  # never checked here, as before
     shutil.rmtree(aside, ignore_errors=True)
-    return out
+    return Settled(out, restored=True)

@@ -1,11 +1,13 @@
 """Whether a stored partition passed its blocking check, for the runs that read it later.
 
-Dagster stops a month's downstream steps only inside the run whose check failed. A failed raw listing
-with no accepted one to give way to (storage.accepted) stays on disk, for inspection, and later runs must not take it for an accepted one: the next month
-compares its size with it and computes its delta from it, and a run of the downstream assets alone would
-tag it. So the check records its verdict beside the warehouse (`_checks/<table>/month=<key>.json`, out of
-the partitions' own folders, which readers glob) with the identity of the file it judged: a file published
-again since is unchecked until its check runs again.
+Dagster stops a month's downstream steps only inside the run whose check failed. Later runs must not take
+a rejected partition for an accepted one: the next month would compare its size with it and compute its
+delta from it, a run of the downstream assets alone would build on it. A rejected partition leaves the
+warehouse (storage.accepted), but a month may also hold one published by a run that died before its check.
+So the check records its verdict beside the warehouse (`_checks/<table>/month=<key>.json`, out of the
+partitions' own folders, which readers glob) with the identity of the file it judged: a file published
+again since is unchecked until its check runs again, and a month whose partition was rejected and has none
+now reads as failed, with the reason.
 """
 
 from __future__ import annotations
@@ -59,9 +61,17 @@ def record(root: Path, table: str, month: dt.date | str, judged: list[int], pass
 def read(root: Path, table: str, month: dt.date | str) -> Verdict:
     """The verdict on the partition as it is now."""
     path, data = verdict_file(root, table, month), partition_file(root, table, month)
-    if not path.exists() or not data.exists():
+    if not path.exists():
         return Verdict(NEVER)
     kept = json.loads(path.read_text())
+    if not data.exists():  # a rejected partition left the warehouse (storage.accepted): its verdict says why
+        return Verdict(NEVER) if kept["passed"] else Verdict(FAILED, kept["summary"])
     if kept["file"] != identity(data):
         return Verdict(UNCHECKED, kept["summary"])
     return Verdict(PASSED if kept["passed"] else FAILED, kept["summary"])
+
+
+def judged_months(root: Path, table: str) -> list[str]:
+    """The partition keys (YYYY-MM-01) of `table` with a verdict kept, whether or not a file is there now."""
+    folder = Path(root) / FOLDER / table
+    return sorted(p.stem.removeprefix("month=") for p in folder.glob("month=*.json")) if folder.is_dir() else []
