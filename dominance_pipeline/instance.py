@@ -24,7 +24,7 @@ from dominance_pipeline.settings import paths
 if TYPE_CHECKING:
     from dagster._utils.concurrency import ConcurrencyKeyInfo
 
-VERSION = 2
+VERSION = 3
 
 # Version 1, written by earlier releases; recognised so that an unedited copy is upgraded.
 LEGACY_V1 = """\
@@ -48,8 +48,12 @@ concurrency:
     # one core busy and a few GB in memory, and this machine class has two cores.
     max_concurrent_runs: 2
     tag_concurrency_limits:
+      # One run at a time per backfill, in the order Dagster submits them (calendar order): a month's
+      # indices and leaderboard read the previous month's listing and tagged models from the warehouse.
       - key: dagster/backfill
-        limit: 2
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
   pools:
     # Every pool without an explicit limit gets 1. The only pool is hf_api (raw_hub_listings): one
     # listing of the Hub at a time, from any number of runs, so parallel backfill runs share the

@@ -32,6 +32,10 @@ def test_a_new_home_gets_the_instance_dagster_reads_as_intended(tmp_path):
         assert yaml.safe_load(storage.config_yaml) == {"base_dir": str(home)}
         config = instance.get_concurrency_config()
         assert config.run_queue_config.max_concurrent_runs == 2
+        # One run at a time per backfill, so its months run in calendar order (each reads the one before).
+        assert config.run_queue_config.tag_concurrency_limits == [
+            {"key": "dagster/backfill", "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+        ]
         assert config.pool_config.default_pool_limit == 1
         assert config.pool_config.pool_granularity.value == "op"
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
@@ -53,7 +57,7 @@ def test_an_edited_file_is_left_alone_and_an_unedited_old_one_is_upgraded(tmp_pa
     config.write_text(edited)
     inst.ensure_dagster_home(home)
     assert config.read_text() == edited
-    assert "edited after v2, left as it is" in inst.instance_status(home.resolve())
+    assert f"edited after v{inst.VERSION}, left as it is" in inst.instance_status(home.resolve())
 
     config.write_text(inst.LEGACY_V1 + "# my note\n")  # an edited v1: ours no longer
     inst.ensure_dagster_home(home)

@@ -139,3 +139,24 @@ def test_a_month_whose_indices_failed_their_check_is_not_fresh(tmp_path):
     stale = freshness_at(definitions, instance, "2026-06-03T00:00:00Z")
     assert not stale.passed and stale.severity == dg.AssetCheckSeverity.WARN
     assert stale.description.startswith("the last complete month 2026-05 (due by 2026-06-03 00:00 UTC) is not materialized")
+
+
+def test_a_ui_backfill_of_months_targets_exactly_those_months():
+    # What the asset graph's "Launch backfill" computes (Dagster's asset backfill). A month-1 input mapped to
+    # the previous partition made it also target the indices and leaderboard of the month after the range
+    # (whose run then failed) and, depending on the process's hash seed, drop the first month's indices.
+    from dagster._core.execution.asset_backfill import AssetBackfillData
+
+    from dominance_pipeline.defs.assets import ASSETS
+    from dominance_pipeline.definitions import defs
+
+    months = ["2026-03-01", "2026-04-01", "2026-05-01"]
+    with dg.instance_for_test() as instance:
+        data = AssetBackfillData.from_asset_partitions(
+            asset_graph=defs.resolve_asset_graph(), partition_names=months, asset_selection=[a.key for a in ASSETS],
+            dynamic_partitions_store=instance, backfill_start_timestamp=dt.datetime(2026, 8, 10, tzinfo=UTC).timestamp(), all_partitions=False,
+        )
+    target = data.target_subset
+    assert {k.to_user_string(): sorted(target.get_partitions_subset(k).get_partition_keys()) for k in target.asset_keys} == {
+        a.key.to_user_string(): months for a in ASSETS
+    }

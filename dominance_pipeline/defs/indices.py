@@ -11,7 +11,10 @@ from dominance_pipeline.metrics import indices
 from dominance_pipeline.quality.suites import previous_month
 from dominance_pipeline.storage import verdicts
 
-PREVIOUS_MONTH = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1, allow_nonexistent_upstream_partitions=True)
+# The previous month's listing (download_delta_share) is read from the warehouse in the body, not through
+# an input mapped to the previous partition: such an input makes a UI backfill of months M1..Mn also target
+# the indices of Mn+1 and plan every month in two runs.
+PREVIOUS_LISTING_COLUMNS = ["month", "model_id", "downloads_all_time", "snapshot_at"]
 
 
 @dg.asset(
@@ -20,18 +23,11 @@ PREVIOUS_MONTH = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1, a
     kinds={"polars", "parquet"},
     # monthly_aggregates is not read: depending on it lets its blocking conservation check gate the month.
     deps=[monthly_aggregates],
-    ins={
-        "origin_tagged_models": dg.AssetIn(metadata={"columns": list(indices.COLUMNS)}),
-        "previous_listing": dg.AssetIn(
-            "raw_hub_listings",
-            partition_mapping=PREVIOUS_MONTH,
-            metadata={"columns": ["month", "model_id", "downloads_all_time", "snapshot_at"], "allow_missing_partitions": True},
-        ),
-    },
+    ins={"origin_tagged_models": dg.AssetIn(metadata={"columns": list(indices.COLUMNS)})},
     description="The dominance indices in one long table: month, index, view, denominator, country, value.",
 )
 def dominance_indices(
-    context: dg.AssetExecutionContext, origin_tagged_models: pl.DataFrame, previous_listing: pl.DataFrame, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, origin_tagged_models: pl.DataFrame, warehouse: WarehouseResource
 ) -> dg.Output[pl.DataFrame]:
     key = context.partition_key
     for upstream in ("origin_tagged_models", "monthly_aggregates"):
@@ -39,6 +35,7 @@ def dominance_indices(
     month = month_of(key)
     before = previous_month(month)
     previous_verdict = verdicts.read(warehouse.path, "raw_hub_listings", before)
+    previous_listing = warehouse.read_month("raw_hub_listings", before.isoformat(), PREVIOUS_LISTING_COLUMNS)
     if not previous_verdict.usable:
         previous = None
         why = f"{previous_verdict.refusal('raw_hub_listings', before)}: fix that month, then materialize this one again"

@@ -3,9 +3,9 @@
 `monthly_job` reads local snapshots by default (the UI's Materialize button, the CLI); `monthly_live_job`
 and `monthly_archive_job` are the same assets with another default source, so that the schedule and a
 backfill from the UI's partition picker need no launchpad editing. Every run covers one month: the
-assets keep Dagster's default backfill policy, so each month's checks gate that month alone. (A UI backfill
-of the assets plans a month in two runs, because the indices and the leaderboard read the previous month;
-defs/gates.py keeps the checks gating across them.)
+assets keep Dagster's default backfill policy (one run per partition), so each month's checks gate that
+month alone. No asset reads another month through a partition mapping (defs/indices.py says why), and the
+instance runs a backfill's months one at a time, in calendar order (instance.py).
 """
 
 from __future__ import annotations

@@ -17,28 +17,23 @@ COLUMNS = ["month", "model_id", "downloads_30d", "org_namespace", "org_country",
     partitions_def=monthly,
     group_name=GROUP,
     kinds={"polars", "parquet"},
-    ins={
-        # This month and the previous one (for rank changes), concatenated; the month column tells them apart.
-        "tagged_two_months": dg.AssetIn(
-            "origin_tagged_models",
-            partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True),
-            metadata={"columns": COLUMNS, "allow_missing_partitions": True},
-        )
-    },
+    # This month only; the previous one (rank changes) is read from the warehouse in the body, not through an
+    # input mapped to it, which would make a UI backfill of months M1..Mn also target Mn+1 (defs/indices.py).
+    ins={"origin_tagged_models": dg.AssetIn(metadata={"columns": COLUMNS})},
     description=f"The top {leaderboard.TOP} models and namespaces by 30-day downloads, per view, with country, share, rank and rank change.",
 )
 def monthly_leaderboard(
-    context: dg.AssetExecutionContext, tagged_two_months: pl.DataFrame, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, origin_tagged_models: pl.DataFrame, warehouse: WarehouseResource
 ) -> dg.Output[pl.DataFrame]:
     key = context.partition_key
     require_accepted(warehouse, "origin_tagged_models", key)
     month = month_of(key)
     previous_month = (month - dt.timedelta(days=1)).replace(day=1)
-    current = tagged_two_months.filter(pl.col("month") == month)
+    current = origin_tagged_models
     if current.is_empty():
         raise dg.Failure(f"origin_tagged_models for {key[:7]} is not materialized (or empty): nothing to rank")
     refused = not is_accepted(warehouse, "origin_tagged_models", previous_month.isoformat())
-    previous = tagged_two_months.filter(pl.col("month") == previous_month) if not refused else current.clear()
+    previous = warehouse.read_month("origin_tagged_models", previous_month.isoformat(), COLUMNS) if not refused else current.clear()
     board = leaderboard.leaderboard(current, previous, month)
     if previous.is_empty():
         why = (

@@ -33,6 +33,18 @@ class WarehouseResource(dg.ConfigurableResource):
     def quarantine(self) -> Path:
         return self.path / "quarantine"
 
+    def read_month(self, table: str, key: str, columns: list[str] | None = None) -> pl.DataFrame:
+        """`key`'s partition of `table` as published (from memory if this process has just published that
+        very file, storage.handoff), or an empty frame of the table's schema if it was never materialized.
+
+        For a month other than the run's own (the previous month the indices and the leaderboard compare
+        with): read here rather than through a partition-mapped input, so that a backfill's target does
+        not grow by a month (see defs/indices.py)."""
+        if not parquet.partition_file(self.path, table, key).exists():
+            empty = BY_ASSET[table].empty()
+            return empty.select(columns) if columns else empty
+        return handoff.read_partition(self.path, table, key, columns)
+
 
 class LocalSnapshotsResource(dg.ConfigurableResource):
     """The folder of local month-end snapshots named hub_stats_YYYY-MM.parquet."""
@@ -70,12 +82,11 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
     After publishing, it makes sure the asset has a view in the DuckDB file; a locked DuckDB file (an
     analyst holding it open) is logged, not fatal, since the Parquet files are the source of truth.
 
-    Inputs read the upstream partitions the input's partition mapping selects (the same month by default,
-    the previous one through `TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)`), concatenated:
-    every table has a `month` column to tell them apart; a partition this process has just published is
-    taken from memory instead of read back (storage.handoff). An input's `AssetIn` metadata may set
-    `columns` (read only those) and `allow_missing_partitions` (a mapped month that does not exist or was
-    never materialized is skipped, so the input may be empty, instead of failing the step).
+    Inputs read the upstream partitions the input's partition mapping selects (the same month: another
+    month is read through `WarehouseResource.read_month`, see defs/indices.py), concatenated: every table
+    has a `month` column to tell them apart; a partition this process has just published is taken from
+    memory instead of read back (storage.handoff). An input's `AssetIn` metadata may set `columns` (read
+    only those).
     """
 
     root: str
@@ -104,12 +115,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
         if not context.has_asset_partitions:
             return parquet.read_table(root, table, columns)
         keys = context.asset_partition_keys  # the mapped upstream keys, not the downstream run's key
-        if meta.get("allow_missing_partitions"):
-            skipped = [k for k in keys if not parquet.partition_file(root, table, k).exists()]
-            if skipped:
-                context.log.debug(f"{table}: partitions {skipped} not materialized; input '{context.name}' goes without them")
-            keys = [k for k in keys if k not in skipped]
-        elif not keys:
+        if not keys:
             raise FileNotFoundError(f"input '{context.name}' maps to no partition of {table}")
         for k in keys:  # a partition its check rejected has left the warehouse: say so, not "not materialized"
             verdict = verdicts.read(root, table, k)
