@@ -124,11 +124,7 @@ class WarehouseIOManager(dg.ConfigurableIOManager):
                     description=f"{verdict.refusal(table, dt.date.fromisoformat(k))}: input '{context.name}' has nothing "
                     "accepted to read; fix the cause and materialize that month again"
                 )
-        frames = [handoff.read_partition(root, table, k, columns) for k in keys]
-        if frames:
-            return pl.concat(frames)
-        empty = BY_ASSET[table].empty()
-        return empty.select(columns) if columns else empty
+        return pl.concat([handoff.read_partition(root, table, k, columns) for k in keys])
 
 
 def refresh_view(duckdb: DuckDBResource, root: Path, table: str, log: object) -> None:
