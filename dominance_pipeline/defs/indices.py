@@ -35,19 +35,17 @@ def dominance_indices(
     month = month_of(key)
     before = previous_month(month)
     previous_verdict = verdicts.read(warehouse.path, "raw_hub_listings", before)
-    previous_listing = warehouse.read_month("raw_hub_listings", before.isoformat(), PREVIOUS_LISTING_COLUMNS)
-    if not previous_verdict.usable:
-        previous = None
+    previous: pl.DataFrame | None = None
+    if not previous_verdict.usable:  # not read at all: a refused listing is no previous month
         why = f"{previous_verdict.refusal('raw_hub_listings', before)}: fix that month, then materialize this one again"
-    elif previous_listing.is_empty():
-        previous = None
+    elif (listing := warehouse.read_month("raw_hub_listings", before.isoformat(), PREVIOUS_LISTING_COLUMNS)).is_empty():
         why = (
             f"no previous month: {key[:7]} is the first partition"
             if key == FIRST_MONTH
             else f"raw_hub_listings for {before:%Y-%m} is not materialized (or empty): materialize that month, then this one again"
         )
     else:
-        previous, why = previous_listing, ""
+        previous, why = listing, ""
     result = indices.compute(origin_tagged_models, month, previous, why)
     if result.absent:
         context.log.info(f"no rows for {key[:7]} (reasons in the metadata, 'absent'): {', '.join(result.absent)}")
