@@ -183,6 +183,28 @@ def test_missing_only_runs_a_month_whose_last_run_failed_at_a_check_after_its_as
     assert "skipped" not in second.stdout and re.search(r"^\[1/1\] 2026-05 ok in ", second.stdout, re.M), second.stdout
 
 
+@pytest.mark.parametrize("change", ["deleted", "replaced"])
+def test_missing_only_runs_a_month_whose_partition_is_no_longer_in_the_warehouse_as_checked(tmp_path, snapshots, change):
+    # The instance remembers the month as materialized; the warehouse no longer holds it as its check passed it:
+    # an analyst deleted a partition folder, or a file was put in place of the one the check judged.
+    args = ("backfill", "--from", "2026-05", "--to", "2026-05", "--snapshot-dir", str(snapshots), "--quiet")
+    first = run_cli(tmp_path, *args)
+    assert first.returncode == 0, first.stdout + first.stderr
+    folder = tmp_path / "data" / "warehouse" / "monthly_aggregates" / "month=2026-05-01"
+    if change == "deleted":
+        shutil.rmtree(folder)
+    else:
+        copy = folder / "copy.tmp"
+        shutil.copyfile(folder / "data.parquet", copy)
+        os.replace(copy, folder / "data.parquet")
+    second = run_cli(tmp_path, *args, "--missing-only")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "skipped" not in second.stdout and re.search(r"^\[1/1\] 2026-05 ok in ", second.stdout, re.M), second.stdout
+    assert (folder / "data.parquet").is_file()
+    third = run_cli(tmp_path, *args, "--missing-only")
+    assert "skipped, already materialized (--missing-only): 2026-05" in third.stdout, third.stdout
+
+
 def test_a_broken_registry_or_instance_folder_stops_the_backfill_before_any_month(tmp_path, snapshots):
     args = ("backfill", "--from", "2026-04", "--to", "2026-05", "--snapshot-dir", str(snapshots), "--quiet")
     registry = tmp_path / "registry.csv"

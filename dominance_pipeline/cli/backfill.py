@@ -4,7 +4,8 @@ Each month is its own run of monthly_job in the persistent instance (data/dagste
 order (a month's indices read the previous month's listing), so each month's checks gate that month
 alone and every run shows in `make ui`, tagged `dominance/backfill=<id>`. Months already materialized
 are run again and replaced (each partition is written atomically, in place), and the plan says which
-ones; `--missing-only` skips them instead (not a month whose last run failed), and says so, running again the
+ones; `--missing-only` skips them instead (not a month whose last run failed, nor one the warehouse no longer holds as
+its checks left it), and says so, running again the
 month after each month it fills. A failed month is reported with its failing step
 and does not stop the others unless `--fail-fast`. At the end: one line per month, the time series
 refreshed once over everything materialized, and whether the last complete month is there.
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from dominance_pipeline.cli.errors import UserError
 from dominance_pipeline.cli.materialize import INTERRUPTED, StepFailure, month_key, was_interrupted
+from dominance_pipeline.settings import paths
 
 SOURCES = ("local", "archive")
 
@@ -37,7 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--missing-only",
         action="store_true",
-        help="skip months whose whole chain is already materialized by a run that did not fail (listed, not silent); "
+        help="skip months whose whole chain is already materialized by a run that did not fail and is still in the "
+        "warehouse as its checks left it (listed, not silent); "
         "the month after one that runs is run again",
     )
     p.add_argument("--fail-fast", action="store_true", help="stop at the first month that fails (the rest are listed as not run)")
@@ -83,12 +86,15 @@ def check_options(args: argparse.Namespace) -> None:
         raise UserError(f"--endpoint must be an http(s) URL, got {args.endpoint!r}")
 
 
-def done_months(instance, keys: list[str]) -> set[str]:
-    """Months whose every monthly asset has a materialization in the instance and whose latest run did not
-    fail (a check that fails after its asset is written leaves the chain materialized but the month blocked)."""
+def done_months(instance, keys: list[str], warehouse: Path) -> set[str]:
+    """Months whose every monthly asset has a materialization in the instance, whose latest run did not
+    fail (a check that fails after its asset is written leaves the chain materialized but the month blocked),
+    and whose every partition is in `warehouse` now, not refused by its check: the instance remembers what was
+    written, not what is still there (a deleted folder, a partition a check run alone rejected)."""
     import dagster as dg
 
     from dominance_pipeline.defs.assets import ASSETS
+    from dominance_pipeline.storage import parquet, verdicts
 
     done = set(keys)
     for asset in ASSETS:
@@ -96,6 +102,11 @@ def done_months(instance, keys: list[str]) -> set[str]:
     for key in sorted(done):
         latest = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": key}), limit=1)
         if latest and latest[0].status == dg.DagsterRunStatus.FAILURE:
+            done.discard(key)
+        elif not all(
+            parquet.partition_file(warehouse, table, key).is_file() and verdicts.read(warehouse, table, key).usable
+            for table in (asset.key.path[-1] for asset in ASSETS)
+        ):
             done.discard(key)
     return done
 
@@ -141,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     results: list[MonthResult] = []
     t0 = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
-        done = done_months(instance, keys)
+        done = done_months(instance, keys, paths().warehouse)
         skipped = sorted(done) if args.missing_only else []
         todo = [k for k in keys if k not in skipped]
         # A skipped month right after one run here reads it (its delta and rank changes): run again if that succeeds.
