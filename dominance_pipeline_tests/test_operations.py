@@ -7,12 +7,13 @@ import datetime as dt
 import dagster as dg
 import pytest
 
+from dominance_pipeline.defs.assets import ASSETS
 from dominance_pipeline.definitions import build_definitions, defs
 from dominance_pipeline.quality import freshness
 from dominance_pipeline_tests.conftest import SAMPLE_DIR, SAMPLE_KEY, run_month
 
 UTC = dt.UTC
-FRESH_OP = "dominance_indices_dominance_indices_fresh"
+FRESH_OP = "dominance_timeseries_dominance_indices_fresh"
 TIMESERIES = {dg.AssetKey("dominance_timeseries"), dg.AssetKey("dominance_crossover")}
 
 
@@ -40,8 +41,6 @@ def test_the_schedule_crosses_the_year_and_its_run_config_is_valid():
 
 def test_every_monthly_asset_is_backfilled_one_run_per_month():
     """A single-run backfill would record each check once for the whole range (partition None): keep the default."""
-    from dominance_pipeline.defs.assets import ASSETS
-
     for asset in ASSETS:
         policy = asset.backfill_policy
         assert policy is None or policy.max_partitions_per_run == 1, asset.key
@@ -50,8 +49,20 @@ def test_every_monthly_asset_is_backfilled_one_run_per_month():
 def test_the_freshness_check_runs_in_its_own_job_only():
     check_ops = {n.name for n in defs.resolve_job_def("freshness_job").graph.node_defs}
     assert check_ops == {FRESH_OP}
-    for name in ("monthly_job", "monthly_live_job", "monthly_archive_job"):
+    for name in ("monthly_job", "monthly_live_job", "monthly_archive_job", "timeseries_job"):
         assert FRESH_OP not in {n.name for n in defs.resolve_job_def(name).graph.node_defs}, name
+
+
+def test_a_ui_run_of_one_month_leaves_the_freshness_check_out():
+    # The UI's Materialize button and its partition backfills run the global asset job subset to the selection,
+    # with the checks of the selected assets: for a backfill of 2025, the freshness check warned in every run.
+    monthly = {a.key for a in ASSETS}
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection=monthly)
+    ops = {n.name for n in job.graph.node_defs}
+    assert {"dominance_indices", "monthly_leaderboard"} <= ops
+    assert not [op for op in ops if op.endswith("_fresh")], ops
+    series = defs.resolve_implicit_global_asset_job_def().get_subset(asset_selection={dg.AssetKey("dominance_timeseries")})
+    assert FRESH_OP in {n.name for n in series.graph.node_defs}  # a refresh of the series from the UI judges it
 
 
 @pytest.mark.parametrize(

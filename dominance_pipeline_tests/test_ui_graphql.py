@@ -33,7 +33,7 @@ def test_the_ui_shows_every_asset_with_its_checks(dev):
     assert set(checks) == {*MONTHLY, "dominance_timeseries", "dominance_crossover"}
     for asset in MONTHLY:
         assert any(checks[asset].values()), f"{asset} has no blocking check"
-    assert checks["dominance_indices"]["dominance_indices_fresh"] is False  # freshness warns, it does not block
+    assert checks["dominance_timeseries"]["dominance_indices_fresh"] is False  # freshness warns, it does not block
 
 
 def test_the_instance_ships_the_live_schedule_stopped_and_the_local_automation_running(dev):

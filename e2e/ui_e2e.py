@@ -229,17 +229,17 @@ def freshness_from_ui(drv, url: str, out: Path, step: Step) -> None:
     """Execute dominance_indices_fresh from its Checks tab: only 2026-05 is there, so it warns, naming the gap."""
     from selenium.webdriver.common.by import By
 
-    drv.get(f"{url}/assets/dominance_indices?view=checks")
-    wait_for(lambda: "dominance_indices_fresh" in body_text(drv), 30, "the freshness check on dominance_indices")
+    drv.get(f"{url}/assets/dominance_timeseries?view=checks")
+    wait_for(lambda: "dominance_indices_fresh" in body_text(drv), 30, "the freshness check on dominance_timeseries")
     drv.find_element(By.XPATH, "//*[normalize-space(.)='dominance_indices_fresh']").click()
     execute = wait_for(lambda: next(b for b in drv.find_elements(By.XPATH, "//button[normalize-space(.)='Execute']") if b.is_enabled()),
                        30, "the check's Execute button")
-    before = {e["runId"] for e in check_executions(url, "dominance_indices", "dominance_indices_fresh")}
+    before = {e["runId"] for e in check_executions(url, "dominance_timeseries", "dominance_indices_fresh")}
     execute.click()
-    latest = wait_for(lambda: next((e for e in check_executions(url, "dominance_indices", "dominance_indices_fresh")
+    latest = wait_for(lambda: next((e for e in check_executions(url, "dominance_timeseries", "dominance_indices_fresh")
                                     if e["runId"] not in before and e["status"] in ("SUCCEEDED", "FAILED")), None),
                       120, "the freshness check to run", poll=2)
-    drv.get(f"{url}/assets/dominance_indices?view=checks")
+    drv.get(f"{url}/assets/dominance_timeseries?view=checks")
     wait_for(lambda: "the latest month is 2026-05" in body_text(drv), 30, "the freshness result on the Checks tab")
     assert latest["status"] == "FAILED" and latest["evaluation"]["severity"] == "WARN", latest
     step("dominance_indices_fresh executed from the UI: WARN, the months after 2026-05 are missing")

@@ -1,10 +1,12 @@
 """dominance_indices_fresh: is the last complete month materialized? (the rule: quality/freshness.py)
 
-Not partitioned: it looks at the whole asset, through the instance's record of which months of
-dominance_indices have been materialized. It is left out of the monthly runs (a backfill of 2025 would
-otherwise report, month after month, that 2026-10 is missing) and runs in `freshness_job`: every day by
-`freshness_schedule`, at the end of `dominance-pipeline backfill`, or from the UI (the check's Execute
-button). A missing month is late, not wrong, so the check warns (WARN) rather than failing the data.
+Not partitioned: it looks at every month, through the instance's record of which months of
+dominance_indices have been materialized, so it sits on the all-months asset, dominance_timeseries. On
+dominance_indices, every run that builds one month from the UI (each run of a backfill of 2025) ran it too,
+and reported, month after month, that 2026-10 was missing. It runs when the series is refreshed, in
+`freshness_job` (every day by `freshness_schedule`, at the end of `dominance-pipeline backfill`), or from the
+UI (the check's Execute button). A missing month is late, not wrong, so the check warns (WARN) rather than
+failing the data.
 """
 
 import datetime as dt
@@ -13,8 +15,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from dominance_pipeline.defs.indices import dominance_indices
 from dominance_pipeline.defs.resources import WarehouseResource
+from dominance_pipeline.defs.timeseries import dominance_timeseries
 from dominance_pipeline.quality import freshness
 from dominance_pipeline.storage import verdicts
 
@@ -45,9 +47,9 @@ def materialized_months(instance: dg.DagsterInstance, warehouse: Path | None = N
 
 
 @dg.asset_check(
-    asset=dominance_indices,
+    asset=dominance_timeseries,
     description=(
-        "The last complete month is materialized (due by the 3rd of the next month, 00:00 UTC, "
+        "The last complete month of dominance_indices is materialized (due by the 3rd of the next month, 00:00 UTC, "
         "after the monthly schedule on the 2nd at 06:00)."
     ),
 )

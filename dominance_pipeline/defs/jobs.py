@@ -14,10 +14,9 @@ import dagster as dg
 
 from dominance_pipeline.defs.assets import ASSETS
 from dominance_pipeline.defs.freshness import FRESHNESS_CHECKS, freshness_job
-from dominance_pipeline.defs.timeseries import timeseries_job
+from dominance_pipeline.defs.timeseries import TIMESERIES_ASSETS
 
-# The freshness check is about all months, not the month a run builds: it has its own job.
-CHAIN = dg.AssetSelection.assets(*ASSETS) - dg.AssetSelection.checks(*FRESHNESS_CHECKS)
+CHAIN = dg.AssetSelection.assets(*ASSETS)
 DESCRIPTION = "raw_hub_listings -> origin_tagged_models -> monthly_aggregates -> dominance_indices (+ monthly_leaderboard), gated by checks"
 
 
@@ -39,5 +38,13 @@ def source_job(source: str, what: str) -> dg.UnresolvedAssetJobDefinition:
 
 monthly_live_job = source_job("live", "the Hub's listing now (the month that just ended). Run by monthly_live_schedule.")
 monthly_archive_job = source_job("archive", "the public snapshot dataset on the Hub (backfills from 2024-07).")
+
+# The freshness check sits on dominance_timeseries but has its own job: a refresh after one month (the CLI
+# runs this job after each) would warn, for a month of 2025, that 2026-10 is missing.
+timeseries_job = dg.define_asset_job(
+    "timeseries_job",
+    selection=dg.AssetSelection.assets(*TIMESERIES_ASSETS) - dg.AssetSelection.checks(*FRESHNESS_CHECKS),
+    description="Refresh dominance_timeseries and dominance_crossover from every materialized month.",
+)
 
 JOBS = [monthly_job, monthly_live_job, monthly_archive_job, timeseries_job, freshness_job]

@@ -86,9 +86,3 @@ def dominance_crossover(dominance_timeseries: pl.DataFrame) -> dg.Output[pl.Data
 
 
 TIMESERIES_ASSETS = [dominance_timeseries, dominance_crossover]
-
-timeseries_job = dg.define_asset_job(
-    "timeseries_job",
-    selection=dg.AssetSelection.assets(*TIMESERIES_ASSETS),
-    description="Refresh dominance_timeseries and dominance_crossover from every materialized month.",
-)
