@@ -30,9 +30,12 @@ def find_snapshot(month: dt.date, snapshot_dir: Path, snapshot: str | Path | Non
     """The file standing for `month`: the explicit `snapshot` if given, else hub_stats_YYYY-MM.parquet in the dir."""
     path = Path(snapshot) if snapshot else snapshot_path(snapshot_dir, month)
     if not path.is_file():
+        # Said for both places a run starts from: the CLI's flags and the run config of the UI's launchpad.
         how = (
-            f"pass --snapshot FILE (any hub-stats models.parquet taken at the end of {month:%Y-%m}), "
-            f"or place it at {snapshot_path(snapshot_dir, month)}, or use --source archive"
+            f"give a hub-stats models.parquet taken at the end of {month:%Y-%m} (--snapshot FILE on the command "
+            f"line; `snapshot: FILE` in raw_hub_listings' run config in the UI), or place it at "
+            f"{snapshot_path(snapshot_dir, month)}, or use the archive source (--source archive; "
+            f"`source: archive` in the run config)"
         )
         raise SnapshotNotFoundError(f"no local snapshot for {month:%Y-%m}: looked for {path}; {how}")
     try:
