@@ -171,3 +171,18 @@ def test_a_ui_backfill_of_months_targets_exactly_those_months():
     assert {k.to_user_string(): sorted(target.get_partitions_subset(k).get_partition_keys()) for k in target.asset_keys} == {
         a.key.to_user_string(): months for a in ASSETS
     }
+
+
+def test_a_run_is_tagged_with_the_source_it_read_not_its_jobs_default(tmp_path):
+    # monthly_archive_job with `source: local` typed in the launchpad read local files: its tag said archive.
+    instance = dg.DagsterInstance.ephemeral()
+    job = build_definitions(tmp_path / "data", SAMPLE_DIR).resolve_job_def("monthly_archive_job")
+    result = job.execute_in_process(
+        partition_key=SAMPLE_KEY,
+        instance=instance,
+        run_config={"ops": {"raw_hub_listings": {"config": {"source": "local"}}}},
+        asset_selection=[dg.AssetKey("raw_hub_listings")],
+        raise_on_error=False,
+    )
+    assert result.success
+    assert instance.get_run_by_id(result.run_id).tags["dominance/source"] == "local"

@@ -83,6 +83,8 @@ def raw_hub_listings(
         raise ValueError(f"snapshot={config.snapshot!r} is only for the local source, not {config.source}")
     if config.max_snapshot_lag_days < 0:
         raise ValueError(f"max_snapshot_lag_days must be 0 or more, got {config.max_snapshot_lag_days}")
+    # The source read, not the job's default (a launchpad may change it): what the UI's Runs filter on.
+    context.instance.add_run_tags(context.run.run_id, {"dominance/source": config.source})
     log = context.log.info
     thresholds = quality.thresholds().raw_hub_listings
     max_count = thresholds.max_count
