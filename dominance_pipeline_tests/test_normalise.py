@@ -373,6 +373,23 @@ def test_cards_are_parsed_only_where_they_can_add_a_parent_with_the_same_result(
     # A string value that looks like an array: json_path_match answers it unquoted, and that answer is split.
     bracketed = {"relation": "finetune", "models": [{"_id": "2", "id": "[org/base]"}]}
     rows.append({"id": "u/bracketed", "cardData": '{"base_model": "[org/base]"}', "baseModels": bracketed, "tags": []})
+    # Cards that name a declared parent in text that reads back otherwise (quotes stripped, commas split), or not as
+    # the top-level value: any shortcut that skips parsing them must keep these answers.
+    for i, (parent, card) in enumerate([
+        ("'org/q'", '{"base_model": "\'org/q\'"}'),  # quotes stripped from the card's id
+        ("x/y,z", '{"base_model": ["x/y,z"]}'),  # an array's comma splits
+        ("x/y,z", '{"base_model": "x/y,z"}'),
+        ("org/a b", '{"base_model": ["org/a b"]}'),
+        ("[org/base]", '{"base_model": ["[org/base]"]}'),
+        ("org/base", '{"base_model": "org/base-extra"}'),
+        ("org/base", '{"base_model": ["org/base", "org/more"]}'),
+        ("org/base", '{"base_model": ["org/base"] , "x": 1}'),
+        ("org/base", '{"m": {"base_model": "org/base"}}'),
+        ("org/base", '{"base_model":"org/base"}'),
+        ("org/base", '{"base_model": "org/base"'),
+    ]):
+        declared = {"relation": "merge", "models": [{"_id": "3", "id": parent}, {"_id": "4", "id": "org/second"}]}
+        rows.append({"id": f"u/said{i}", "cardData": card, "baseModels": declared, "tags": []})
     df = pl.DataFrame(
         rows,
         schema={
