@@ -415,3 +415,83 @@ def test_the_leaderboard_takes_a_previous_month_that_failed_its_check_for_absent
     assert meta["previous_month"].value == "absent: origin_tagged_models for 2026-04 failed its check"
     board = pl.read_parquet(partition(data, "monthly_leaderboard", MAY))
     assert board.height > 0 and board["rank_change"].null_count() == board.height
+
+
+def test_a_first_listing_whose_check_never_ran_is_unchecked_and_never_put_back_as_accepted(tmp_path, monkeypatch):
+    # The month's first listing, from a corrupted snapshot, is published; the run dies in its check. It had no
+    # verdict to differ from, and read as "never checked" (usable): downstream runs built on it, and when the
+    # same snapshot failed its check next time, it was set aside and put "back in place" as the accepted one.
+    from dominance_pipeline.quality import suites
+
+    snapshots = snapshot_dir(tmp_path, april_snapshot(SAMPLE), corrupted_snapshot(SAMPLE).frame)
+    data, instance = tmp_path / "data", dg.DagsterInstance.ephemeral()
+    warehouse = data / "warehouse"
+
+    def died(*args, **kwargs):
+        raise RuntimeError("the check's process died")
+
+    validate = suites.validate_raw
+    monkeypatch.setattr(suites, "validate_raw", died)
+    assert not run_month(data, MAY, instance=instance, snapshot_dir=snapshots).success
+    assert partition(data, "raw_hub_listings", MAY).exists()
+    unchecked = verdicts.read(warehouse, "raw_hub_listings", MAY)
+    assert unchecked.state == verdicts.UNCHECKED and not unchecked.usable
+    monkeypatch.setattr(suites, "validate_raw", validate)
+
+    rerun = run_month(data, MAY, instance=instance, snapshot_dir=snapshots)
+
+    raw = evaluation(rerun, "raw_hub_listings_valid")
+    assert not raw.passed
+    rejected = warehouse / "_rejected" / "raw_hub_listings" / f"month={MAY}"
+    assert raw.description.splitlines()[-1] == (
+        f"The month has no accepted listing to go back to, and now none at all; the rejected one and its quarantine are in {rejected}"
+    )
+    assert not partition(data, "raw_hub_listings", MAY).exists()
+    assert verdicts.read(warehouse, "raw_hub_listings", MAY).state == verdicts.FAILED
+
+
+def test_a_listing_set_aside_by_a_run_that_failed_before_publishing_is_not_put_back_when_rejected(tmp_path, monkeypatch):
+    # May passed. A re-run sets the accepted listing aside, then fails before publishing (a full disk): the file
+    # aside is the one in place. The raw check run alone with a stricter bound rejects that file; it was
+    # "restored" from aside, the same file, with its old passed verdict, and read as accepted.
+    import dominance_pipeline.defs.ingest as ingest
+
+    snapshots = snapshot_dir(tmp_path, april_snapshot(SAMPLE), pl.read_parquet(SAMPLE))
+    data, instance = tmp_path / "data", dg.DagsterInstance.ephemeral()
+    warehouse = data / "warehouse"
+    assert run_month(data, MAY, instance=instance, snapshot_dir=snapshots).success
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    publish = ingest.publish_listing
+    monkeypatch.setattr(ingest, "publish_listing", full)
+    assert not run_month(data, MAY, instance=instance, snapshot_dir=snapshots).success
+    monkeypatch.setattr(ingest, "publish_listing", publish)
+    assert verdicts.read(warehouse, "raw_hub_listings", MAY).state == verdicts.PASSED  # nothing was published
+    from dominance_pipeline.quality.config import THRESHOLDS_PATH
+
+    strict = tmp_path / "thresholds.yaml"
+    strict.write_text(THRESHOLDS_PATH.read_text().replace("max_count: 100000000000", "max_count: 1000"))
+    monkeypatch.setenv("DOMINANCE_THRESHOLDS", str(strict))
+    check_alone = build_definitions(data, snapshots).resolve_job_def("monthly_job")
+    op = "raw_hub_listings_raw_hub_listings_valid"
+
+    result = check_alone.execute_in_process(partition_key=MAY, op_selection=[op], instance=instance, raise_on_error=False)
+
+    raw = evaluation(result, "raw_hub_listings_valid")
+    rejected = warehouse / "_rejected" / "raw_hub_listings" / f"month={MAY}"
+    assert not raw.passed and raw.description.splitlines()[-1] == (
+        f"The month's listing, accepted until now, is rejected and the month has none; the rejected one and its quarantine are in {rejected}"
+    )
+    assert not partition(data, "raw_hub_listings", MAY).exists()
+    assert verdicts.read(warehouse, "raw_hub_listings", MAY).state == verdicts.FAILED
+    assert not (warehouse / "_previous" / "raw_hub_listings" / f"month={MAY}").exists()
+    # Run alone again, the check names the reason the month has no listing, not "never materialized".
+    again = check_alone.execute_in_process(partition_key=MAY, op_selection=[op], instance=instance, raise_on_error=False)
+    (failure,) = [e for e in again.all_events if e.event_type_value == "STEP_FAILURE"]
+    error = failure.event_specific_data.error
+    while error.cause is not None:
+        error = error.cause
+    assert error.message.startswith("FileNotFoundError: raw_hub_listings for 2026-05 failed its check (ERROR"), error.message
+    assert f"the rejected one is in {rejected}" in error.message

@@ -57,9 +57,14 @@ def _partition(
 
 
 def _materialized(warehouse: WarehouseResource, table: str, key: str) -> Path:
-    """The partition's file; a check run alone on a month never materialized says so."""
+    """The partition's file; a check run alone on a month without one says why: never materialized, or
+    rejected (the verdict's reason)."""
     path = parquet.partition_file(warehouse.path, table, key)
     if not path.exists():
+        verdict = verdicts.read(warehouse.path, table, key)
+        if verdict.state == verdicts.FAILED:
+            rejected = accepted.rejected_dir(warehouse.path, table, key)
+            raise FileNotFoundError(f"{verdict.refusal(table, month_of(key))}; the month has no partition to check (the rejected one is in {rejected})")
         raise FileNotFoundError(f"partition {table} month={key} has not been materialized: {path} is missing")
     return path
 
@@ -105,17 +110,19 @@ def judged_result(
     later) and settling the month (storage.accepted): a rejected partition gives way to the accepted one it
     replaced, and the result's last line says where the rejected one went."""
     errors = "; ".join(o.line() for o in result.failed(suites.ERROR))
+    was = verdicts.read(warehouse.path, table, month).state
     verdicts.record(warehouse.path, table, month, identity, passed=not errors, summary=errors[:500])
     settled = accepted.settle(warehouse.path, table, month, not errors, quarantine)
     if settled is None:
         return check_result(result)
     what = "listing" if quarantine is not None else "partition"
     where = f"the rejected one{' and its quarantine are' if quarantine is not None else ' is'} in {settled.rejected}"
-    outcome = (
-        f"The month's accepted {what} is back in place; {where}"
-        if settled.restored
-        else f"The month has no accepted {what} to go back to, and now none at all; {where}"
-    )
+    if settled.restored:
+        outcome = f"The month's accepted {what} is back in place; {where}"
+    elif was == verdicts.PASSED:  # the check run again on the month's accepted partition (new thresholds)
+        outcome = f"The month's {what}, accepted until now, is rejected and the month has none; {where}"
+    else:
+        outcome = f"The month has no accepted {what} to go back to, and now none at all; {where}"
     return check_result(result, outcome, rejected_partition=dg.MetadataValue.path(str(settled.rejected)))
 
 

@@ -55,19 +55,32 @@ def keep(root: Path, table: str, month: dt.date | str, quarantine: Path | None =
     """Before `month`'s partition of `table` is published again: link the one in place aside (with its
     quarantine under `quarantine`, and its verdict) if it is accepted (passed its check, or was never
     checked). One in place that is not (rejected with nothing to go back to, or published by a run that
-    died before its check) leaves the last accepted one aside as it was. Returns whether one is aside.
+    died before its check) leaves the last accepted one aside as it was. Then the month is marked pending
+    (storage.verdicts), so that what is published next is unchecked until its check runs. Returns whether
+    one is aside.
     """
     data, aside = partition_file(root, table, month), previous_dir(root, table, month)
-    if not data.exists() or not verdicts.read(root, table, month).usable:
-        return (aside / DATA).exists()
-    shutil.rmtree(aside, ignore_errors=True)
-    kept = verdicts.verdict_file(root, table, month)
-    if quarantine is not None and partition_file(quarantine, table, month).exists():
-        _place(partition_file(quarantine, table, month), aside / QUARANTINE)
-    if kept.exists():
-        _place(kept, aside / VERDICT)
-    _place(data, aside / DATA)  # last: a partition is aside once its data file is
-    return True
+    now = verdicts.read(root, table, month)
+    if data.exists() and now.usable:
+        shutil.rmtree(aside, ignore_errors=True)
+        aside.mkdir(parents=True, exist_ok=True)
+        if quarantine is not None and partition_file(quarantine, table, month).exists():
+            _place(partition_file(quarantine, table, month), aside / QUARANTINE)
+        # Its verdict, and the identity it had in place: a run that fails before it publishes leaves it aside
+        # while it is still in place, and then it is no other partition to go back to (`settle`).
+        (aside / VERDICT).write_text(json.dumps({"state": now.state, "summary": now.summary, "file": verdicts.identity(data)}))
+        _place(data, aside / DATA)  # last: a partition is aside once its data file is
+    verdicts.pending(root, table, month)
+    return (aside / DATA).exists()
+
+
+def _aside_verdict(aside: Path) -> dict[str, object]:
+    """The verdict kept aside with a partition: its state, summary and the identity it had in place (a folder
+    set aside before these were kept has the verdict file itself, or none if it was never checked)."""
+    path = aside / VERDICT
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    state = kept.get("state") or (verdicts.PASSED if kept.get("passed") else verdicts.NEVER)
+    return {"state": state, "summary": kept.get("summary", ""), "file": kept.get("file")}
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,9 @@ def settle(root: Path, table: str, month: dt.date | str, passed: bool, quarantin
     if not data.exists():
         return None
     q = partition_file(quarantine, table, month) if quarantine is not None else None
+    before = _aside_verdict(aside)
+    if (aside / DATA).exists() and before["file"] == verdicts.identity(data):
+        shutil.rmtree(aside, ignore_errors=True)  # nothing was published since it went aside: it is the one rejected
     out = rejected_dir(root, table, month)
     shutil.rmtree(out, ignore_errors=True)
     for current, name in ((data, DATA), (q, QUARANTINE), (kept, VERDICT)):
@@ -113,10 +129,9 @@ def settle(root: Path, table: str, month: dt.date | str, passed: bool, quarantin
             _place(aside / QUARANTINE, q)
         else:
             q.unlink(missing_ok=True)
-    if (aside / VERDICT).exists():
+    if before["state"] == verdicts.PASSED:
         # Recorded again on the file as it is back in place: the same file, unless it had to be copied.
-        before = json.loads((aside / VERDICT).read_text())
-        verdicts.record(root, table, month, verdicts.identity(data), passed=before["passed"], summary=before["summary"])
+        verdicts.record(root, table, month, verdicts.identity(data), passed=True, summary=before["summary"])
     else:
         kept.unlink(missing_ok=True)  # never checked here, as before
     shutil.rmtree(aside, ignore_errors=True)

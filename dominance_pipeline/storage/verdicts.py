@@ -8,6 +8,11 @@ So the check records its verdict beside the warehouse (`_checks/<table>/month=<k
 partitions' own folders, which readers glob) with the identity of the file it judged: a file published
 again since is unchecked until its check runs again, and a month whose partition was rejected and has none
 now reads as failed, with the reason.
+
+A writer marks the month `pending` before it publishes (`pending`), naming the file in place then and what
+that file's verdict was: if the run dies before its check, the file it published reads as unchecked (the
+month's first partition too, which has no verdict to differ from), while the file in place, if nothing was
+published, keeps its verdict.
 """
 
 from __future__ import annotations
@@ -30,15 +35,15 @@ class Verdict:
 
     @property
     def usable(self) -> bool:
-        """Passed, or never checked here (a warehouse written before verdicts were kept, or a run without
-        the check): only a failed check, or a file published again after its check, is refused."""
+        """Passed, or never checked here (a warehouse written before verdicts were kept): only a failed
+        check, or a file published since its check ran (or by a run that died before it), is refused."""
         return self.state in (PASSED, NEVER)
 
     def refusal(self, table: str, month: dt.date) -> str:
         """Why the partition is refused, for a log line or an `absent` reason."""
         if self.state == FAILED:
             return f"{table} for {month:%Y-%m} failed its check ({self.summary})"
-        return f"{table} for {month:%Y-%m} was published again after its check ran and has not been checked since"
+        return f"{table} for {month:%Y-%m} was published and its check has not run on it since (run the check, or the month again)"
 
 
 def identity(path: Path) -> list[int]:
@@ -58,12 +63,25 @@ def record(root: Path, table: str, month: dt.date | str, judged: list[int], pass
         tmp.write_text(json.dumps({"passed": passed, "file": judged, "summary": summary}))
 
 
+def pending(root: Path, table: str, month: dt.date | str) -> None:
+    """Before a writer publishes the month's partition: whatever it publishes is unchecked until its check
+    records a verdict; the file in place now (if it stays) keeps the verdict it has."""
+    data, now = partition_file(root, table, month), read(root, table, month)
+    before = identity(data) if data.exists() else None
+    path = verdict_file(root, table, month)
+    with publishing(path) as tmp:
+        tmp.write_text(json.dumps({"pending": True, "before": before, "state": now.state, "summary": now.summary}))
+
+
 def read(root: Path, table: str, month: dt.date | str) -> Verdict:
     """The verdict on the partition as it is now."""
     path, data = verdict_file(root, table, month), partition_file(root, table, month)
     if not path.exists():
         return Verdict(NEVER)
     kept = json.loads(path.read_text())
+    if kept.get("pending"):
+        unchanged = (identity(data) if data.exists() else None) == kept["before"]
+        return Verdict(kept["state"], kept["summary"]) if unchanged else Verdict(UNCHECKED, kept["summary"])
     if not data.exists():  # a rejected partition left the warehouse (storage.accepted): its verdict says why
         return Verdict(NEVER) if kept["passed"] else Verdict(FAILED, kept["summary"])
     if kept["file"] != identity(data):
