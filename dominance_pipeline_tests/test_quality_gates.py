@@ -448,6 +448,12 @@ def test_a_first_listing_whose_check_never_ran_is_unchecked_and_never_put_back_a
     )
     assert not partition(data, "raw_hub_listings", MAY).exists()
     assert verdicts.read(warehouse, "raw_hub_listings", MAY).state == verdicts.FAILED
+    # The table's only partition is gone, and so is its DuckDB view: a view over no file fails every query.
+    import duckdb
+
+    with duckdb.connect(str(warehouse / "dominance.duckdb"), read_only=True) as con:
+        views = {row[0] for row in con.sql("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    assert "raw_hub_listings" not in views, views
 
 
 def test_a_listing_set_aside_by_a_run_that_failed_before_publishing_is_not_put_back_when_rejected(tmp_path, monkeypatch):

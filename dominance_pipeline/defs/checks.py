@@ -15,7 +15,9 @@ import polars as pl
 
 from dominance_pipeline.defs.assets import dominance_indices, monthly_aggregates, origin_tagged_models, raw_hub_listings
 from dominance_pipeline.defs.partitions import month_of, monthly
-from dominance_pipeline.defs.resources import QualityResource, WarehouseResource
+from dagster_duckdb import DuckDBResource
+
+from dominance_pipeline.defs.resources import QualityResource, WarehouseResource, refresh_view
 from dominance_pipeline.quality import suites
 from dominance_pipeline.schemas import QUARANTINE
 from dominance_pipeline.storage import accepted, handoff, parquet, verdicts
@@ -76,7 +78,7 @@ def _materialized(warehouse: WarehouseResource, table: str, key: str) -> Path:
     description="GX suite: schema, unique non-null ids, counts in range, dates, quarantine volume, size vs last month, snapshot time.",
 )
 def raw_hub_listings_valid(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, quality: QualityResource
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, quality: QualityResource, duckdb: DuckDBResource
 ) -> dg.AssetCheckResult:
     month = month_of(context.partition_key)
     table, before = "raw_hub_listings", suites.previous_month(month)
@@ -95,7 +97,7 @@ def raw_hub_listings_valid(
     )
     result = suites.validate_raw(raw_hub_listings, ctx, quality.thresholds(), stored)
     # Kept for later runs: the next month's size check and delta, and runs of the downstream assets alone.
-    return judged_result(warehouse, table, month, identity, result, warehouse.quarantine)
+    return judged_result(context, warehouse, duckdb, table, identity, result, warehouse.quarantine)
 
 
 def judged(warehouse: WarehouseResource, table: str, key: str) -> list[int]:
@@ -104,11 +106,18 @@ def judged(warehouse: WarehouseResource, table: str, key: str) -> list[int]:
 
 
 def judged_result(
-    warehouse: WarehouseResource, table: str, month: dt.date, identity: list[int], result: suites.SuiteResult, quarantine: Path | None = None
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    duckdb: DuckDBResource,
+    table: str,
+    identity: list[int],
+    result: suites.SuiteResult,
+    quarantine: Path | None = None,
 ) -> dg.AssetCheckResult:
     """The check result, after keeping its verdict on the file it judged (`identity`: for the runs that read the partition
     later) and settling the month (storage.accepted): a rejected partition gives way to the accepted one it
     replaced, and the result's last line says where the rejected one went."""
+    month = month_of(context.partition_key)
     errors = "; ".join(o.line() for o in result.failed(suites.ERROR))
     was = verdicts.read(warehouse.path, table, month).state
     verdicts.record(warehouse.path, table, month, identity, passed=not errors, summary=errors[:500])
@@ -117,6 +126,8 @@ def judged_result(
         return check_result(result)
     what = "listing" if quarantine is not None else "partition"
     where = f"the rejected one{' and its quarantine are' if quarantine is not None else ' is'} in {settled.rejected}"
+    if not settled.restored:
+        refresh_view(duckdb, warehouse.path, table, context.log)  # dropped if that was the table's only partition
     if settled.restored:
         outcome = f"The month's accepted {what} is back in place; {where}"
     elif was == verdicts.PASSED:  # the check run again on the month's accepted partition (new thresholds)
@@ -133,12 +144,12 @@ def judged_result(
     description="GX suite: valid country codes in both views, lineage walks closed and rarely cut, release dates only moved later, attributed coverage per view.",
 )
 def origin_tagged_models_valid(
-    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, quality: QualityResource
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, quality: QualityResource, duckdb: DuckDBResource
 ) -> dg.AssetCheckResult:
     identity = judged(warehouse, "origin_tagged_models", context.partition_key)
     tagged, stored = _partition(warehouse, "origin_tagged_models", context.partition_key, suites.TAGGED_CHECK_COLUMNS)
     result = suites.validate_tagged(tagged, quality.thresholds(), stored)
-    return judged_result(warehouse, "origin_tagged_models", month_of(context.partition_key), identity, result)
+    return judged_result(context, warehouse, duckdb, "origin_tagged_models", identity, result)
 
 
 @dg.asset_check(
@@ -156,11 +167,12 @@ def monthly_aggregates_conserve_totals(
     raw_hub_listings: pl.DataFrame,
     quality: QualityResource,
     warehouse: WarehouseResource,
+    duckdb: DuckDBResource,
 ) -> dg.AssetCheckResult:
     month = month_of(context.partition_key)
     identity = judged(warehouse, "monthly_aggregates", context.partition_key)
     result = suites.validate_aggregates(monthly_aggregates, raw_hub_listings, month, quality.thresholds())
-    return judged_result(warehouse, "monthly_aggregates", month, identity, result)
+    return judged_result(context, warehouse, duckdb, "monthly_aggregates", identity, result)
 
 
 @dg.asset_check(
@@ -170,12 +182,15 @@ def monthly_aggregates_conserve_totals(
     description="GX suite: every value a number, one row per key, shares in [0, 1] summing to 1 per group, HHI in [0, 10,000], CR-n and Gini in [0, 1], effective_orgs >= 1, ratios >= 0, gaps in [-1, 1], country only on shares, no UNATTRIBUTED under attributed.",
 )
 def dominance_indices_valid(
-    context: dg.AssetCheckExecutionContext, dominance_indices: pl.DataFrame, quality: QualityResource, warehouse: WarehouseResource
+    context: dg.AssetCheckExecutionContext,
+    dominance_indices: pl.DataFrame,
+    quality: QualityResource,
+    warehouse: WarehouseResource,
+    duckdb: DuckDBResource,
 ) -> dg.AssetCheckResult:
-    month = month_of(context.partition_key)
     identity = judged(warehouse, "dominance_indices", context.partition_key)
     result = suites.validate_indices(dominance_indices, quality.thresholds())
-    return judged_result(warehouse, "dominance_indices", month, identity, result)  # the time series leaves out a month that failed
+    return judged_result(context, warehouse, duckdb, "dominance_indices", identity, result)  # the time series leaves out a month that failed
 
 
 CHECKS = [raw_hub_listings_valid, origin_tagged_models_valid, monthly_aggregates_conserve_totals, dominance_indices_valid]

@@ -7,6 +7,7 @@ and a failure names the month of each offending row.
 
 import dagster as dg
 import polars as pl
+from dagster_duckdb import DuckDBResource
 
 from dominance_pipeline.defs.checks import check_result, judged, judged_result
 from dominance_pipeline.defs.leaderboard import monthly_leaderboard
@@ -24,11 +25,15 @@ from dominance_pipeline.quality import suites
     description=f"GX suite: competition ranks within the top {TOP} per board and view, unique names, shares in [0, 1], rank_change = previous_rank - rank.",
 )
 def monthly_leaderboard_valid(
-    context: dg.AssetCheckExecutionContext, monthly_leaderboard: pl.DataFrame, quality: QualityResource, warehouse: WarehouseResource
+    context: dg.AssetCheckExecutionContext,
+    monthly_leaderboard: pl.DataFrame,
+    quality: QualityResource,
+    warehouse: WarehouseResource,
+    duckdb: DuckDBResource,
 ) -> dg.AssetCheckResult:
     identity = judged(warehouse, "monthly_leaderboard", context.partition_key)
     result = suites.validate_leaderboard(monthly_leaderboard, quality.thresholds(), TOP)
-    return judged_result(warehouse, "monthly_leaderboard", month_of(context.partition_key), identity, result)
+    return judged_result(context, warehouse, duckdb, "monthly_leaderboard", identity, result)
 
 
 @dg.asset_check(

@@ -24,10 +24,14 @@ def view_sql(root: Path, table: str) -> str:
 
 
 def ensure_views(conn: duckdb.DuckDBPyConnection, root: Path, tables: list[str]) -> list[str]:
-    """Create or refresh the view of each table that has at least one partition (or its one file); return the views made."""
+    """Create or refresh the view of each table that has at least one partition (or its one file), and drop
+    that of a table left with none (its only partition rejected: a view over no file fails every query);
+    return the views made."""
     made = []
     for table in tables:
         if table_file(root, table).exists() or any((Path(root) / table).glob("month=*/data.parquet")):
             conn.execute(view_sql(root, table))
             made.append(table)
+        else:
+            conn.execute(f"DROP VIEW IF EXISTS {table}")
     return made
