@@ -311,3 +311,39 @@ def test_ctrl_c_during_a_month_reports_it_interrupted_not_failed(tmp_path, snaps
     assert re.search(r"^  INTERRUPTED 2026-04 at raw_hub_listings: not finished, run it again \(run \S+\)$", out, re.M), out
     assert "  not run (interrupted): 2026-05" in out and "1 succeeded (2026-03), 1 interrupted" in out
     assert "InterruptedError" not in out + err and "FAILED" not in out + err
+
+
+@pytest.mark.parametrize("command", ["materialize", "backfill"])
+def test_ctrl_c_as_a_run_ends_stops_the_command(tmp_path, snapshots, monkeypatch, capsys, command):
+    # Dagster holds a SIGINT back while it runs a job and drops one that arrives between steps: sent as
+    # monthly_job's run ends, the command went on (the time series, the next months) and exited 0.
+    import signal
+
+    from dominance_pipeline.cli import main
+
+    monkeypatch.setenv("DOMINANCE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    store = dg.DagsterInstance.handle_new_event
+    sent: list[str] = []
+
+    def ctrl_c_at_the_end_of_a_month(self, event, *args, **kwargs):
+        store(self, event, *args, **kwargs)
+        if event.is_dagster_event and event.dagster_event_type == dg.DagsterEventType.RUN_SUCCESS and event.job_name == "monthly_job" and not sent:
+            sent.append(event.run_id)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(dg.DagsterInstance, "handle_new_event", ctrl_c_at_the_end_of_a_month)
+    if command == "materialize":
+        args = ["materialize", "--month", "2026-04", "--snapshot", str(snapshots / "hub_stats_2026-04.parquet"), "--quiet"]
+    else:
+        args = ["backfill", "--from", "2026-03", "--to", "2026-04", "--snapshot-dir", str(snapshots), "--quiet"]
+
+    assert main(args) == 130
+    out, err = capsys.readouterr()
+    assert sent
+    assert "Time series:" not in out and not (tmp_path / "data" / "warehouse" / "dominance_timeseries").exists()
+    if command == "materialize":
+        assert f"INTERRUPTED after 2026-04 was materialized: the time series was not refreshed (run {sent[0]})" in err
+    else:
+        assert f"[1/2] 2026-03 ok in " in out and f"s, then interrupted, run {sent[0]}" in out
+        assert "not run (interrupted): 2026-04" in out and "[2/2]" not in out

@@ -184,8 +184,9 @@ def run(args: argparse.Namespace) -> int:
                 result = run_job("monthly_job", instance, partition_key=key, run_config=run_config, tags=tags, **location)
                 month = MonthResult(key, result.run_id, time.perf_counter() - started, print_outcome(result, key), key in done)
                 results.append(month)
-                if was_interrupted(result):  # Ctrl-C reaches the step as an error: stop the backfill, not just the month
-                    print(f"[{label}] {key[:7]} interrupted after {month.seconds:.1f} s, run {month.run_id}", flush=True)
+                if was_interrupted(result):  # Ctrl-C during the month: stop the backfill, not just the month
+                    ended = f"ok in {month.seconds:.1f} s, then interrupted" if month.ok else f"interrupted after {month.seconds:.1f} s"
+                    print(f"[{label}] {key[:7]} {ended}, run {month.run_id}", flush=True)
                     raise KeyboardInterrupt
                 status = "ok" if month.ok else f"FAILED at {month.failures[0].step}"
                 replaced = " (replaced the earlier materialization)" if month.replaced and month.ok else ""
@@ -198,7 +199,10 @@ def run(args: argparse.Namespace) -> int:
     todo = planned(todo, follow, results)
     status = summarize(results, todo, time.perf_counter() - t0)
     if any(m.ok for m in results):
-        status = max(status, refresh_timeseries(log_level))
+        refreshed = refresh_timeseries(log_level)
+        if refreshed == 130:
+            return 130
+        status = max(status, refreshed)
     elif todo:
         print("Time series not refreshed: no month succeeded", file=sys.stderr)
     else:

@@ -13,7 +13,11 @@ run ends.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -57,10 +61,56 @@ def run_job(
     if partition_key is not None:
         run_tags.update(partition_tags(job.get_definition(), partition_key))
     try:
-        with waking_stalled_steps(instance):
-            return dg.execute_job(job, instance=instance, run_config=run_config, tags=run_tags, raise_on_error=False)
+        with signals_seen() as seen, waking_stalled_steps(instance):
+            result = dg.execute_job(job, instance=instance, run_config=run_config, tags=run_tags, raise_on_error=False)
     finally:
         handoff.forget()
+    if seen() & STOP_SIGNALS:
+        _interrupted.add(result.run_id)
+    return result
+
+
+STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
+_interrupted: set[str] = set()
+
+
+def interrupted(run_id: str) -> bool:
+    """Whether Ctrl-C (or SIGTERM) reached this process while `run_job` ran run `run_id`, even if the run
+    finished: Dagster holds a SIGINT back while it runs a job and raises it in the step then running, but
+    one that arrives as the run starts or ends, between steps, is dropped when the run returns."""
+    return run_id in _interrupted
+
+
+@contextmanager
+def signals_seen() -> Iterator[Callable[[], set[int]]]:
+    """The numbers of the signals this process receives in the block (Python writes each to the wakeup fd,
+    whichever handler then takes it); nothing is seen off the main thread, where no handler runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield set
+        return
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    seen: set[int] = set()
+    open_ = [True]
+
+    def drain() -> set[int]:
+        try:
+            while open_[0] and (chunk := os.read(read_end, 512)):
+                seen.update(chunk)
+        except BlockingIOError:
+            pass
+        return seen
+
+    previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    try:
+        yield drain
+    finally:
+        signal.set_wakeup_fd(previous)
+        drain()
+        open_[0] = False
+        os.close(read_end)
+        os.close(write_end)
 
 
 def partition_tags(job: dg.JobDefinition, key: str) -> Mapping[str, str]:

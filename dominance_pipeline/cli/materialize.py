@@ -133,6 +133,10 @@ def report_series(result) -> int:
     """What timeseries_job did: where the series is, or what failed and which of its assets are stale."""
     for f in failed_checks(result, "WARN"):
         print_step("WARNING", f)
+    if was_interrupted(result):
+        print(f"INTERRUPTED the time series refresh: the months are materialized; dominance_timeseries and its chart are "
+              f"refreshed by the next materialize or backfill, or timeseries_job in the UI (run {result.run_id})", file=sys.stderr)
+        return 130
     if not result.success:
         for f in failures(result):
             print_step("FAILED", f)
@@ -163,7 +167,12 @@ INTERRUPTED = "interrupted (Ctrl-C or a stop signal) before the month was finish
 
 
 def was_interrupted(result) -> bool:
-    """Whether the run failed because the user interrupted it (Dagster turns SIGINT into a step error)."""
+    """Whether the user interrupted the run: Dagster turns SIGINT into a step error, or drops it when it
+    arrives between steps (cli.inprocess notices those)."""
+    from dominance_pipeline.cli.inprocess import interrupted
+
+    if interrupted(result.run_id):
+        return True
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             error = event.step_failure_data.error
@@ -219,7 +228,10 @@ def print_outcome(result, key: str) -> list[StepFailure]:
     missing = [a.key.to_user_string() for a in ASSETS if a.key not in done]
     if missing:
         print(f"not materialized for {key[:7]}: {', '.join(missing)}", file=sys.stderr)
-    return found or [StepFailure("run", "failed")]
+    if not found:
+        found = [StepFailure("run", INTERRUPTED if was_interrupted(result) else "failed")]
+        print_step("INTERRUPTED" if found[0].reason == INTERRUPTED else "FAILED", found[0])
+    return found
 
 
 def report(result, key: str) -> int:
@@ -230,13 +242,16 @@ def report(result, key: str) -> int:
         print(f"run {result.run_id} failed; details: make ui, then Runs", file=sys.stderr)
         return 1
     from dominance_pipeline.cli.report import print_month
-    from dominance_pipeline.definitions import defs
+    from dominance_pipeline.settings import paths
     from dominance_pipeline.storage import parquet
 
-    root = defs.resources["warehouse"].path  # type: ignore[attr-defined]
+    root = paths().warehouse  # where the run wrote: its definitions are built from the environment as it is now
     ix = parquet.read_partition(root, "dominance_indices", key)
     event = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "dominance_indices")
     absent = event.materialization.metadata["absent"].value
     print_month(ix, key, dict(absent), KEY_COUNTRIES, f"\nDominance indices for {key[:7]} (run {result.run_id})")
     print(f"\nOutputs: {root}/<asset>/month={key}/data.parquet; SQL views in {root / 'dominance.duckdb'}")
+    if was_interrupted(result):  # as the run ended: the month is whole, nothing more is done
+        print(f"INTERRUPTED after {key[:7]} was materialized: the time series was not refreshed (run {result.run_id})", file=sys.stderr)
+        return 130
     return 0
