@@ -118,9 +118,18 @@ def test_report_prints_the_latest_month_in_three_formats(demo):
     assert "new_model_share" in doc["absent"]
     wide = run_cli(tmp, "report", "--countries", "all")
     assert any(line.split("┆")[1].strip() == "FR" for line in wide.stdout.splitlines() if "download_share" in line)
+    lower = run_cli(tmp, "report", "--countries", "cn")  # codes in any case
+    assert [line.split("┆")[1].strip() for line in lower.stdout.splitlines() if "download_share" in line] == ["CN"]
 
 
-@pytest.mark.parametrize(("args", "message"), [(("--month", "2026-04"), "2026-04 is not materialized"), (("--month", "04/2026"), "must look like YYYY-MM")])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--month", "2026-04"), "2026-04 is not materialized"),
+        (("--month", "04/2026"), "must look like YYYY-MM"),
+        (("--countries", "cn,XX"), "--countries: XX is not a country code"),  # printed no share row at all, exit 0
+    ],
+)
 def test_report_user_errors(demo, args, message):
     tmp, _ = demo
     proc = run_cli(tmp, "report", *args)

@@ -82,6 +82,19 @@ def print_month(ix: pl.DataFrame, key: str, absent: dict[str, str] | None, count
         print("\n(no record of this month's run in the Dagster instance: reasons for any absent index unknown)")
 
 
+def chosen_countries(text: str, ix: "pl.DataFrame") -> tuple[str, ...]:
+    """The codes of --countries, in capitals; one that is no country code (nor a bucket of the indices)
+    is a usage mistake, not a table without its rows."""
+    from dominance_pipeline.origin.countries import valid_codes
+
+    codes = tuple(c.strip().upper() for c in text.split(",") if c.strip())
+    known = valid_codes() | set(ix.get_column("country").drop_nulls().unique())
+    unknown = [c for c in codes if c not in known]
+    if unknown or not codes:
+        raise UserError(f"--countries: {', '.join(unknown) or 'none given'} is not a country code; give ISO codes such as CN,US, or all")
+    return codes
+
+
 def run(args: argparse.Namespace) -> int:
     import polars as pl
 
@@ -99,6 +112,6 @@ def run(args: argparse.Namespace) -> int:
         json.dump({"month": key[:7], "indices": rows, "absent": absent}, sys.stdout, indent=1)
         sys.stdout.write("\n")
         return 0
-    countries = None if args.countries.strip().lower() == "all" else tuple(c.strip() for c in args.countries.split(",") if c.strip())
+    countries = None if args.countries.strip().lower() == "all" else chosen_countries(args.countries, ix)
     print_month(ix, key, absent, countries, f"Dominance indices for {key[:7]}")
     return 0
