@@ -102,20 +102,24 @@ def test_a_snapshot_that_is_not_parquet_fails_naming_the_file(tmp_path):
         ({"source": "local"}, ("DOMINANCE_THRESHOLDS", "value"), "raw_hub_listings",
          r"^invalid thresholds .*/thresholds\.yaml: raw_hub_listings\.max_shrink: Input should be less than or equal to 1$"),
         ({"source": "local"}, ("DOMINANCE_REGISTRY", "country"), "origin_tagged_models", r"^org registry .*/registry\.csv:5: .*'XX'"),
-        # The launchpad has no flags: the way out is named as run config too.
-        ({"source": "local", "snapshot": "/nonexistent/hub.parquet"}, None, "raw_hub_listings",
-         r"^no local snapshot for 2026-05: looked for /nonexistent/hub\.parquet; .*`snapshot: FILE` in raw_hub_listings' run config"
-         r".*`source: archive` in the run config"),
+        # The launchpad has no flags: the way out is named as run config too, and backfill's folder flag.
+        ({"source": "local"}, ("DOMINANCE_SNAPSHOT_DIR", "empty"), "raw_hub_listings",
+         r"^no local snapshot for 2026-05: looked for .*/hub_stats_2026-05\.parquet; .*--snapshot-dir DIR.*"
+         r"`snapshot: FILE` in raw_hub_listings' run config.*`source: archive` in the run config"),
     ],
     ids=["negative-lag", "unknown-source", "thresholds", "registry", "missing-snapshot"],
 )
 def test_user_mistakes_inside_a_run_read_as_one_line(tmp_path, monkeypatch, config, env, step, reason):
     """What the UI's launchpad (or a schedule) can get wrong: the step fails with the reason as its first line."""
-    if env is not None:
+    snapshot_dir = None
+    if env == ("DOMINANCE_SNAPSHOT_DIR", "empty"):
+        snapshot_dir = tmp_path / "no_snapshots"
+        snapshot_dir.mkdir()
+    elif env is not None:
         name, how = env
         broken = broken_thresholds(tmp_path, how) if name == "DOMINANCE_THRESHOLDS" else broken_registry(tmp_path, how)
         monkeypatch.setenv(name, str(broken))
-    result = run_month(tmp_path / "data", raw_config=config)
+    result = run_month(tmp_path / "data", raw_config=config, snapshot_dir=snapshot_dir)
     assert not result.success
     (failure,) = failures(result)
     assert failure.step == step and re.search(reason, failure.reason), failure.reason

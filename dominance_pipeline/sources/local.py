@@ -29,13 +29,15 @@ def snapshot_path(snapshot_dir: Path, month: dt.date) -> Path:
 def find_snapshot(month: dt.date, snapshot_dir: Path, snapshot: str | Path | None = None) -> Path:
     """The file standing for `month`: the explicit `snapshot` if given, else hub_stats_YYYY-MM.parquet in the dir."""
     path = Path(snapshot) if snapshot else snapshot_path(snapshot_dir, month)
+    if not path.is_file() and snapshot:
+        raise SnapshotNotFoundError(f"no local snapshot for {month:%Y-%m}: the snapshot file {path} does not exist")
     if not path.is_file():
-        # Said for both places a run starts from: the CLI's flags and the run config of the UI's launchpad.
+        # Said for every place a run starts from: materialize's and backfill's flags, the UI's run config.
         how = (
-            f"give a hub-stats models.parquet taken at the end of {month:%Y-%m} (--snapshot FILE on the command "
-            f"line; `snapshot: FILE` in raw_hub_listings' run config in the UI), or place it at "
-            f"{snapshot_path(snapshot_dir, month)}, or use the archive source (--source archive; "
-            f"`source: archive` in the run config)"
+            f"place a hub-stats models.parquet taken at the end of {month:%Y-%m} there (the snapshot folder: "
+            f"--snapshot-dir DIR or $DOMINANCE_SNAPSHOT_DIR), or name the file (materialize --snapshot FILE; "
+            f"`snapshot: FILE` in raw_hub_listings' run config in the UI), or use the archive source "
+            f"(--source archive; `source: archive` in the run config)"
         )
         raise SnapshotNotFoundError(f"no local snapshot for {month:%Y-%m}: looked for {path}; {how}")
     try:
