@@ -49,6 +49,8 @@ CASES = [
     ("month", "2026/05", r"^dominance-pipeline materialize: error: month must look like YYYY-MM \(for example 2026-05\), got '2026/05'$"),
     ("lag", "-2", r"^dominance-pipeline materialize: error: --max-snapshot-lag-days must be 0 or more$"),
     ("dagster_home", "a file", r"^dominance-pipeline materialize: error: DAGSTER_HOME .*/home cannot hold the Dagster instance: File exists$"),
+    # A run started, then failed at the raw step with "[Errno 20] Not a directory" (exit 1).
+    ("data_dir", "a file", r"^dominance-pipeline materialize: error: the warehouse .*/data/warehouse \(DOMINANCE_DATA_DIR=.*/data\) cannot be written: Not a directory \(.*/data is in the way\)$"),
 ]
 
 
@@ -67,11 +69,14 @@ def test_user_mistakes_on_the_command_line_are_one_line(tmp_path, monkeypatch, c
         args += ["--source", "live", "--max-snapshot-lag-days", how]
     elif what == "dagster_home":
         (tmp_path / "home").write_text("not a folder")
+    elif what == "data_dir":
+        (tmp_path / "data").write_text("not a folder")
     assert main(args) == 2
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1, err
     assert re.search(line, err.strip()), err
     assert not (tmp_path / "data" / "warehouse").exists()  # nothing ran
+    assert not (tmp_path / "home").is_dir() or not list((tmp_path / "home").glob("**/*.db"))  # no run was recorded
 
 
 def test_a_registry_with_many_problems_lists_each_with_its_line(tmp_path, monkeypatch, capsys):

@@ -19,12 +19,31 @@ def check_inputs() -> None:
     from dominance_pipeline.quality.config import ThresholdsError
     from dominance_pipeline.settings import paths
 
-    resources = build_resources(paths())
+    where = paths()
+    resources = build_resources(where)
     try:
         resources["quality"].thresholds()  # type: ignore[attr-defined]
         resources["registry"].load()  # type: ignore[attr-defined]
     except (RegistryError, ThresholdsError) as exc:
         raise UserError(str(exc)) from None
+    check_writable(where.warehouse)
+
+
+def check_writable(warehouse: Path) -> None:
+    """The warehouse folder, or the nearest folder it would be made in, is a folder this process may write:
+    a data dir that is a file or read-only is said before a run starts, not as the raw step's failure after
+    the listing was read. Nothing is created here."""
+    import os
+
+    existing = warehouse
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = "Not a directory" if not existing.is_dir() else None if os.access(existing, os.W_OK | os.X_OK) else "not writable"
+    if problem:
+        data_dir = os.environ.get("DOMINANCE_DATA_DIR")
+        named = f" (DOMINANCE_DATA_DIR={data_dir})" if data_dir else ""
+        where = "" if existing == warehouse else f" ({existing} is in the way)"
+        raise UserError(f"the warehouse {warehouse}{named} cannot be written: {problem}{where}")
 
 
 def prepare_instance() -> Path:
