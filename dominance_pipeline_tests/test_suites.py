@@ -144,6 +144,18 @@ def test_without_a_previous_month_the_size_check_is_skipped_not_failed(case):
     assert "SKIPPED row count within -3%/+25% of 2026-04: no raw partition" in result.summary()
 
 
+def test_a_listing_without_downloads_fails_the_raw_suite_naming_the_column(case):
+    # A snapshot without the `downloads` column is normalised with every downloads_30d null: it was published as
+    # accepted, and the month failed one step later on "null coverage".
+    raw = case[0].with_columns(downloads_30d=pl.lit(None, pl.Int64))
+    result = suites.validate_raw(raw, ctx(), TH)
+    name = "the listing reports 30-day downloads (downloads_30d is not null in every row: the source has the column)"
+    assert list(failed(result)) == [name] and result.worst == "ERROR"
+    assert failed(result)[name].sample == ("downloads_30d (reported=0)",)
+    some = raw.with_columns(downloads_30d=pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(7, pl.Int64)))  # one model reported
+    assert not suites.validate_raw(some, ctx(), TH).failed()
+
+
 def test_an_empty_listing_fails_the_raw_suite_even_without_a_previous_month(case):
     result = suites.validate_raw(case[0].clear(), ctx(), TH)
     assert list(failed(result)) == ["the listing has at least one model"]

@@ -539,11 +539,15 @@ def raw_tables(raw: pl.DataFrame, ctx: RawContext, stored: Mapping[str, pl.DataT
             pl.concat_str("reason", pl.col("detail"), separator=":", ignore_nulls=True),
         ).alias("offender")
     )
+    # Every index is a share of 30-day downloads: a listing without them (a source that lacks the column, left
+    # null by normalise) is no month to publish, and says so here rather than as null coverage two steps later.
+    downloads = raw.select(pl.lit("downloads_30d").alias("column"), pl.col("downloads_30d").is_not_null().sum().alias("reported"))
     return {
         "schema": schema_table(raw, RAW_HUB_LISTINGS, stored),
         "rows": Table(raw, "model_id"),
         "snapshot": Table(snapshots, "snapshot"),
         "quarantine": Table(quarantine, "offender"),
+        "downloads": Table(downloads, "column"),
     }
 
 
@@ -557,6 +561,13 @@ def raw_expectations(th: Thresholds, raw_rows: int, ctx: RawContext) -> list[Exp
         # Never a real month of the Hub: a source that answered nothing, not a listing to publish indices from.
         Expectation("the listing has at least one model", "rows", "ExpectTableRowCountToBeBetween", {"min_value": 1}),
         Expectation("model_id is unique", "rows", "ExpectColumnValuesToBeUnique", {"column": "model_id"}),
+        _between(
+            "the listing reports 30-day downloads (downloads_30d is not null in every row: the source has the column)",
+            "downloads",
+            "reported",
+            1 if raw_rows else 0,
+            None,
+        ),
         *(_not_null("rows", c) for c in ("model_id", "author", "snapshot_at")),
         *(_between(f"{c} within [0, {t.max_count:.0e}]", "rows", c, 0, t.max_count) for c in RAW_COUNTS),
         Expectation(
