@@ -78,6 +78,23 @@ def test_hub_server_rejects_a_port_out_of_range_in_one_line():
     assert proc.returncode == 2 and "cannot listen on 127.0.0.1:99999" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--snapshot", "{csv}"), "--snapshot {csv} is not a readable hub-stats Parquet file: Parquet magic bytes not found"),
+        (("--snapshot", "{sample}", "--ready-file", "{tmp}/no/such/folder/ready"), "--ready-file {tmp}/no/such/folder/ready: its folder does not exist"),
+    ],
+    ids=["not-parquet", "ready-file-folder"],
+)
+def test_hub_server_input_mistakes_are_one_line_not_a_traceback(tmp_path, sample_path, args, message):
+    csv = tmp_path / "models.parquet"
+    csv.write_text("id,downloads\na/b,1\n")  # a CSV renamed
+    fill = {"csv": str(csv), "sample": str(sample_path), "tmp": str(tmp_path)}
+    proc = subprocess.run([*CLI, "hub-server", "--port", "0", *(a.format(**fill) for a in args)],
+                          capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=120)
+    assert proc.returncode == 2 and message.format(**fill) in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
 def test_ctrl_c_during_a_live_month_reports_it_interrupted_with_status_130(tmp_path, sample_path):
     from dominance_pipeline.hubserver.faults import parse_fault
 

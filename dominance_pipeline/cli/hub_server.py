@@ -52,6 +52,9 @@ def _pairs(values: list[str], flag: str) -> list[tuple[str, Path]]:
 
 
 def build_server(args: argparse.Namespace):  # -> HubServer
+    import polars as pl
+    import pyarrow as pa
+
     from dominance_pipeline.hubserver import HubServer
     from dominance_pipeline.hubserver.faults import parse_fault
     from dominance_pipeline.hubserver.models import ModelCorpus
@@ -70,7 +73,13 @@ def build_server(args: argparse.Namespace):  # -> HubServer
     except ValueError as exc:
         raise UserError(str(exc)) from None
     repos = ([weekly_repo(weekly)] if weekly else []) + ([daily_repo(daily)] if daily else [])
-    corpus = ModelCorpus.from_parquet(args.snapshot) if args.snapshot else None
+    try:
+        corpus = ModelCorpus.from_parquet(args.snapshot) if args.snapshot else None
+    except (OSError, pa.ArrowException, pl.exceptions.PolarsError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"--snapshot {', '.join(args.snapshot)} is not a readable hub-stats Parquet file: {first}") from None
+    if args.ready_file and not Path(args.ready_file).parent.is_dir():
+        raise UserError(f"--ready-file {args.ready_file}: its folder does not exist")
     try:
         return HubServer(corpus, repos, faults, host=args.host, port=args.port, page_size=args.page_size,
                          as_of=as_of, log_requests=args.log_requests)
