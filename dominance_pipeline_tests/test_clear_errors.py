@@ -50,6 +50,8 @@ CASES = [
     ("lag", "-2", r"^dominance-pipeline materialize: error: --max-snapshot-lag-days must be 0 or more$"),
     ("dagster_home", "a file", r"^dominance-pipeline materialize: error: DAGSTER_HOME .*/home cannot hold the Dagster instance: File exists$"),
     # A run started, then failed at the raw step with "[Errno 20] Not a directory" (exit 1).
+    # A run started and failed at the raw step: "Request URL is missing an 'http://' or 'https://' protocol".
+    ("hf_endpoint", "garbage", r"^dominance-pipeline materialize: error: HF_ENDPOINT must be an http\(s\) URL, got 'garbage'$"),
     ("data_dir", "a file", r"^dominance-pipeline materialize: error: the warehouse .*/data/warehouse \(DOMINANCE_DATA_DIR=.*/data\) cannot be written: Not a directory \(.*/data is in the way\)$"),
 ]
 
@@ -69,6 +71,9 @@ def test_user_mistakes_on_the_command_line_are_one_line(tmp_path, monkeypatch, c
         args += ["--source", "live", "--max-snapshot-lag-days", how]
     elif what == "dagster_home":
         (tmp_path / "home").write_text("not a folder")
+    elif what == "hf_endpoint":
+        monkeypatch.setenv("HF_ENDPOINT", how)
+        args += ["--source", "archive"]
     elif what == "data_dir":
         (tmp_path / "data").write_text("not a folder")
     assert main(args) == 2

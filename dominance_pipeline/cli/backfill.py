@@ -82,8 +82,9 @@ def check_options(args: argparse.Namespace) -> None:
         raise UserError(f"--snapshot-dir {args.snapshot_dir} is not a folder")
     if args.endpoint and args.source == "local":
         raise UserError("--endpoint is for the archive source")
-    if args.endpoint and not args.endpoint.startswith(("http://", "https://")):
-        raise UserError(f"--endpoint must be an http(s) URL, got {args.endpoint!r}")
+    from dominance_pipeline.cli.preflight import check_endpoint
+
+    check_endpoint(args.endpoint, args.source)
 
 
 def done_months(instance, keys: list[str], warehouse: Path) -> set[str]:

@@ -54,8 +54,9 @@ def raw_config(args: argparse.Namespace) -> dict[str, object]:
         raise UserError("--max-snapshot-lag-days is for the live source")
     if args.max_snapshot_lag_days is not None and args.max_snapshot_lag_days < 0:
         raise UserError("--max-snapshot-lag-days must be 0 or more")
-    if args.endpoint and not args.endpoint.startswith(("http://", "https://")):
-        raise UserError(f"--endpoint must be an http(s) URL, got {args.endpoint!r}")
+    from dominance_pipeline.cli.preflight import check_endpoint
+
+    check_endpoint(args.endpoint, source)
     config: dict[str, object] = {"source": source}
     if args.snapshot:
         config["snapshot"] = args.snapshot

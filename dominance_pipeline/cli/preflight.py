@@ -60,3 +60,15 @@ def prepare_instance() -> Path:
     except Exception as exc:  # noqa: BLE001 - a dagster.yaml the user edited: name it, with Dagster's first line
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise UserError(f"the Dagster instance in {os.environ.get('DAGSTER_HOME', '')} cannot be opened (check its dagster.yaml): {first}") from None
+
+
+def check_endpoint(endpoint: str | None, source: str) -> None:
+    """The Hub a live or archive run calls, --endpoint or else $HF_ENDPOINT, is an http(s) URL: a mistyped
+    variable failed inside the run with "Request URL is missing an 'http://' or 'https://' protocol"."""
+    import os
+
+    if source == "local":
+        return
+    given, name = (endpoint, "--endpoint") if endpoint else (os.environ.get("HF_ENDPOINT"), "HF_ENDPOINT")
+    if given and not given.startswith(("http://", "https://")):
+        raise UserError(f"{name} must be an http(s) URL, got {given!r}")
