@@ -501,3 +501,38 @@ def test_a_listing_set_aside_by_a_run_that_failed_before_publishing_is_not_put_b
         error = error.cause
     assert error.message.startswith("FileNotFoundError: raw_hub_listings for 2026-05 failed its check (ERROR"), error.message
     assert f"the rejected one is in {rejected}" in error.message
+
+
+def test_a_listing_published_by_another_run_of_the_month_in_progress_is_named_as_such(tmp_path):
+    # Two runs of May at once: the other one publishes the listing again after this run's raw check passed.
+    # This run's tagged step refused it as "published again ...; fix the cause", though nothing was broken.
+    from dominance_pipeline.storage import accepted
+
+    snapshots = snapshot_dir(tmp_path, april_snapshot(SAMPLE), pl.read_parquet(SAMPLE))
+    data, instance = tmp_path / "data", dg.DagsterInstance.ephemeral()
+    warehouse = data / "warehouse"
+    assert run_month(data, MAY, instance=instance, snapshot_dir=snapshots).success
+    other = dg.DagsterRun(job_name="monthly_job", run_id="0ther-run", status=dg.DagsterRunStatus.STARTED, tags={"dagster/partition": MAY})
+    instance.add_run(other)
+    raw = partition(data, "raw_hub_listings", MAY)
+    accepted.keep(warehouse, "raw_hub_listings", MAY, warehouse / "quarantine")  # as the other run's writer does
+    copy = raw.with_name("copy.tmp")
+    shutil.copyfile(raw, copy)
+    copy.replace(raw)
+    defs = build_definitions(data, snapshots)
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
+        selection=dg.AssetSelection.assets("origin_tagged_models"), partition_key=MAY, instance=instance,
+        resources=defs.resources, raise_on_error=False,
+    )
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.event_specific_data.error.message
+    assert "another run of 2026-05 is in progress (run 0ther-run) and published it after this run's check" in message, message
+    instance.report_run_canceled(other)
+    again = dg.materialize(
+        [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
+        selection=dg.AssetSelection.assets("origin_tagged_models"), partition_key=MAY, instance=instance,
+        resources=defs.resources, raise_on_error=False,
+    )
+    (failure,) = [e for e in again.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "fix the cause and materialize the month again" in failure.event_specific_data.error.message

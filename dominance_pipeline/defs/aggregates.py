@@ -20,7 +20,7 @@ from dominance_pipeline.origin.countries import INTL, UNATTRIBUTED
 def monthly_aggregates(
     context: dg.AssetExecutionContext, origin_tagged_models: pl.DataFrame, warehouse: WarehouseResource
 ) -> dg.Output[pl.DataFrame]:
-    require_accepted(warehouse, "origin_tagged_models", context.partition_key)
+    require_accepted(context, warehouse, "origin_tagged_models", context.partition_key)
     out = aggregates.aggregate(origin_tagged_models, month_of(context.partition_key))
     # Countries proper: the INTL and UNATTRIBUTED buckets are rows of the table but not countries.
     countries = out.filter((pl.col("view") == "direct") & ~pl.col("country").is_in([INTL, UNATTRIBUTED]))

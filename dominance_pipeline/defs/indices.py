@@ -31,7 +31,7 @@ def dominance_indices(
 ) -> dg.Output[pl.DataFrame]:
     key = context.partition_key
     for upstream in ("origin_tagged_models", "monthly_aggregates"):
-        require_accepted(warehouse, upstream, key)
+        require_accepted(context, warehouse, upstream, key)
     month = month_of(key)
     before = previous_month(month)
     previous_verdict = verdicts.read(warehouse.path, "raw_hub_listings", before)

@@ -26,7 +26,7 @@ def monthly_leaderboard(
     context: dg.AssetExecutionContext, origin_tagged_models: pl.DataFrame, warehouse: WarehouseResource
 ) -> dg.Output[pl.DataFrame]:
     key = context.partition_key
-    require_accepted(warehouse, "origin_tagged_models", key)
+    require_accepted(context, warehouse, "origin_tagged_models", key)
     month = month_of(key)
     previous_month = (month - dt.timedelta(days=1)).replace(day=1)
     current = origin_tagged_models

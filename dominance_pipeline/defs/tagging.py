@@ -20,7 +20,7 @@ from dominance_pipeline.storage import verdicts
 def origin_tagged_models(
     context: dg.AssetExecutionContext, raw_hub_listings: pl.DataFrame, registry: RegistryResource, warehouse: WarehouseResource
 ) -> dg.Output[pl.DataFrame]:
-    require_accepted(warehouse, "raw_hub_listings", context.partition_key)
+    require_accepted(context, warehouse, "raw_hub_listings", context.partition_key)
     reg = registry.load()
     tagged, stats = tagging.tag(raw_hub_listings, reg)
     cov = tagging.coverage(tagged)
