@@ -134,6 +134,13 @@ def test_cli_rejects_bad_values_and_reports_the_calibration(tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert sorted(p.name for p in tmp_path.glob("*.parquet")) == ["hub_stats_2026-04.parquet", "hub_stats_2026-05.parquet"]
     assert "top 1% share of 30-day downloads" in ok.stdout and "real sample" in ok.stdout
+    assert f"use them: DOMINANCE_SNAPSHOT_DIR={tmp_path} dominance-pipeline materialize --month 2026-05" in ok.stdout
+    # As materialize reads a month (it refused 2026-5), and no hint to materialize a month that is no partition.
+    short = subprocess.run([*cli, "--models", "100", "--end", "2026-5", "--out", str(tmp_path / "a")], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert short.returncode == 2 and "--end must look like YYYY-MM" in short.stderr
+    future = subprocess.run([*cli, "--models", "100", "--end", "2099-01", "--out", str(tmp_path / "b")], capture_output=True, text=True,
+                            cwd=PROJECT_ROOT, timeout=300)  # fmt: skip
+    assert future.returncode == 0 and "use them" not in future.stdout and "none of these months is a partition yet" in future.stdout
 
 
 def test_the_report_counts_new_models_in_the_snapshot_s_month(sample_path):

@@ -33,10 +33,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _month(text: str) -> dt.date:
+    """--end as materialize and backfill read a month: YYYY-MM, two-digit month."""
+    if len(text.strip()) != 7:
+        raise UserError(f"--end must look like YYYY-MM (for example 2026-05), got {text!r}")
     try:
         return dt.datetime.strptime(text.strip(), "%Y-%m").date()
     except ValueError:
         raise UserError(f"--end must look like YYYY-MM (for example 2026-05), got {text!r}") from None
+
+
+def _usable(months: list[dt.date]) -> dt.date | None:
+    """The newest of `months` that is a partition today (a synthetic month after the last complete one is not)."""
+    from dominance_pipeline.defs.partitions import monthly
+
+    keys = set(monthly.get_partition_keys())
+    return next((m for m in reversed(months) if m.isoformat() in keys), None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,8 +70,12 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     paths = generate(config, out, progress=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(f"wrote {len(paths)} synthetic month(s) to {out} in {time.perf_counter() - t0:.1f} s")
-    newest = config.month_starts[-1]
-    print(f"use them: DOMINANCE_SNAPSHOT_DIR={out} dominance-pipeline materialize --month {newest:%Y-%m}")
+    newest = _usable(list(config.month_starts))
+    if newest is None:
+        print("none of these months is a partition yet (the partitions end at the last complete month): "
+              "generate them with an earlier --end to materialize them")
+    else:
+        print(f"use them: DOMINANCE_SNAPSHOT_DIR={out} dominance-pipeline materialize --month {newest:%Y-%m}")
     if args.report:
         from dominance_pipeline.settings import PROJECT_ROOT
         from dominance_pipeline.synth.report import print_comparison
