@@ -187,3 +187,16 @@ def test_the_weekly_dataset_is_read_at_the_commit_its_folders_were_listed_at(sam
         read = archive.stage_snapshot(server.url, None, snap, tmp_path / "s.parquet")
     assert markers(read.path) == ["marker/as-listed"]
     assert read.metadata()["archive_revision"] == snap.revision
+
+
+def test_a_hub_that_cannot_be_reached_is_named_with_the_way_out():
+    # The client's own "[Errno 111] Connection refused" named no host, nor the settings that choose it.
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"  # bound, never listening: refused
+        with pytest.raises(archive.ArchiveError) as err:
+            archive.find_snapshot(closed, None, archive.WEEKLY, dt.date(2025, 3, 1), 7)
+    assert str(err.value).startswith(f"cannot reach the Hub at {closed} to list {archive.WEEKLY} (")
+    assert "(--endpoint, HF_ENDPOINT)" in str(err.value)

@@ -25,9 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx2
 import pyarrow as pa
 import pyarrow.parquet as pq
 from huggingface_hub import HfApi, HfFileSystem
+from huggingface_hub.errors import HfHubHTTPError
 
 from dominance_pipeline.sources.live import month_end
 from dominance_pipeline.sources.normalise import HUB_COLUMNS
@@ -135,9 +137,21 @@ def _on_time(chosen: ArchiveSnapshot, dataset: str, month: dt.date, max_days_lat
 
 
 def find_snapshot(endpoint: str, token: str | None, dataset: str, month: dt.date, max_days_late: int) -> ArchiveSnapshot:
-    """List the dataset's snapshots on the Hub at `endpoint` and choose the one for `month`."""
+    """List the dataset's snapshots on the Hub at `endpoint` and choose the one for `month`; a Hub that cannot
+    be reached is an ArchiveError naming it (the client's own message names no host)."""
     if dataset not in DATASETS:
         raise ArchiveError(f"unknown archive dataset {dataset!r}: use {WEEKLY} or {DAILY}")
+    try:
+        return _find(endpoint, token, dataset, month, max_days_late)
+    except HfHubHTTPError:
+        raise  # the Hub answered: its status and message say what is wrong
+    except (OSError, httpx2.TransportError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ArchiveError(f"cannot reach the Hub at {endpoint} to list {dataset} ({reason}); check the endpoint "
+                           "(--endpoint, HF_ENDPOINT) and the network, then run the month again") from None
+
+
+def _find(endpoint: str, token: str | None, dataset: str, month: dt.date, max_days_late: int) -> ArchiveSnapshot:
     fs = hf_filesystem(endpoint, token)
     api = HfApi(endpoint=endpoint, token=token or False)
     if dataset == WEEKLY:
