@@ -347,3 +347,23 @@ def test_ctrl_c_as_a_run_ends_stops_the_command(tmp_path, snapshots, monkeypatch
     else:
         assert f"[1/2] 2026-03 ok in " in out and f"s, then interrupted, run {sent[0]}" in out
         assert "not run (interrupted): 2026-04" in out and "[2/2]" not in out
+
+
+def test_ctrl_c_before_a_run_starts_leaves_no_run_pending(tmp_path, snapshots, monkeypatch, capsys):
+    # Ctrl-C just after Dagster recorded the run and before it started it: the run stayed NOT_STARTED for good.
+    from dominance_pipeline.cli import main
+
+    monkeypatch.setenv("DOMINANCE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    create = dg.DagsterInstance.create_run_for_job
+
+    def recorded_then_interrupted(self, *args, **kwargs):
+        create(self, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dg.DagsterInstance, "create_run_for_job", recorded_then_interrupted)
+    assert main(["backfill", "--from", "2026-03", "--to", "2026-04", "--snapshot-dir", str(snapshots), "--quiet"]) == 130
+    assert "not run (interrupted): 2026-03, 2026-04" in capsys.readouterr().out
+    with dg.DagsterInstance.get() as instance:  # DAGSTER_HOME is the backfill's
+        runs = instance.get_runs()
+    assert [r.status for r in runs] == [dg.DagsterRunStatus.CANCELED]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -60,14 +61,29 @@ def run_job(
     run_tags = dict(tags or {})
     if partition_key is not None:
         run_tags.update(partition_tags(job.get_definition(), partition_key))
+    began = time.time()
     try:
         with signals_seen() as seen, waking_stalled_steps(instance):
             result = dg.execute_job(job, instance=instance, run_config=run_config, tags=run_tags, raise_on_error=False)
+    except KeyboardInterrupt:
+        _cancel_unstarted(instance, run_tags, began)
+        raise
     finally:
         handoff.forget()
     if seen() & STOP_SIGNALS:
         _interrupted.add(result.run_id)
     return result
+
+
+def _cancel_unstarted(instance: dg.DagsterInstance, tags: Mapping[str, str], since: float) -> None:
+    """Mark canceled the run this call created if Ctrl-C came before it started: left NOT_STARTED, the UI
+    would list it as pending for good."""
+    import datetime as dt
+
+    created = dt.datetime.fromtimestamp(since, dt.UTC)
+    status = [dg.DagsterRunStatus.NOT_STARTED]
+    for record in instance.get_run_records(filters=dg.RunsFilter(tags=dict(tags), statuses=status, created_after=created)):
+        instance.report_run_canceled(record.dagster_run, message="interrupted (Ctrl-C) before it started")
 
 
 STOP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
