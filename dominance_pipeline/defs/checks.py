@@ -12,11 +12,10 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+from dagster_duckdb import DuckDBResource
 
 from dominance_pipeline.defs.assets import dominance_indices, monthly_aggregates, origin_tagged_models, raw_hub_listings
 from dominance_pipeline.defs.partitions import month_of, monthly
-from dagster_duckdb import DuckDBResource
-
 from dominance_pipeline.defs.resources import QualityResource, WarehouseResource, refresh_view
 from dominance_pipeline.quality import suites
 from dominance_pipeline.schemas import QUARANTINE
@@ -66,7 +65,9 @@ def _materialized(warehouse: WarehouseResource, table: str, key: str) -> Path:
         verdict = verdicts.read(warehouse.path, table, key)
         if verdict.state == verdicts.FAILED:
             rejected = accepted.rejected_dir(warehouse.path, table, key)
-            raise FileNotFoundError(f"{verdict.refusal(table, month_of(key))}; the month has no partition to check (the rejected one is in {rejected})")
+            raise FileNotFoundError(
+                f"{verdict.refusal(table, month_of(key))}; the month has no partition to check (the rejected one is in {rejected})"
+            )
         raise FileNotFoundError(f"partition {table} month={key} has not been materialized: {path} is missing")
     return path
 
@@ -126,14 +127,15 @@ def judged_result(
         return check_result(result)
     what = "listing" if quarantine is not None else "partition"
     where = f"the rejected one{' and its quarantine are' if quarantine is not None else ' is'} in {settled.rejected}"
-    if not settled.restored:
-        refresh_view(duckdb, warehouse.path, table, context.log)  # dropped if that was the table's only partition
     if settled.restored:
         outcome = f"The month's accepted {what} is back in place; {where}"
-    elif was == verdicts.PASSED:  # the check run again on the month's accepted partition (new thresholds)
-        outcome = f"The month's {what}, accepted until now, is rejected and the month has none; {where}"
     else:
-        outcome = f"The month has no accepted {what} to go back to, and now none at all; {where}"
+        refresh_view(duckdb, warehouse.path, table, context.log)  # dropped if that was the table's only partition
+        outcome = (
+            f"The month's {what}, accepted until now, is rejected and the month has none; {where}"
+            if was == verdicts.PASSED  # the check run again on the month's accepted partition (new thresholds)
+            else f"The month has no accepted {what} to go back to, and now none at all; {where}"
+        )
     return check_result(result, outcome, rejected_partition=dg.MetadataValue.path(str(settled.rejected)))
 
 

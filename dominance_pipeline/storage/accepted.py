@@ -70,7 +70,7 @@ def keep(root: Path, table: str, month: dt.date | str, quarantine: Path | None =
         # while it is still in place, and then it is no other partition to go back to (`settle`).
         (aside / VERDICT).write_text(json.dumps({"state": now.state, "summary": now.summary, "file": verdicts.identity(data)}))
         _place(data, aside / DATA)  # last: a partition is aside once its data file is
-    verdicts.pending(root, table, month)
+    verdicts.pending(root, table, month, now)
     return (aside / DATA).exists()
 
 

@@ -63,10 +63,10 @@ def record(root: Path, table: str, month: dt.date | str, judged: list[int], pass
         tmp.write_text(json.dumps({"passed": passed, "file": judged, "summary": summary}))
 
 
-def pending(root: Path, table: str, month: dt.date | str) -> None:
+def pending(root: Path, table: str, month: dt.date | str, now: Verdict | None = None) -> None:
     """Before a writer publishes the month's partition: whatever it publishes is unchecked until its check
-    records a verdict; the file in place now (if it stays) keeps the verdict it has."""
-    data, now = partition_file(root, table, month), read(root, table, month)
+    records a verdict; the file in place now (if it stays) keeps the verdict it has (`now`, if read already)."""
+    data, now = partition_file(root, table, month), now or read(root, table, month)
     before = identity(data) if data.exists() else None
     path = verdict_file(root, table, month)
     with publishing(path) as tmp:
