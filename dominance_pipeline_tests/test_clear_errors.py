@@ -140,3 +140,28 @@ def test_a_malformed_month_is_named_before_anything_else(tmp_path, command):
     proc = run_cli(tmp_path, command, "--month", "2026-13")
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip() == f"dominance-pipeline {command}: error: month must look like YYYY-MM (for example 2026-05), got '2026-13'"
+
+
+def test_a_snapshot_without_a_measured_column_warns_and_one_without_gated_does_not(tmp_path):
+    # A snapshot without `likes` passed with an INFO line that `--quiet` hid: likes_share was absent for a reason
+    # nobody saw. The bundled sample has no `gated` column, which no index reads: that stays an INFO line.
+    import logging
+
+    import dagster as dg
+    import polars as pl
+
+    from dominance_pipeline_tests.conftest import SAMPLE
+
+    snapshots = tmp_path / "snapshots"
+    snapshots.mkdir()
+    pl.read_parquet(SAMPLE).drop("likes").write_parquet(snapshots / "hub_stats_2026-05.parquet")
+    warnings = {}
+    for name, folder in (("without likes", snapshots), ("sample", None)):
+        instance = dg.DagsterInstance.ephemeral()
+        result = run_month(tmp_path / name, instance=instance, snapshot_dir=folder)
+        assert result.success
+        warnings[name] = [e.user_message for e in instance.all_logs(result.run_id) if e.level == logging.WARNING and "absent from the source" in e.user_message]
+    assert warnings["without likes"] == [
+        "columns absent from the source, left null: likes, gated (the indices computed from likes will be absent, each with the reason)"
+    ]
+    assert warnings["sample"] == []

@@ -58,6 +58,11 @@ class RawListingConfig(dg.Config):
     )
 
 
+# Hub columns an index is computed from (downloads too, which the raw check requires): a source without one is
+# worth a warning, where one without `gated` or `gguf` is not.
+MEASURED_COLUMNS = ("createdAt", "downloadsAllTime", "likes", "trendingScore", "tags", "cardData", "baseModels")
+
+
 @dg.asset(
     partitions_def=monthly,
     group_name=GROUP,
@@ -145,7 +150,11 @@ def raw_hub_listings(
     if notes["quarantined"]:
         context.log.warning(f"{notes['quarantined']} rows quarantined: {notes['quarantine_reasons']}")
     if notes["missing_columns"]:
-        log(f"columns absent from the source, left null: {', '.join(notes['missing_columns'])}")  # type: ignore[arg-type]
+        missing = list(notes["missing_columns"])  # type: ignore[call-overload]
+        measured = [c for c in missing if c in MEASURED_COLUMNS]
+        say = context.log.warning if measured else log
+        why = f" (the indices computed from {', '.join(measured)} will be absent, each with the reason)" if measured else ""
+        say(f"columns absent from the source, left null: {', '.join(missing)}{why}")
     path = Path(notes["path"])  # type: ignore[arg-type]
     return dg.MaterializeResult(
         metadata={
