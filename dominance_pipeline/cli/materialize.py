@@ -220,7 +220,7 @@ def print_outcome(result, key: str) -> list[StepFailure]:
         print_step("WARNING", f)
     if result.success:
         return []
-    found = failures(result)
+    found = failures(result) or [StepFailure("run", INTERRUPTED if was_interrupted(result) else "failed")]
     for f in found:
         print_step("INTERRUPTED" if f.reason == INTERRUPTED else "FAILED", f)
     from dominance_pipeline.defs.assets import ASSETS
@@ -229,9 +229,6 @@ def print_outcome(result, key: str) -> list[StepFailure]:
     missing = [a.key.to_user_string() for a in ASSETS if a.key not in done]
     if missing:
         print(f"not materialized for {key[:7]}: {', '.join(missing)}", file=sys.stderr)
-    if not found:
-        found = [StepFailure("run", INTERRUPTED if was_interrupted(result) else "failed")]
-        print_step("INTERRUPTED" if found[0].reason == INTERRUPTED else "FAILED", found[0])
     return found
 
 

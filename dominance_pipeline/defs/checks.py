@@ -7,7 +7,6 @@ Each check keeps its verdict on the file it judged, and a rejected partition giv
 it replaced (`judged_result`, storage.accepted).
 """
 
-import datetime as dt
 from pathlib import Path
 
 import dagster as dg

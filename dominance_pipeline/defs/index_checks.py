@@ -11,7 +11,7 @@ from dagster_duckdb import DuckDBResource
 
 from dominance_pipeline.defs.checks import check_result, judged, judged_result
 from dominance_pipeline.defs.leaderboard import monthly_leaderboard
-from dominance_pipeline.defs.partitions import month_of, monthly
+from dominance_pipeline.defs.partitions import monthly
 from dominance_pipeline.defs.resources import QualityResource, WarehouseResource
 from dominance_pipeline.defs.timeseries import dominance_crossover, dominance_timeseries
 from dominance_pipeline.metrics.leaderboard import TOP

@@ -4,10 +4,9 @@ import dagster as dg
 import polars as pl
 
 from dominance_pipeline.defs.gates import require_accepted
-from dominance_pipeline.defs.partitions import GROUP, month_of, monthly
+from dominance_pipeline.defs.partitions import GROUP, monthly
 from dominance_pipeline.defs.resources import RegistryResource, WarehouseResource
 from dominance_pipeline.origin import tagging
-from dominance_pipeline.storage import verdicts
 
 
 @dg.asset(
