@@ -343,3 +343,113 @@ def test_the_declared_columns_are_all_tag_compute_and_aggregate_read(tagged, res
     assert tag(raw_frame(CASE).select(RAW_COLUMNS), load_registry())[0].equals(tagged)
     assert indices.compute(tagged.select(indices.COLUMNS), MONTH, PREVIOUS).table.equals(result.table)
     assert aggregates.aggregate(tagged.select(aggregates.COLUMNS), MONTH).equals(aggregates.aggregate(tagged, MONTH))
+
+
+# Boundary cases, each on a registry of its own (Qwen = CN, meta-llama = US, aws-neuron = US and a registry
+# intermediary; anyone else UNATTRIBUTED) so that a change to the shipped registry cannot move them.
+
+
+@pytest.fixture
+def small_registry(tmp_path):
+    from dominance_pipeline.origin.registry import COLUMNS
+
+    def row(ns: str, cc: str, inter: str = "false") -> str:
+        return f"{ns},Org,{cc},company,headquarters,https://example.org,,,,,{inter},"
+
+    p = tmp_path / "registry.csv"
+    p.write_text(",".join(COLUMNS) + "\n" + "\n".join([row("Qwen", "CN"), row("meta-llama", "US"), row("aws-neuron", "US", "true")]) + "\n")
+    return load_registry(p)
+
+
+def values(result: indices.IndexResult, index: str) -> dict[tuple, float]:
+    rows = result.table.filter(pl.col("index") == index)
+    return {(v, d, c): x for v, d, c, x in rows.select("view", "denominator", "country", "value").iter_rows()}
+
+
+def test_a_model_created_at_midnight_on_the_first_of_next_month_is_not_new(small_registry):
+    # A May listing taken on 1 June at noon: the month is [May 1 00:00, June 1 00:00).
+    raw = raw_frame(
+        [
+            model("Qwen/first-instant", D(2026, 5, 1), 10),  # the month's first instant: new
+            model("Qwen/last-day", D(2026, 5, 31), 10),  # new
+            model("meta-llama/june", D(2026, 6, 1), 10),  # June 1 00:00: not new in May
+        ],
+        snap=dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC),
+    )
+    tagged = tag(raw, small_registry)[0]
+    agg = aggregates.aggregate(tagged, MONTH).filter(pl.col("view") == "direct")
+    assert dict(agg.select("country", "new_models").iter_rows()) == {"CN": 2.0, "US": 0.0}
+    share = values(indices.compute(tagged, MONTH), "new_model_share")
+    assert share[("direct", "all", "CN")] == pytest.approx(1.0)
+    assert ("direct", "all", "US") not in share or share[("direct", "all", "US")] == 0.0
+
+
+def test_vintage_share_includes_a_model_created_exactly_twelve_months_before_the_snapshot(small_registry):
+    # Snapshot 2026-05-31 00:00; twelve months before it is 2025-05-31 00:00, which is "at most 12 months old".
+    raw = raw_frame(
+        [
+            model("Qwen/edge", D(2025, 5, 31), 100),  # exactly 12 months: counted
+            model("meta-llama/older", D(2025, 5, 30), 100),  # a day older: not counted
+            model("meta-llama/recent", D(2026, 5, 10), 100),  # counted
+        ]
+    )
+    got = values(indices.compute(tag(raw, small_registry)[0], MONTH), "vintage_share")
+    assert got[("direct", "all", "CN")] == pytest.approx(0.5)  # 100 of 200
+    assert got[("direct", "all", "US")] == pytest.approx(0.5)
+
+
+def test_robust_share_direct_keeps_an_original_gguf_and_leaves_out_an_intermediarys_upload(small_registry):
+    # Every model has 100 downloads: the 99.9th-percentile cap is 100 and clips nothing.
+    raw = raw_frame(
+        [
+            model("Qwen/own-GGUF", D(2026, 5, 3), 100, tags=["gguf"]),  # a GGUF that declares no base: an original, kept
+            model("meta-llama/C", D(2026, 5, 3), 100),
+            model("aws-neuron/neuron-copy", D(2026, 5, 3), 100),  # an intermediary's upload: out of the direct view
+            model("meta-llama/D", D(2026, 5, 3), 100),
+        ]
+    )
+    got = values(indices.compute(tag(raw, small_registry)[0], MONTH), "robust_share")
+    assert got[("direct", "all", "CN")] == pytest.approx(1 / 3)  # CN 100, US 200
+    assert got[("direct", "all", "US")] == pytest.approx(2 / 3)
+    assert got[("lineage", "all", "CN")] == pytest.approx(1 / 4)  # the lineage view keeps all four: US 300
+    assert got[("lineage", "all", "US")] == pytest.approx(3 / 4)
+
+
+def test_download_delta_a_model_without_a_creation_date_missing_from_the_previous_listing_is_a_gap(small_registry):
+    raw = raw_frame(
+        [
+            model("Qwen/A", D(2025, 1, 1), 10, all_time=500),  # 300 in the previous listing: delta 200
+            model("meta-llama/legacy", None, 10, all_time=1000),  # no creation date (the Hub's placeholder), absent before: a gap
+        ]
+    )
+    previous = pl.DataFrame({"model_id": ["Qwen/A"], "downloads_all_time": [300]})
+    result = indices.compute(tag(raw, small_registry)[0], MONTH, previous)
+    got = values(result, "download_delta_share")
+    assert got[("direct", "all", "CN")] == pytest.approx(1.0)  # 200 of 200
+    assert ("direct", "all", "US") not in got or got[("direct", "all", "US")] == 0.0
+    assert (result.notes["download_delta"]["gaps"], result.notes["download_delta"]["new_in_listing"]) == (1, 0)
+
+
+def test_no_china_us_ratio_row_when_the_us_has_no_share(small_registry):
+    raw = raw_frame([model("Qwen/A", D(2025, 1, 1), 100), model("someone/x", D(2025, 1, 1), 50)])
+    result = indices.compute(tag(raw, small_registry)[0], MONTH)
+    assert result.table.filter(pl.col("index") == "china_us_ratio").is_empty()  # undefined: absent, never inf
+    gap = values(result, "china_us_gap")
+    assert gap[("direct", "all", None)] == pytest.approx(100 / 150)  # CN 2/3 - US 0
+    assert gap[("direct", "attributed", None)] == pytest.approx(1.0)
+
+
+def test_main_root_of_an_unequal_merge_is_the_heaviest(small_registry):
+    raw = raw_frame(
+        [
+            model("Qwen/A", D(2025, 1, 1), 1),
+            model("meta-llama/B", D(2025, 1, 1), 1),
+            model("meta-llama/C", D(2025, 1, 1), 1),
+            model("someone/m1", D(2026, 5, 2), 1, ("meta-llama/B", "meta-llama/C"), "merge"),
+            model("someone/m2", D(2026, 5, 3), 1, ("Qwen/A", "someone/m1"), "merge"),
+        ]
+    )
+    row = tag(raw, small_registry)[0].filter(pl.col("model_id") == "someone/m2").row(0, named=True)
+    # Roots: Qwen/A 1/2, meta-llama/B 1/4, meta-llama/C 1/4: the main root is Qwen/A, Chinese, though two are American.
+    assert (row["root_model_id"], row["root_country"]) == ("Qwen/A", "CN")
+    assert {r["root_id"]: r["weight"] for r in row["lineage_roots"]} == pytest.approx({"Qwen/A": 0.5, "meta-llama/B": 0.25, "meta-llama/C": 0.25})

@@ -79,6 +79,9 @@ def test_equal_downloads_share_a_rank():
     got = rows(leaderboard.leaderboard(tag(raw_frame(tied, MAY), reg)[0], None, MAY, top=1), "model", "direct")
     # both tied entries stay at the cut, in name order
     assert [(r["rank"], r["name"]) for r in got] == [(1, "Qwen/A"), (1, "meta-llama/L")]
+    # Below a tie the next entry's rank counts every entry above it (competition ranking: 1, 1, 3, not 1, 1, 2).
+    every = rows(leaderboard.leaderboard(tag(raw_frame(tied, MAY), reg)[0], None, MAY), "model", "direct")
+    assert [(r["rank"], r["name"]) for r in every] == [(1, "Qwen/A"), (1, "meta-llama/L"), (3, "deepseek-ai/D")]
 
 
 def test_entries_without_downloads_are_never_on_a_board():

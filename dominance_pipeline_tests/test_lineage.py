@@ -289,3 +289,31 @@ def test_random_graphs_with_cycles_terminate_and_agree_away_from_the_cycles(data
             assert st_[m] == "cycle", m
         else:
             assert got[m] == pytest.approx(expected[m]), m
+
+
+def test_depth_cap_applies_to_a_leaf_that_is_the_first_to_exceed_it():
+    # A chain m0 <- m1 <- m2 <- m3 with a cap of 2: m3, which no model names as parent, is the first beyond it.
+    g = pl.DataFrame(
+        {"model_id": ["d/m0", "d/m1", "d/m2", "d/m3"], "base_model_ids": [[], ["d/m0"], ["d/m1"], ["d/m2"]]},
+        schema={"model_id": pl.String, "base_model_ids": pl.List(pl.String)},
+    )
+    res = lineage.resolve(g, max_depth=2)
+    roots = {(m, r): (w, d) for m, r, w, d in res.roots.iter_rows()}
+    status = dict(res.status.iter_rows())
+    assert roots[("d/m2", "d/m0")] == (1.0, 2)
+    assert roots[("d/m3", "d/m3")] == (1.0, 0)  # cut where it exceeds the cap: its own root
+    assert (status["d/m2"], status["d/m3"]) == ("resolved", "depth_cap")
+    assert res.stats["depth_capped_nodes"] == 1
+
+
+def test_depth_of_a_root_reached_by_two_paths_is_the_longer_one():
+    # m/m merges a/x and b/y, a finetune of a/x: a/x is one hop away and two hops away.
+    g = pl.DataFrame(
+        {"model_id": ["a/x", "b/y", "m/m"], "base_model_ids": [[], ["a/x"], ["a/x", "b/y"]]},
+        schema={"model_id": pl.String, "base_model_ids": pl.List(pl.String)},
+    )
+    res = lineage.resolve(g)
+    got = {m: (r, w, d) for m, r, w, d in res.roots.iter_rows()}
+    # weight 1/2 directly + 1/2 through b/y = 1; lineage_depth is the hops to the deepest root: 2
+    assert got["m/m"] == ("a/x", pytest.approx(1.0), 2)
+    assert res.stats["max_depth"] == 2

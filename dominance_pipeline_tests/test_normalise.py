@@ -404,3 +404,26 @@ def test_cards_are_parsed_only_where_they_can_add_a_parent_with_the_same_result(
     assert out.get_column("model_id").to_list() == df.get_column("id").to_list()
     assert got == _parents_parsing_every_card(df)
     assert ["org/base", "org/other"] in [ids for ids, _ in got]  # a card that adds a parent was parsed
+
+
+def test_duplicate_ids_on_a_tie_keep_the_first_copy_and_an_undated_copy_loses():
+    out = normalise(
+        hub_rows(
+            {"id": "a/tie", "downloads": 1, "lastModified": "2025-06-01T00:00:00.000Z"},
+            {"id": "a/tie", "downloads": 7, "lastModified": "2025-06-01T00:00:00.000Z"},
+            {"id": "b/undated", "downloads": 3, "lastModified": None},
+            {"id": "b/undated", "downloads": 9, "lastModified": "2025-01-01T00:00:00.000Z"},
+        ),
+        month=MONTH,
+        snapshot_at=SNAP,
+        source="local",
+    )
+    assert dict(out.rows.select("model_id", "downloads_30d").iter_rows()) == {"a/tie": 1, "b/undated": 9}
+    assert out.quarantine.get_column("reason").to_list() == ["duplicate_id", "duplicate_id"]
+
+
+def test_an_undocumented_relation_is_dropped_but_its_parent_kept():
+    card = '{"base_model": "google/C", "base_model_relation": "distillation"}'
+    out = normalise(hub_rows({"id": "x/distilled", "cardData": card}), month=MONTH, snapshot_at=SNAP, source="local")
+    row = out.rows.row(0, named=True)
+    assert (row["base_model_ids"], row["base_relation"]) == (["google/C"], None)

@@ -170,3 +170,10 @@ def test_attributed_replaces_attribution_columns_the_frame_already_has(tmp_path)
     got = registry_attributed(frame, "author", lookup).select("author", *ATTRIBUTION).collect()
     expected = attribute(pl.Series(["Qwen", "nobody"]), lookup).insert_column(0, pl.Series("author", ["Qwen", "nobody"]))
     assert got.equals(expected)
+
+
+def test_a_row_is_not_valid_on_its_valid_to_day(tmp_path):
+    # Periods are [valid_from, valid_to): on the day one ends, the next one applies (May's attribution day is the 31st).
+    reg = load_registry(write(tmp_path, row("lab", "US", start="2026-05-31"), row("lab", "DE", end="2026-05-31"), row("ended", "FR", end="2026-05-31")))
+    assert attributed(reg, dt.date(2026, 5, 30), "lab", "ended") == [("lab", "DE"), ("ended", "FR")]
+    assert attributed(reg, MAY, "lab", "ended") == [("lab", "US"), ("ended", "UNATTRIBUTED")]

@@ -114,3 +114,16 @@ def test_the_chart_breaks_a_line_where_its_index_has_no_rows_not_only_where_a_mo
     assert months == [d(2026, 1, 1), d(2026, 2, 1), d(2026, 3, 1)]
     assert values[0] == values[2] == 0.3 and math.isnan(values[1])
     assert series(ts, "download_share", "direct", "CN")[1] == [0.5, 0.5, 0.5]
+
+
+def test_crossover_reads_only_the_all_denominator():
+    # Three months with CN ahead under both denominators, the attributed shares higher: counted once each.
+    rows = []
+    for month in (dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)):
+        for den, cn, us in (("all", 0.5, 0.4), ("attributed", 0.55, 0.44)):
+            rows += [(month, "download_share", "direct", den, "CN", cn), (month, "download_share", "direct", den, "US", us)]
+            rows += [(month, ratio_index("download"), "direct", den, None, cn / us), (month, gap_index("download"), "direct", den, None, cn - us)]
+    ts = pl.DataFrame(rows, schema=DOMINANCE_INDICES.columns, orient="row")
+    got = timeseries.crossover(ts).filter((pl.col("family") == "download") & (pl.col("view") == "direct")).row(0, named=True)
+    assert (got["months_observed"], got["crossover_month"]) == (3, dt.date(2025, 1, 1))
+    assert got["latest_ratio"] == pytest.approx(1.25)
