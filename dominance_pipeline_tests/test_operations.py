@@ -186,3 +186,11 @@ def test_a_run_is_tagged_with_the_source_it_read_not_its_jobs_default(tmp_path):
     )
     assert result.success
     assert instance.get_run_by_id(result.run_id).tags["dominance/source"] == "local"
+
+
+def test_a_later_month_does_not_stand_in_for_the_missing_due_month():
+    # On 2026-06-02 12:00 UTC the due month is April (May's deadline is 2026-06-03 00:00). May is already
+    # materialized, April is not: the check fails and names April.
+    got = freshness.assess([dt.date(2026, 5, 1)], dt.datetime(2026, 6, 2, 12, tzinfo=dt.UTC))
+    assert (got.due, got.latest, got.missing) == (dt.date(2026, 4, 1), dt.date(2026, 5, 1), (dt.date(2026, 4, 1),))
+    assert not got.passed

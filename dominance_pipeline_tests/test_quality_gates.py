@@ -398,7 +398,7 @@ def test_a_check_run_alone_on_a_month_never_materialized_says_so(tmp_path, check
     assert error.message.startswith(f"FileNotFoundError: partition {table} month={MAY} has not been materialized"), error.message
 
 
-def test_the_leaderboard_takes_a_previous_month_that_failed_its_check_for_absent(tmp_path):
+def test_the_leaderboard_takes_a_previous_month_that_failed_or_missed_its_check_for_absent(tmp_path):
     # Rank changes read the previous month's tagged partition: one its check rejected is no previous month.
     snapshots = snapshot_dir(tmp_path, april_snapshot(SAMPLE), pl.read_parquet(SAMPLE))
     data = tmp_path / "data"
@@ -412,7 +412,21 @@ def test_the_leaderboard_takes_a_previous_month_that_failed_its_check_for_absent
         selection=dg.AssetSelection.assets("monthly_leaderboard"), partition_key=MAY, resources=defs.resources,
     )
     (meta,) = [m.metadata for m in result.asset_materializations_for_node("monthly_leaderboard")]
-    assert meta["previous_month"].value == "absent: origin_tagged_models for 2026-04 failed its check"
+    assert meta["previous_month"].value == "absent: origin_tagged_models for 2026-04 failed its check (ERROR stand-in)"
+    board = pl.read_parquet(partition(data, "monthly_leaderboard", MAY))
+    assert board.height > 0 and board["rank_change"].null_count() == board.height
+    # April published again (the same bytes, a new file) by a run that died before its check: unchecked, also refused.
+    april = partition(data, "origin_tagged_models", APRIL)
+    copy = april.with_name(".copy.tmp")
+    copy.write_bytes(april.read_bytes())
+    copy.replace(april)
+    assert verdicts.read(data / "warehouse", "origin_tagged_models", APRIL).state == verdicts.UNCHECKED
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
+        selection=dg.AssetSelection.assets("monthly_leaderboard"), partition_key=MAY, resources=defs.resources,
+    )
+    (meta,) = [m.metadata for m in result.asset_materializations_for_node("monthly_leaderboard")]
+    assert meta["previous_month"].value.startswith("absent: origin_tagged_models for 2026-04 was published and its check has not run on it since")
     board = pl.read_parquet(partition(data, "monthly_leaderboard", MAY))
     assert board.height > 0 and board["rank_change"].null_count() == board.height
 

@@ -276,3 +276,35 @@ def test_every_partition_the_io_manager_writes_is_settled_by_its_blocking_check(
     blocking = {k.asset_key.to_user_string() for k in graph.asset_check_keys if graph.get_check_spec(k).blocking}
     assert CHECKED_PARTITIONS == partitioned - {"raw_hub_listings"}  # the raw asset writes its own partition
     assert CHECKED_PARTITIONS <= blocking
+
+
+def test_an_accepted_listing_without_quarantine_comes_back_without_the_rejected_ones_quarantine(tmp_path):
+    root, q, m, table = tmp_path / "w", tmp_path / "w" / "quarantine", "2026-05-01", "raw_hub_listings"
+    good = parquet.write_partition(pl.DataFrame({"model_id": ["o/a", "o/b"]}), root, table, m).read_bytes()
+    verdicts.record(root, table, m, verdicts.identity(parquet.partition_file(root, table, m)), True, "")
+    assert accepted.keep(root, table, m, q)  # the accepted listing had no quarantined row
+    parquet.write_partition(pl.DataFrame({"model_id": ["o/x"]}), root, table, m)
+    parquet.write_partition(pl.DataFrame({"model_id": ["bad"]}), q, table, m)
+    verdicts.record(root, table, m, verdicts.identity(parquet.partition_file(root, table, m)), False, "ERROR x")
+    settled = accepted.settle(root, table, m, False, q)
+    assert settled is not None and settled.restored
+    assert parquet.partition_file(root, table, m).read_bytes() == good
+    assert not parquet.partition_file(q, table, m).exists()  # the rejected listing's quarantine is in _rejected only
+    assert (settled.rejected / "quarantine.parquet").exists()
+
+
+def test_a_partition_replaced_by_one_of_the_same_size_is_unchecked(tmp_path):
+    path = parquet.write_partition(pl.DataFrame({"x": [1, 2, 3]}), tmp_path, "t", "2026-05-01")
+    verdicts.record(tmp_path, "t", "2026-05-01", verdicts.identity(path), True, "")
+    size = path.stat().st_size
+    parquet.write_partition(pl.DataFrame({"x": [7, 8, 9]}), tmp_path, "t", "2026-05-01")
+    assert path.stat().st_size == size  # the case this is about: only the size would not tell them apart
+    assert verdicts.read(tmp_path, "t", "2026-05-01").state == verdicts.UNCHECKED
+
+
+def test_the_view_holds_a_column_that_older_partitions_lack(tmp_path):
+    parquet.write_partition(pl.DataFrame({"month": [dt.date(2026, 4, 1)], "x": [1]}), tmp_path, "t", "2026-04-01")
+    parquet.write_partition(pl.DataFrame({"month": [dt.date(2026, 5, 1)], "x": [2], "y": ["b"]}), tmp_path, "t", "2026-05-01")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    assert ensure_views(con, tmp_path, ["t"]) == ["t"]
+    assert con.sql("select month, x, y from t order by month").fetchall() == [(dt.date(2026, 4, 1), 1, None), (dt.date(2026, 5, 1), 2, "b")]

@@ -516,3 +516,86 @@ def test_a_failed_warm_up_prints_nothing_and_the_first_check_sets_gx_up_itself(c
     assert calls == ["gx-warm-up", threading.current_thread().name]
     assert not result.failed()
     assert uncaught == []
+
+
+# Rules that only a value the rest of the suite cannot see would break (each suite's other expectations pass).
+
+
+def test_a_model_without_lineage_roots_leaves_its_walk_open(case):
+    # No root at all: its weights sum to 0, not 1, and its downloads would vanish from the lineage view.
+    tagged = case[1].with_columns(
+        pl.when(pl.col("model_id") == "someone/orig").then(None).otherwise(pl.col("lineage_roots")).alias("lineage_roots")
+    )
+    got = failed(suites.validate_tagged(tagged, TH))
+    name = "root weights sum to 1 for every model (no lineage walk left open)"
+    assert got[name].unexpected_count == 1
+    assert got[name].sample == ("someone/orig (root_weight_sum=0)",)
+
+
+def test_a_null_country_fails_the_tagged_suite(case):
+    # someone/orig has no downloads and is UNATTRIBUTED: nulling its countries moves no coverage, and the
+    # in-set rules skip nulls, so only the not-null rules can see it.
+    tagged = set_value(set_value(case[1], "someone/orig", "org_country", None), "someone/orig", "root_country", None)
+    result = suites.validate_tagged(tagged, TH)
+    assert unexpected(failed(result)) == {"org_country is not null": 1, "root_country is not null": 1}
+    assert result.worst == "ERROR"
+
+
+def test_shares_summing_below_one_fail(case):
+    # Direct download shares: CN 0.6, US 0.2, UNATTRIBUTED 0.2. CN set to 0 (a country lost) leaves 0.4, every
+    # share still in [0, 1]: only the sum's lower bound catches it.
+    bad = set_value(keyed(case[3]), "download_share|direct|all|CN", "value", 0.0, key="k").drop("k")
+    got = failed(suites.validate_indices(bad, TH))
+    assert unexpected(got) == {SUMS: 1}
+    assert got[SUMS].sample[0].startswith("2026-05 download_share direct all (total=0.4")
+
+
+def test_a_zero_weight_root_is_not_a_root(case):
+    # Qwen/Q's own root at weight 1 beside a root of weight 0: the sum is still 1, the countries valid.
+    roots = [
+        {"root_id": "Qwen/Q", "namespace": "Qwen", "country": "CN", "weight": 1.0},
+        {"root_id": "meta-llama/L", "namespace": "meta-llama", "country": "US", "weight": 0.0},
+    ]
+    got = failed(suites.validate_tagged(with_roots(case[1], "Qwen/Q", roots), TH))
+    assert unexpected(got) == {"every lineage root weight is in (0, 1]": 1}
+    assert got["every lineage root weight is in (0, 1]"].sample == ("Qwen/Q (weight=0)",)
+
+
+def test_root_weights_off_by_a_millionth_fail_with_the_shipped_tolerance(case):
+    # One root at 0.999999: in (0, 1], but the sum misses 1 by 1e-6, far above thresholds.yaml's 1e-9.
+    roots = [{"root_id": "Qwen/Q", "namespace": "Qwen", "country": "CN", "weight": 0.999999}]
+    got = failed(suites.validate_tagged(with_roots(case[1], "Qwen/Q", roots), TH))
+    assert unexpected(got) == {"root weights sum to 1 for every model (no lineage walk left open)": 1}
+
+
+def test_lineage_coverage_counts_only_attributed_roots(case):
+    # Qwen/Q's root made UNATTRIBUTED: lineage coverage = (bartowski 100 + merge 100 + meta-llama 200) / 1,000
+    # = 0.4, under both bounds; direct coverage stays 0.8.
+    roots = [{"root_id": "Qwen/Q", "namespace": "Qwen", "country": "UNATTRIBUTED", "weight": 1.0}]
+    result = suites.validate_tagged(with_roots(case[1], "Qwen/Q", roots), TH)
+    assert [(o.severity, o.sample) for o in result.failed()] == [("ERROR", ("lineage (coverage=0.4)",)), ("WARN", ("lineage (coverage=0.4)",))]
+
+
+def test_a_previous_month_of_one_row_still_bounds_the_row_count(case):
+    # One row before allows ceil(0.97) = 1 to floor(1.25) = 1 rows; the case has 5.
+    result = suites.validate_raw(case[0], ctx(previous=1), TH)
+    (outcome,) = [o for o in result.outcomes if o.name.startswith("row count")]
+    assert outcome.name == "row count within -3%/+25% of 2026-04 (1 rows): 1 to 1"
+    assert (outcome.skipped, outcome.passed, outcome.observed) == (False, False, 5)
+    assert result.worst == "ERROR"
+
+
+def test_an_unknown_bloc_fails_the_aggregates_suite(case):
+    # A made-up bloc would be a group of its own in every bloc-level query.
+    raw, _, agg, _ = case
+    cn = (pl.col("view") == "direct") & (pl.col("country") == "CN")
+    bad = agg.with_columns(pl.when(cn).then(pl.lit("Atlantis")).otherwise(pl.col("bloc")).alias("bloc"))
+    got = failed(suites.validate_aggregates(bad, raw, MONTH, TH))
+    assert unexpected(got) == {"bloc is a known bloc": 1}
+
+
+def test_an_invalid_country_in_the_indices_fails(case):
+    # The CN share row relabelled ZZ: still unique, still a share with a country, the sum unchanged.
+    bad = set_value(keyed(case[3]), "download_share|direct|all|CN", "country", "ZZ", key="k").drop("k")
+    got = failed(suites.validate_indices(bad, TH))
+    assert unexpected(got) == {"country is a valid country code": 1}

@@ -38,6 +38,7 @@ def _other_run_of(context: dg.AssetExecutionContext, key: str) -> str | None:
     return next((r.run_id for r in runs if r.run_id != context.run.run_id), None)
 
 
-def is_accepted(warehouse: WarehouseResource, table: str, key: str) -> bool:
-    """Whether `key`'s partition of `table` may be read (it did not fail its check)."""
-    return verdicts.read(warehouse.path, table, month_of(key)).usable
+def verdict_of(warehouse: WarehouseResource, table: str, key: str) -> verdicts.Verdict:
+    """The verdict on `key`'s partition of `table`: read it only if `usable` (it passed, or predates verdicts),
+    else `refusal` says why."""
+    return verdicts.read(warehouse.path, table, month_of(key))

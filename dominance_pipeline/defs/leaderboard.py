@@ -5,7 +5,7 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from dominance_pipeline.defs.gates import is_accepted, require_accepted
+from dominance_pipeline.defs.gates import require_accepted, verdict_of
 from dominance_pipeline.defs.partitions import FIRST_MONTH, GROUP, month_of, monthly
 from dominance_pipeline.defs.resources import WarehouseResource
 from dominance_pipeline.metrics import leaderboard
@@ -32,13 +32,13 @@ def monthly_leaderboard(
     current = origin_tagged_models
     if current.is_empty():
         raise dg.Failure(f"origin_tagged_models for {key[:7]} is not materialized (or empty): nothing to rank")
-    refused = not is_accepted(warehouse, "origin_tagged_models", previous_month.isoformat())
-    previous = warehouse.read_month("origin_tagged_models", previous_month.isoformat(), COLUMNS) if not refused else current.clear()
+    verdict = verdict_of(warehouse, "origin_tagged_models", previous_month.isoformat())
+    previous = warehouse.read_month("origin_tagged_models", previous_month.isoformat(), COLUMNS) if verdict.usable else current.clear()
     board = leaderboard.leaderboard(current, previous, month)
     if previous.is_empty():
         why = (
             "first partition" if key == FIRST_MONTH
-            else f"origin_tagged_models for {previous_month:%Y-%m} failed its check" if refused
+            else verdict.refusal("origin_tagged_models", previous_month) if not verdict.usable
             else f"origin_tagged_models for {previous_month:%Y-%m} is not materialized"
         )
         context.log.info(f"rank changes absent for {key[:7]}: {why}")
