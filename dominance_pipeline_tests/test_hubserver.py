@@ -148,3 +148,36 @@ def test_dropped_connection_is_a_protocol_error_for_the_client(sample_path):
 def test_bad_fault_specs_say_what_is_accepted(spec, message):
     with pytest.raises(ValueError, match=message):
         parse_fault(spec)
+
+
+def test_a_limit_above_the_servers_page_size_is_capped_and_the_rest_is_linked(tmp_path):
+    # The Hub serves at most its page size: a client must follow Link rather than trust its own `limit`.
+    from dominance_pipeline.sources import live
+
+    with HubServer(ModelCorpus(synthetic_models(25)), page_size=10, as_of=dt.datetime(2026, 6, 5, tzinfo=dt.UTC)) as server:
+        r = httpx2.get(f"{server.url}/api/models", params={"limit": "100", "sort": "createdAt"})
+        assert len(r.json()) == 10 and "next" in r.links
+        listing = live.stage_listing(endpoint=server.url, token=None, month=dt.date(2026, 5, 1), stage_dir=tmp_path / "stage", page_size=100)
+        assert server.stats.pages_sent == 1 + 3
+    got = pl.concat([pl.read_parquet(f) for f in listing.files])["id"]
+    assert listing.pages == 3 and got.len() == got.n_unique() == 25
+
+
+def test_sort_created_at_lists_newest_first_across_pages():
+    # The live source's cursor relies on a stable createdAt order: 12 models created in shuffled order, pages of 5.
+    created = [dt.datetime(2025, 1, 1) + dt.timedelta(days=d) for d in (5, 1, 9, 3, 11, 0, 7, 2, 10, 4, 8, 6)]
+    frame = pl.DataFrame({"id": [f"o/m{i}" for i in range(12)], "createdAt": created}, schema_overrides={"createdAt": pl.Datetime("us")})
+    with HubServer(ModelCorpus(frame), page_size=5) as server:
+        url, params, seen = f"{server.url}/api/models", {"sort": "createdAt", "expand": "createdAt", "limit": "5"}, []
+        while url:
+            r = httpx2.get(url, params=params)
+            seen += [m["createdAt"] for m in r.json()]
+            url, params = r.links.get("next", {}).get("url"), None
+    assert seen == [f"{c:%Y-%m-%dT%H:%M:%S}.000Z" for c in sorted(created, reverse=True)]
+
+
+def test_author_selects_the_namespace_not_every_id_that_starts_with_it():
+    frame = pl.DataFrame({"id": ["org1/a", "org10/b", "org1x/c", "org1/d", "other/org1"]})
+    with HubServer(ModelCorpus(frame)) as server:
+        got = {m.id for m in HfApi(endpoint=server.url, token=False).list_models(author="org1")}
+    assert got == {"org1/a", "org1/d"}

@@ -164,3 +164,102 @@ def test_synthetic_listing_with_many_ties_over_many_pages(tmp_path):
         listing = stage(server, tmp_path, page_size=128)
     ids = staged(listing)["id"]
     assert listing.pages == 24 and ids.len() == ids.n_unique() == 3_000
+
+
+def test_a_parameter_total_that_is_not_an_integer_is_not_read_as_one():
+    # A JSON `true` is a bool, which isinstance(..., int) accepts; Arrow would then refuse it in the int64
+    # `total` and fail the whole page (and the month) instead of the model arriving without a count.
+    items = [
+        {"id": "a/bool-total", "safetensors": {"total": True}, "gguf": {"total": False}},
+        {"id": "a/int-total", "safetensors": {"total": 8}, "gguf": {"total": 3}},
+    ]
+    got = live.items_to_table(items).to_pylist()
+    assert [(r["id"], r["safetensors"], r["gguf"]) for r in got] == [("a/bool-total", None, None), ("a/int-total", {"total": 8}, '{"total": 3}')]
+
+
+def test_a_listing_a_few_pages_short_of_the_hubs_total_is_refused(tmp_path):
+    # 2,000 models in pages of 10; the Hub drops the next link after page 199: 1,990 arrive, 0.5 % short, more
+    # than the 0.1 % deletions during a listing explain.
+    with HubServer(ModelCorpus(synthetic_models(2_000)), faults=[parse_fault("end:after=198,times=1")], as_of=JUNE_5) as server:
+        with pytest.raises(live.ListingIncompleteError, match="ended after 1,990 models on page 199, but the Hub reports 2,000"):
+            stage(server, tmp_path, page_size=10)
+    assert not (tmp_path / "stage").exists()  # a refused listing is discarded, not resumable
+
+
+class _TickingHub(HubServer):
+    """A Hub whose clock moves one minute per response (its `Date` header), as a real listing's does."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.ticks = 0
+
+    def now(self) -> dt.datetime:
+        self.ticks += 1
+        return JUNE_5 + dt.timedelta(minutes=self.ticks)
+
+
+def test_the_snapshot_is_timed_by_the_last_page_and_the_start_by_the_first(tmp_path):
+    with _TickingHub(ModelCorpus(synthetic_models(30))) as server:
+        listing = stage(server, tmp_path, page_size=10)
+    assert listing.pages == 3
+    assert (listing.started_at, listing.snapshot_at) == (JUNE_5 + dt.timedelta(minutes=1), JUNE_5 + dt.timedelta(minutes=3))
+
+
+def test_a_relation_declared_only_in_the_card_survives_the_live_listing(tmp_path):
+    # No baseModels, no base_model: tags: the card's base_model and base_model_relation are the only declaration.
+    frame = pl.DataFrame(
+        {
+            "id": ["org/child-GGUF", "org/parent"],
+            "createdAt": [dt.datetime(2026, 1, 2), dt.datetime(2026, 1, 1)],
+            "cardData": ['{"base_model": "org/parent", "base_model_relation": "quantized", "license": "mit"}', None],
+        },
+        schema_overrides={"createdAt": pl.Datetime("us")},
+    )
+    with HubServer(ModelCorpus(frame), as_of=JUNE_5) as server:
+        listing = stage(server, tmp_path)
+    rows = normalise(staged(listing), month=MAY, snapshot_at=JUNE_5, source="live").rows
+    child = rows.filter(pl.col("model_id") == "org/child-GGUF").row(0, named=True)
+    assert (child["base_model_ids"], child["base_relation"]) == (["org/parent"], "quantized")
+
+
+def test_a_model_served_again_with_other_values_on_the_next_page_is_kept_for_normalisation(tmp_path):
+    # Only an exact copy is the same observation twice. org/x ends page 1 and, modified an hour later, starts
+    # page 2 (pages of 3, sort createdAt, ties in file order): both copies are staged, normalisation keeps the
+    # later one and quarantines the other. No X-Total-Count, as on the real Hub: nothing else would notice a loss.
+    day = dt.datetime(2026, 1, 1)
+    frame = pl.DataFrame(
+        {
+            "id": ["org/a", "org/b", "org/x", "org/x", "org/c"],
+            "createdAt": [day + dt.timedelta(days=3), day + dt.timedelta(days=2), day + dt.timedelta(days=1), day + dt.timedelta(days=1), day],
+            "lastModified": [day] * 3 + [day + dt.timedelta(hours=1), day],
+            "downloads": [1, 2, 3, 4, 5],
+        },
+        schema_overrides={"createdAt": pl.Datetime("us"), "lastModified": pl.Datetime("us")},
+    )
+    with HubServer(ModelCorpus(frame), faults=[parse_fault("nototal")], as_of=JUNE_5) as server:
+        listing = stage(server, tmp_path, page_size=3)
+    got = staged(listing)
+    assert (listing.pages, listing.models, listing.repeats) == (2, 5, 0)
+    assert got.filter(pl.col("id") == "org/x")["downloads"].to_list() == [3, 4]
+    out = normalise(got, month=MAY, snapshot_at=JUNE_5, source="live")
+    assert out.rows.filter(pl.col("model_id") == "org/x")["downloads_30d"].to_list() == [4]
+    assert out.quarantine.select("model_id", "reason").rows() == [("org/x", "duplicate_id")]
+
+
+def test_models_created_while_the_listing_runs_do_not_make_it_incomplete(tmp_path):
+    # Newest first, models created during the listing land on pages already read: the Hub's total grows
+    # (100 on page 1, then 110, ..., 190) while this listing holds the 100 there were when it started.
+    from dataclasses import dataclass, replace
+
+    from dominance_pipeline.hubserver.faults import Fault
+
+    @dataclass
+    class GrowingTotal(Fault):
+        name = "growing"
+
+        def page(self, page):  # noqa: ANN001, ANN202
+            return replace(page, total=page.total + 10 * (self.fired - 1))
+
+    with HubServer(ModelCorpus(synthetic_models(100)), faults=[GrowingTotal()], as_of=JUNE_5) as server:
+        listing = stage(server, tmp_path, page_size=10)
+    assert (listing.pages, listing.models) == (10, 100)

@@ -159,3 +159,43 @@ def test_a_second_live_run_of_the_same_month_is_refused_while_one_holds_it(tmp_p
         assert not busy.success
         assert step_error(busy) == f"another run is already listing into {stage_dir}; wait for it to end (or stop it) and run the month again"
         assert materialize_raw(tmp_path, KEY, {"source": "live"}, server.url, page_size=PAGE).success  # released
+
+
+def test_a_resumed_listing_drops_the_same_repeats_as_an_uninterrupted_one(tmp_path, monkeypatch):
+    # 600 models in pages of 50, a checkpoint every 100 rows. Page 6 (rows 250-299) links to a page starting 60
+    # rows early: page 7 (240-289) holds 10 rows of page 5 (not the page before: kept, left to normalisation)
+    # and 40 of page 6 (exact repeats of the page before: dropped); page 8 (290-339) holds the last 10 rows of
+    # page 6, which page 7 does not (kept). 14 pages, 660 rows served, 40 repeats, 620 models: the same whether
+    # the listing ran through or was stopped after page 6 and resumed at page 7.
+    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", lambda s: None)
+    kwargs = {"page_size": 50, "checkpoint_rows": 100}
+    with HubServer(ModelCorpus(synthetic_models(600)), as_of=JUNE_5, page_size=50) as server:
+        server.faults[:] = [parse_fault("overlap:after=5,times=1,rows=60")]
+        whole = live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path / "whole", **kwargs)
+        server.faults[:] = [parse_fault("overlap:after=5,times=1,rows=60"), parse_fault("5xx:after=6,burst=6,times=1")]
+        with pytest.raises(live.ListingError, match="resume at page 7"):
+            live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path / "halted", **kwargs)
+        server.faults.clear()
+        resumed = live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path / "halted", **kwargs)
+    assert (whole.pages, whole.models, whole.repeats) == (14, 620, 40)
+    assert (resumed.resumed_from_page, resumed.pages, resumed.models, resumed.repeats) == (7, 14, 620, 40)
+
+    def ids(listing: live.LiveListing) -> list[str]:
+        return pl.concat([pl.read_parquet(f) for f in listing.files])["id"].to_list()
+
+    assert ids(resumed) == ids(whole)
+
+
+def test_a_checkpoint_of_another_query_is_not_resumed(tmp_path, monkeypatch):
+    # A listing staged with other parameters (pages of 50 here; after an upgrade, another `expand` list whose
+    # rows lack fields) is not continued by a run asking for pages of 100: it starts again from page 1.
+    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", lambda s: None)
+    with HubServer(ModelCorpus(synthetic_models(600)), as_of=JUNE_5) as server:
+        server.faults[:] = [parse_fault("5xx:after=6,burst=6,times=1")]
+        with pytest.raises(live.ListingError, match="resume at page 7"):
+            live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path, page_size=50, checkpoint_rows=100)
+        server.faults.clear()
+        lines: list[str] = []
+        listing = live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path, page_size=100, log=lines.append)
+    assert any("starting again from page 1: the checkpoint belongs to another endpoint or query" in line for line in lines), lines
+    assert (listing.resumed_from_page, listing.pages, listing.models) == (None, 6, 600)

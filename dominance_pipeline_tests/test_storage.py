@@ -308,3 +308,26 @@ def test_the_view_holds_a_column_that_older_partitions_lack(tmp_path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     assert ensure_views(con, tmp_path, ["t"]) == ["t"]
     assert con.sql("select month, x, y from t order by month").fetchall() == [(dt.date(2026, 4, 1), 1, None), (dt.date(2026, 5, 1), 2, "b")]
+
+
+def test_every_row_group_and_every_slice_of_one_is_published_with_its_own_values(tmp_path):
+    # hub-stats files have many row groups (122,880 rows each); here 25 models in row groups of 10, 10 and 5,
+    # read in batches of 4 (a row group larger than a batch is read in slices). Model k has downloads
+    # (k * 7919) % 100,000 and safetensors.total 1000 + k, each row's own.
+    import pyarrow.parquet as pq
+
+    from dominance_pipeline.sources.publish import parquet_batches, publish_listing
+    from dominance_pipeline_tests.fakehub import synthetic_models, write
+
+    n = 25
+    params = pl.DataFrame({"total": [1000 + k for k in range(n)], "BF16": [1000 + k for k in range(n)]})
+    path = write(synthetic_models(n).with_columns(params.to_struct("safetensors")), tmp_path / "hub.parquet", row_group_size=10)
+    assert [pq.ParquetFile(path).metadata.row_group(i).num_rows for i in range(3)] == [10, 10, 5]
+    notes = publish_listing(
+        parquet_batches(path, batch_rows=4), warehouse=tmp_path / "w", quarantine=tmp_path / "q",
+        month=dt.date(2026, 5, 1), snapshot_at=dt.datetime(2026, 6, 5, tzinfo=dt.UTC), source="local",
+    )
+    got = pl.read_parquet(notes["path"]).select("model_id", "downloads_30d", "params_total").sort("model_id")
+    expected = [{"model_id": f"org{k % 37}/model-{k}", "downloads_30d": (k * 7919) % 100_000, "params_total": 1000 + k} for k in range(n)]
+    assert got.to_dicts() == sorted(expected, key=lambda r: r["model_id"])
+    assert "safetensors" not in notes["recast_columns"]  # only the `total` leaf is read, in the raw type as it is
