@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import subprocess
@@ -12,6 +13,7 @@ import dagster as dg
 import pytest
 
 from dominance_pipeline.settings import PROJECT_ROOT
+from dominance_pipeline_tests.cases import bad_april_indices, case_indices
 from dominance_pipeline_tests.conftest import SAMPLE
 from dominance_pipeline_tests.snapshots import corrupted_snapshot
 
@@ -207,3 +209,35 @@ def test_registry_gaps_bad_month_is_one_line_exit_two(tmp_path):
     proc = run_cli(tmp_path, "registry-gaps", "--month", "May 2026")
     assert proc.returncode == 2
     assert "must look like YYYY-MM" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_materialize_exits_one_when_the_series_fails_its_check(tmp_path):
+
+    bad_april_indices(tmp_path / "data" / "warehouse")
+    proc = run_cli(tmp_path, "materialize", "--month", "2026-05", "--quiet")
+    assert "FAILED check dominance_timeseries_valid on dominance_timeseries" in proc.stderr, proc.stderr
+    assert "Time series:" not in proc.stdout
+    assert proc.returncode == 1
+
+
+def test_report_without_a_month_reports_the_latest_one(tmp_path):
+    from dominance_pipeline.storage import parquet
+
+    warehouse = tmp_path / "data" / "warehouse"
+    for m in (dt.date(2026, 3, 1), dt.date(2026, 5, 1), dt.date(2026, 4, 1)):
+        parquet.write_partition(case_indices(m), warehouse, "dominance_indices", m.isoformat())
+    proc = run_cli(tmp_path, "report", "--format", "csv")
+    assert proc.returncode == 0, proc.stderr
+    header, *rows = proc.stdout.splitlines()
+    assert header.split(",")[0] == "month" and rows
+    assert {line.split(",")[0] for line in rows} == {"2026-05-01"}
+
+
+def test_a_failed_month_exits_one_when_other_months_are_materialized(tmp_path):
+    from dominance_pipeline.storage import parquet
+
+    parquet.write_partition(case_indices(dt.date(2026, 5, 1)), tmp_path / "data" / "warehouse", "dominance_indices", "2026-05-01")
+    proc = run_cli(tmp_path, "materialize", "--month", "2026-04", "--quiet")  # no local snapshot for 2026-04
+    assert "FAILED raw_hub_listings: no local snapshot for 2026-04" in proc.stderr, proc.stderr
+    assert "Time series:" not in proc.stdout  # a failed month refreshes nothing
+    assert proc.returncode == 1

@@ -16,6 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from dominance_pipeline.settings import PROJECT_ROOT
+from dominance_pipeline_tests.cases import bad_april_indices
+from dominance_pipeline_tests.conftest import SAMPLE_DIR, SAMPLE_KEY, run_month
 from dominance_pipeline_tests.test_cli import CLI, run_cli
 
 MONTHS = ["2026-03-01", "2026-04-01", "2026-05-01"]
@@ -367,3 +369,44 @@ def test_ctrl_c_before_a_run_starts_leaves_no_run_pending(tmp_path, snapshots, m
     with dg.DagsterInstance.get() as instance:  # DAGSTER_HOME is the backfill's
         runs = instance.get_runs()
     assert [r.status for r in runs] == [dg.DagsterRunStatus.CANCELED]
+
+
+def test_missing_only_does_not_skip_a_month_whose_last_run_failed_before_its_indices(tmp_path):
+    # The month was built once; its next run re-published the listing, then failed at tagging (a broken
+    # registry): every partition is still in the warehouse and each passed its check, but the month's tagged
+    # models and indices are older than its listing. Its last run failed: --missing-only must run it again.
+    import shutil
+
+    from dominance_pipeline.cli.backfill import done_months
+    from dominance_pipeline.definitions import build_definitions
+    from dominance_pipeline.defs.resources import RegistryResource
+    from dominance_pipeline.origin.registry import REGISTRY_PATH
+
+    data = tmp_path / "data"
+    instance = dg.DagsterInstance.ephemeral()
+    assert run_month(data, SAMPLE_KEY, instance=instance).success
+    assert done_months(instance, [SAMPLE_KEY], data / "warehouse") == {SAMPLE_KEY}
+    bad_registry = tmp_path / "registry.csv"
+    shutil.copy(REGISTRY_PATH, bad_registry)
+    bad_registry.write_text(bad_registry.read_text().replace("Qwen,Qwen (Alibaba Cloud),CN", "Qwen,Qwen (Alibaba Cloud),ZZ"))
+    defs = build_definitions(data, SAMPLE_DIR)
+    failed = dg.materialize(
+        [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
+        partition_key=SAMPLE_KEY,
+        resources={**defs.resources, "registry": RegistryResource(path=str(bad_registry))},
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"raw_hub_listings": {"config": {"source": "local"}}}},
+        selection=[a.key for a in (defs.assets or []) if a.key.to_user_string() not in ("dominance_timeseries", "dominance_crossover")],  # type: ignore[union-attr]
+    )
+    assert not failed.success
+    assert done_months(instance, [SAMPLE_KEY], data / "warehouse") == set()
+
+
+def test_a_backfill_exits_one_when_the_series_fails_its_check(tmp_path):
+
+    bad_april_indices(tmp_path / "data" / "warehouse")
+    proc = run_cli(tmp_path, "backfill", "--from", "2026-05", "--to", "2026-05", "--snapshot-dir", str(SAMPLE_DIR), "--quiet")
+    assert "1 succeeded (2026-05)" in proc.stdout, proc.stdout
+    assert "FAILED check dominance_timeseries_valid on dominance_timeseries" in proc.stderr, proc.stderr
+    assert proc.returncode == 1

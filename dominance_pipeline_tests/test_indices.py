@@ -361,11 +361,6 @@ def small_registry(tmp_path):
     return load_registry(p)
 
 
-def values(result: indices.IndexResult, index: str) -> dict[tuple, float]:
-    rows = result.table.filter(pl.col("index") == index)
-    return {(v, d, c): x for v, d, c, x in rows.select("view", "denominator", "country", "value").iter_rows()}
-
-
 def test_a_model_created_at_midnight_on_the_first_of_next_month_is_not_new(small_registry):
     # A May listing taken on 1 June at noon: the month is [May 1 00:00, June 1 00:00).
     raw = raw_frame(

@@ -194,3 +194,70 @@ def test_a_later_month_does_not_stand_in_for_the_missing_due_month():
     got = freshness.assess([dt.date(2026, 5, 1)], dt.datetime(2026, 6, 2, 12, tzinfo=dt.UTC))
     assert (got.due, got.latest, got.missing) == (dt.date(2026, 4, 1), dt.date(2026, 5, 1), (dt.date(2026, 4, 1),))
     assert not got.passed
+
+
+def test_the_freshness_schedule_runs_every_day_after_the_deadline():
+    from dominance_pipeline.definitions import defs
+
+    schedule = defs.resolve_schedule_def("freshness_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 7 * * *", "UTC")
+    assert schedule.job_name == "freshness_job"
+    # The first tick after May's deadline (2026-06-03 00:00 UTC) is the same morning, not a month later.
+    from dagster._utils.schedules import cron_string_iterator
+
+    first = next(cron_string_iterator(dt.datetime(2026, 6, 3, tzinfo=UTC).timestamp(), schedule.cron_schedule, "UTC"))
+    assert first.astimezone(UTC) == dt.datetime(2026, 6, 3, 7, tzinfo=UTC)
+
+
+def test_the_freshness_metadata_names_the_latest_month_not_the_due_one(tmp_path):
+    from dominance_pipeline.definitions import build_definitions
+
+    definitions = build_definitions(tmp_path, SAMPLE_DIR)
+    instance = dg.DagsterInstance.ephemeral()
+    # What the instance records of a materialized month: a materialization of dominance_indices for 2026-05.
+    instance.report_runless_asset_event(dg.AssetMaterialization("dominance_indices", partition="2026-05-01"))
+    result = definitions.resolve_job_def("freshness_job").execute_in_process(
+        instance=instance, run_config={"ops": {FRESH_OP: {"config": {"as_of": "2026-08-03T00:00:00Z"}}}}
+    )
+    [ev] = result.get_asset_check_evaluations()
+    assert not ev.passed  # due: 2026-07 (its deadline 2026-08-03 00:00 has passed); latest: 2026-05
+    assert ev.metadata["due_month"].value == "2026-07"
+    assert ev.metadata["latest_month"].value == "2026-05"
+    assert ev.metadata["missing_months"].value == ["2026-06", "2026-07"]
+
+
+def test_every_check_but_freshness_is_blocking():
+    # A non-blocking ERROR check lets its run succeed: timeseries_job (and so `materialize`, `backfill`) would
+    # report a failed crossover check as a refreshed series, exit 0. Freshness alone only warns.
+    from dominance_pipeline.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    not_blocking = {k.name for k in graph.asset_check_keys if not graph.get_check_spec(k).blocking}
+    assert not_blocking == {"dominance_indices_fresh"}
+
+
+def test_the_series_waits_for_a_backfill_of_months_in_progress(tmp_path):
+    # A month was materialized (the series is due a refresh), but a UI backfill of more months is still
+    # running: the series must not refresh after each of its months, only once it has ended.
+    from dagster._core.execution.backfill import PartitionBackfill
+
+    from dominance_pipeline.defs.assets import ASSETS
+    from dominance_pipeline.definitions import build_definitions
+
+    definitions = build_definitions(tmp_path, SAMPLE_DIR)
+    instance = dg.DagsterInstance.ephemeral()
+    first = dg.evaluate_automation_conditions(defs=definitions, instance=instance)
+    assert run_month(tmp_path, SAMPLE_KEY, instance=instance).success
+    backfill = PartitionBackfill.from_asset_partitions(
+        backfill_id="uibackfill", asset_graph=definitions.resolve_asset_graph(), partition_names=["2026-03-01", "2026-04-01"],
+        asset_selection=[a.key for a in ASSETS], backfill_timestamp=dt.datetime.now(UTC).timestamp(), tags={},
+        dynamic_partitions_store=instance, all_partitions=False, title=None, description=None, run_config=None,
+    )
+    instance.add_backfill(backfill)  # REQUESTED: in progress
+    during = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=first.cursor)
+    assert during.total_requested == 0
+    from dagster._core.execution.backfill import BulkActionStatus
+
+    instance.update_backfill(backfill.with_status(BulkActionStatus.COMPLETED_SUCCESS))
+    after = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=during.cursor)
+    assert after.total_requested == 2  # once it has ended: dominance_timeseries and dominance_crossover, once

@@ -240,3 +240,15 @@ def test_a_month_whose_raw_partition_predates_repack_format_is_tagged_again(tmp_
     assert after.get_column("repack_format").to_list() == before.get_column("repack_format").to_list()
     # Identical, to the last bit of every merge weight and the order of every model's roots.
     assert_frame_equal(after, before, check_exact=True)
+
+
+def test_the_coverage_metadata_is_each_views_attributed_download_share(sample_run):
+    result, data_dir = sample_run
+    [meta] = [e.materialization.metadata for e in result.get_asset_materialization_events()
+              if e.asset_key.to_user_string() == "origin_tagged_models"]
+    tagged = pl.read_parquet(data_dir / "warehouse" / "origin_tagged_models" / f"month={SAMPLE_KEY}" / "data.parquet",
+                             columns=["downloads_30d", "org_country"])
+    total = tagged.get_column("downloads_30d").sum()
+    direct = tagged.filter(pl.col("org_country") != "UNATTRIBUTED").get_column("downloads_30d").sum() / total
+    assert meta["coverage_direct"].value == pytest.approx(direct, abs=1e-12)
+    assert meta["coverage_direct"].value != pytest.approx(meta["coverage_lineage"].value, abs=1e-6)  # the views differ on the sample

@@ -17,6 +17,7 @@ from polars.testing import assert_frame_equal
 from dominance_pipeline.definitions import build_definitions
 from dominance_pipeline.origin.registry import REGISTRY_PATH
 from dominance_pipeline.storage import verdicts
+from dominance_pipeline_tests.cases import case_indices
 from dominance_pipeline_tests.conftest import SAMPLE, run_month
 from dominance_pipeline_tests.snapshots import april_snapshot, corrupted_snapshot
 
@@ -550,3 +551,33 @@ def test_a_listing_published_by_another_run_of_the_month_in_progress_is_named_as
     )
     (failure,) = [e for e in again.all_events if e.event_type_value == "STEP_FAILURE"]
     assert "fix the cause and materialize the month again" in failure.event_specific_data.error.message
+
+
+def test_the_series_metadata_counts_gaps_rejected_months_and_crossovers(tmp_path):
+    from dominance_pipeline.definitions import build_definitions
+    from dominance_pipeline.storage import parquet, verdicts
+
+    warehouse = tmp_path / "warehouse"
+    months = [dt.date(2026, 1, 1), dt.date(2026, 2, 1), dt.date(2026, 3, 1), dt.date(2026, 4, 1), dt.date(2026, 6, 1)]
+    for m in months:  # 2026-05 is never materialized
+        parquet.write_partition(case_indices(m), warehouse, "dominance_indices", m.isoformat())
+    # 2026-04 failed its check (its file still there, as when a run died before settling it).
+    judged = verdicts.identity(parquet.partition_file(warehouse, "dominance_indices", "2026-04-01"))
+    verdicts.record(warehouse, "dominance_indices", dt.date(2026, 4, 1), judged, passed=False, summary="ERROR stand-in")
+    job = build_definitions(tmp_path).resolve_job_def("timeseries_job")
+    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success
+    meta = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    series = meta["dominance_timeseries"]
+    assert (series["months"].value, series["first_month"].value, series["last_month"].value) == (4, "2026-01", "2026-06")
+    # The series has Jan, Feb, Mar, Jun: both April (rejected) and May (never built) are breaks in every line.
+    assert series["missing_months"].value == ["2026-04", "2026-05"]
+    assert list(series["excluded_months"].value) == ["2026-04"]
+    # In CASE, Qwen (CN, 600) outweighs meta-llama (US, 200): China leads the download share in Jan, Feb, Mar,
+    # so download crosses over in 2026-01 in both views. crossovers_found counts the rows with a crossover month.
+    cross = pl.read_parquet(warehouse / "dominance_crossover" / "data.parquet")
+    download = cross.filter(pl.col("family") == "download").sort("view")
+    assert download.get_column("crossover_month").to_list() == [dt.date(2026, 1, 1)] * 2
+    with_crossover = cross.filter(pl.col("crossover_month").is_not_null()).height
+    assert with_crossover < cross.height  # some family never crosses over in CASE: the count is not the row count
+    assert meta["dominance_crossover"]["crossovers_found"].value == with_crossover

@@ -152,3 +152,32 @@ def test_the_report_counts_new_models_in_the_snapshot_s_month(sample_path):
     assert newest.month == 4
     in_may = sample.filter(pl.col("createdAt").dt.strftime("%Y-%m") == "2026-05").height / sample.height
     assert describe(sample_path)["new models this month"] == in_may == 0.0
+
+
+def test_a_synthetic_months_raw_metadata_says_synthetic(tmp_path):
+    from dominance_pipeline.synth import SynthConfig, generate
+
+    (path,) = generate(SynthConfig(models=2_000, months=1, end=dt.date(2026, 5, 1), seed=3), tmp_path / "synth")
+    defs_result = run_month(tmp_path / "data", "2026-05-01", snapshot_dir=path.parent)
+    [meta] = [e.materialization.metadata for e in defs_result.get_asset_materialization_events()
+              if e.asset_key.to_user_string() == "raw_hub_listings"]
+    assert meta["source"].value == "synthetic"
+
+
+def test_another_seed_draws_another_hub_not_just_other_counts(tmp_path):
+    from dominance_pipeline.synth import SynthConfig, generate
+
+    (a,) = generate(SynthConfig(models=500, months=1, end=dt.date(2026, 5, 1), seed=3), tmp_path / "a")
+    (c,) = generate(SynthConfig(models=500, months=1, end=dt.date(2026, 5, 1), seed=4), tmp_path / "c")
+    ids_a, ids_c = (set(pl.read_parquet(p, columns=["id"]).get_column("id")) for p in (a, c))
+    assert len(ids_a & ids_c) < len(ids_a) // 2  # the models themselves differ, not only the Parquet metadata
+
+
+def test_all_time_downloads_grow_by_exactly_the_months_downloads(tmp_path):
+    from dominance_pipeline.synth import SynthConfig, generate
+
+    old, new = (pl.read_parquet(p, columns=["id", "downloads", "downloadsAllTime"]) for p in
+                generate(SynthConfig(models=2_000, months=2, end=dt.date(2026, 5, 1), seed=3), tmp_path))
+    both = old.join(new, on="id", suffix="_new")
+    assert both.height == old.height
+    assert (both["downloadsAllTime_new"] - both["downloadsAllTime"] == both["downloads_new"]).all()
