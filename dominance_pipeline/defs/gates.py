@@ -36,9 +36,3 @@ def _other_run_of(context: dg.AssetExecutionContext, key: str) -> str | None:
     live = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
     runs = context.instance.get_runs(filters=dg.RunsFilter(tags={"dagster/partition": key}, statuses=live), limit=10)
     return next((r.run_id for r in runs if r.run_id != context.run.run_id), None)
-
-
-def verdict_of(warehouse: WarehouseResource, table: str, key: str) -> verdicts.Verdict:
-    """The verdict on `key`'s partition of `table`: read it only if `usable` (it passed, or predates verdicts),
-    else `refusal` says why."""
-    return verdicts.read(warehouse.path, table, month_of(key))

@@ -5,10 +5,11 @@ import datetime as dt
 import dagster as dg
 import polars as pl
 
-from dominance_pipeline.defs.gates import require_accepted, verdict_of
+from dominance_pipeline.defs.gates import require_accepted
 from dominance_pipeline.defs.partitions import FIRST_MONTH, GROUP, month_of, monthly
 from dominance_pipeline.defs.resources import WarehouseResource
 from dominance_pipeline.metrics import leaderboard
+from dominance_pipeline.storage import verdicts
 
 COLUMNS = ["month", "model_id", "downloads_30d", "org_namespace", "org_country", "root_country", "lineage_roots"]
 
@@ -32,7 +33,7 @@ def monthly_leaderboard(
     current = origin_tagged_models
     if current.is_empty():
         raise dg.Failure(f"origin_tagged_models for {key[:7]} is not materialized (or empty): nothing to rank")
-    verdict = verdict_of(warehouse, "origin_tagged_models", previous_month.isoformat())
+    verdict = verdicts.read(warehouse.path, "origin_tagged_models", previous_month)
     previous = warehouse.read_month("origin_tagged_models", previous_month.isoformat(), COLUMNS) if verdict.usable else current.clear()
     board = leaderboard.leaderboard(current, previous, month)
     if previous.is_empty():
