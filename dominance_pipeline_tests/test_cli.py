@@ -212,7 +212,7 @@ def test_registry_gaps_bad_month_is_one_line_exit_two(tmp_path):
 
 
 def test_materialize_exits_one_when_the_series_fails_its_check(tmp_path):
-
+    # The month itself succeeds; the series built over it and a bad April (a share of 1.2) fails its check.
     bad_april_indices(tmp_path / "data" / "warehouse")
     proc = run_cli(tmp_path, "materialize", "--month", "2026-05", "--quiet")
     assert "FAILED check dominance_timeseries_valid on dominance_timeseries" in proc.stderr, proc.stderr

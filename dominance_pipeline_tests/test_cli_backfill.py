@@ -404,7 +404,7 @@ def test_missing_only_does_not_skip_a_month_whose_last_run_failed_before_its_ind
 
 
 def test_a_backfill_exits_one_when_the_series_fails_its_check(tmp_path):
-
+    # The month itself succeeds; the series built over it and a bad April (a share of 1.2) fails its check.
     bad_april_indices(tmp_path / "data" / "warehouse")
     proc = run_cli(tmp_path, "backfill", "--from", "2026-05", "--to", "2026-05", "--snapshot-dir", str(SAMPLE_DIR), "--quiet")
     assert "1 succeeded (2026-05)" in proc.stdout, proc.stdout
