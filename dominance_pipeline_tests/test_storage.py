@@ -331,3 +331,55 @@ def test_every_row_group_and_every_slice_of_one_is_published_with_its_own_values
     expected = [{"model_id": f"org{k % 37}/model-{k}", "downloads_30d": (k * 7919) % 100_000, "params_total": 1000 + k} for k in range(n)]
     assert got.to_dicts() == sorted(expected, key=lambda r: r["model_id"])
     assert "safetensors" not in notes["recast_columns"]  # only the `total` leaf is read, in the raw type as it is
+
+
+def test_handoff_is_not_served_after_a_same_size_rewrite_of_its_file(tmp_path):
+    # the same width: only inode / mtime tell the files apart; memory must not be served for the new file.
+    first = pl.DataFrame({"x": [1, 2, 3]})
+    path = parquet.write_partition(first, tmp_path, "t", "2026-05-01")
+    handoff.remember("t", path, first)
+    try:
+        size = path.stat().st_size
+        second = pl.DataFrame({"x": [7, 8, 9]})
+        parquet.write_partition(second, tmp_path, "t", "2026-05-01")
+        assert path.stat().st_size == size  # the case this is about
+        assert handoff.recall("t", path) is None
+        assert handoff.read_partition(tmp_path, "t", "2026-05-01")["x"].to_list() == [7, 8, 9]
+    finally:
+        handoff.forget()
+
+
+def test_handoff_read_partition_hands_on_only_the_columns_asked_for(tmp_path):
+    published = pl.DataFrame({"x": [1, 2], "y": ["a", "b"]})
+    path = parquet.write_partition(published, tmp_path, "t", "2026-05-01")
+    handoff.remember("t", path, published)
+    try:
+        got = handoff.read_partition(tmp_path, "t", "2026-05-01", ["x"])
+        assert got.columns == ["x"] and got["x"].to_list() == [1, 2]
+    finally:
+        handoff.forget()
+
+
+def test_an_older_origin_tagged_partition_is_read_with_repack_format_computed(tmp_path):
+    old = pl.DataFrame(
+        {
+            "month": [dt.date(2025, 1, 1)] * 2,
+            "model_id": ["a/q-GGUF", "c/plain"],
+            "tags": [["gguf"], ["transformers"]],
+            "library_name": [None, "transformers"],
+        }
+    )
+    parquet.write_partition(old, tmp_path, "origin_tagged_models", "2025-01-01")
+    got = parquet.read_partition(tmp_path, "origin_tagged_models", "2025-01-01", ["model_id", "repack_format"])
+    assert got.get_column("repack_format").to_list() == [True, False]
+
+
+def test_a_derived_column_whose_inputs_are_missing_is_a_stale_partition_error(tmp_path):
+    # and U5 (a full read of such a partition asks for the underivable column and fails).
+    from dominance_pipeline.storage.upgrade import StalePartitionError
+
+    old = pl.DataFrame({"month": [dt.date(2025, 1, 1)], "model_id": ["a/b"]})  # neither tags nor library_name
+    parquet.write_partition(old, tmp_path, "raw_hub_listings", "2025-01-01")
+    with pytest.raises(StalePartitionError, match=r"no column repack_format.*--month 2025-01"):
+        parquet.read_partition(tmp_path, "raw_hub_listings", "2025-01-01", ["model_id", "repack_format"])
+    assert parquet.read_partition(tmp_path, "raw_hub_listings", "2025-01-01").columns == ["month", "model_id"]

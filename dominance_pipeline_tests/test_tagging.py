@@ -202,3 +202,39 @@ def test_registry_gaps_ranks_unattributed_namespaces_in_both_views():
     assert lineage == {"anon": pytest.approx(370), "gone": pytest.approx(10)}
     assert gaps.coverage["direct"] == pytest.approx(0.5) and gaps.coverage["lineage"] == pytest.approx(0.62)
     assert registry_gaps(tagged, load_registry().lookup_at(dt.date(2026, 5, 31)), top=1).direct.height == 1
+
+
+def _gaps():
+    rows = [
+        ("Qwen/Q", 500, [], None),
+        ("anon/big", 300, [], None),
+        ("anon/small", 50, [], None),
+        ("other/merge", 40, ["anon/big", "Qwen/Q"], None),
+        ("MaziyarPanahi/Q-GGUF", 100, ["Qwen/Q"], None),  # a mixed-case intermediary in registry.csv
+    ]
+    tagged = tag(listing(rows), load_registry(), corrections=NO_CORRECTIONS)[0]
+    return registry_gaps(tagged, load_registry().lookup_at(month_end(dt.date(2026, 5, 1))), top=10)
+
+
+def test_registry_gaps_ranks_from_one_counts_distinct_roots_and_labels_mixed_case_intermediaries():
+    gaps = _gaps()
+    # direct: anon 350, MaziyarPanahi 100, other 40 -> ranks 1, 2, 3
+    assert gaps.direct.select("namespace", "rank").rows() == [("anon", 1), ("MaziyarPanahi", 2), ("other", 3)]
+    # The registry spells it in mixed case: its row is found by the lower-cased key
+    maziyar = gaps.direct.filter(pl.col("namespace") == "MaziyarPanahi").row(0, named=True)
+    assert maziyar["registry"] == "known intermediary, country not public"
+    # lineage: anon's roots are anon/big (its own 300 + half of other/merge 20) and anon/small (50):
+    # 370 downloads over 2 distinct root models (3 rows)
+    anon = gaps.lineage.filter(pl.col("namespace") == "anon").row(0, named=True)
+    assert anon["downloads_30d"] == pytest.approx(370)
+    assert (anon["models"], anon["top_model"]) == (2, "anon/big")
+
+
+def test_registry_gaps_table_prints_share_as_a_percentage(capsys, tmp_path):
+    from dominance_pipeline.cli.registry_gaps import _print_tables
+
+    gaps = _gaps()
+    assert gaps.total_downloads == 990
+    _print_tables(gaps, ("direct",), "2026-05-01", tmp_path / "x.parquet")
+    anon_line = next(line for line in capsys.readouterr().out.splitlines() if " anon " in line)
+    assert "35.354" in anon_line

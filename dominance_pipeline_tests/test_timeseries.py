@@ -127,3 +127,28 @@ def test_crossover_reads_only_the_all_denominator():
     got = timeseries.crossover(ts).filter((pl.col("family") == "download") & (pl.col("view") == "direct")).row(0, named=True)
     assert (got["months_observed"], got["crossover_month"]) == (3, dt.date(2025, 1, 1))
     assert got["latest_ratio"] == pytest.approx(1.25)
+
+
+def test_chart_series_reads_only_its_own_view_and_the_all_denominator():
+    # of the same months must not leak into the direct / all line.
+    from dominance_pipeline.metrics.chart import series
+
+    d = dt.date
+    rows = []
+    for month in (d(2026, 1, 1), d(2026, 2, 1)):
+        rows += [
+            ("download_share", month, "direct", "all", "CN", 0.4),
+            ("download_share", month, "direct", "attributed", "CN", 0.6),
+            ("download_share", month, "lineage", "all", "CN", 0.5),
+            ("download_share", month, "lineage", "attributed", "CN", 0.7),
+        ]
+    ts = pl.DataFrame(
+        rows,
+        schema={"index": pl.String, "month": pl.Date, "view": pl.String, "denominator": pl.String, "country": pl.String, "value": pl.Float64},
+        orient="row",
+    )
+    for order in (ts, ts.reverse()):  # whichever row comes last
+        months, values = series(order, "download_share", "direct", "CN")
+        assert months == [d(2026, 1, 1), d(2026, 2, 1)] and values == [0.4, 0.4]
+        assert series(order, "download_share", "lineage", "CN")[1] == [0.5, 0.5]
+        assert not any(math.isnan(v) for v in values)
