@@ -351,14 +351,9 @@ def test_the_declared_columns_are_all_tag_compute_and_aggregate_read(tagged, res
 
 @pytest.fixture
 def small_registry(tmp_path):
-    from dominance_pipeline.origin.registry import COLUMNS
+    from dominance_pipeline_tests.test_registry import row, write
 
-    def row(ns: str, cc: str, inter: str = "false") -> str:
-        return f"{ns},Org,{cc},company,headquarters,https://example.org,,,,,{inter},"
-
-    p = tmp_path / "registry.csv"
-    p.write_text(",".join(COLUMNS) + "\n" + "\n".join([row("Qwen", "CN"), row("meta-llama", "US"), row("aws-neuron", "US", "true")]) + "\n")
-    return load_registry(p)
+    return load_registry(write(tmp_path, row("Qwen", "CN"), row("meta-llama", "US"), row("aws-neuron", "US", inter="true")))
 
 
 def test_a_model_created_at_midnight_on_the_first_of_next_month_is_not_new(small_registry):

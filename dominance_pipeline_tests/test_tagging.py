@@ -9,10 +9,11 @@ import pytest
 
 from dominance_pipeline.metrics import aggregates
 from dominance_pipeline.origin.gaps import registry_gaps
-from dominance_pipeline.origin.registry import COLUMNS, load_registry, month_end
+from dominance_pipeline.origin.registry import load_registry, month_end
 from dominance_pipeline.origin.release_dates import CorrectionsError, load_corrections
 from dominance_pipeline.origin.tagging import coverage, intermediary_share, tag
 from dominance_pipeline.schemas import RAW_HUB_LISTINGS
+from dominance_pipeline_tests.test_registry import write
 
 UTC = dt.UTC
 
@@ -41,9 +42,7 @@ def listing(rows: list[tuple[str, int, list[str], dt.datetime | None]], month: d
 
 
 def registry_file(tmp_path, *rows: str):
-    p = tmp_path / "registry.csv"
-    p.write_text(",".join(COLUMNS) + "\n" + "\n".join(rows) + "\n")
-    return load_registry(p)
+    return load_registry(write(tmp_path, *rows))
 
 
 def by_id(tagged: pl.DataFrame) -> dict[str, dict]:
