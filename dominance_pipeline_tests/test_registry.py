@@ -8,7 +8,7 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from dominance_pipeline.origin.countries import countries, valid_codes
+from dominance_pipeline.origin.countries import bloc_of, countries, valid_codes
 from dominance_pipeline.origin.registry import ATTRIBUTION, COLUMNS, REGISTRY_PATH, RegistryError, attribute, load_registry, month_end
 from dominance_pipeline.origin.registry import attributed as registry_attributed
 
@@ -60,6 +60,12 @@ def test_shipped_registry_follows_renames_and_ownership_changes():
 def test_country_table_keeps_namibia():
     # "NA" must not be read as a missing value
     assert "NA" in valid_codes() and countries().get_column("code").null_count() == 0
+
+
+def test_bloc_of_maps_each_code_to_its_bloc_and_an_unknown_code_to_unattributed():
+    codes = pl.DataFrame({"c": ["CN", "US", "FR", "RU", "INTL", "UNATTRIBUTED", "ZZ"]})  # ZZ is no ISO code
+    got = codes.select(bloc_of(pl.col("c"))).to_series().to_list()
+    assert got == ["CN", "US", "EUROPE", "OTHER", "INTL", "UNATTRIBUTED", "UNATTRIBUTED"]
 
 
 def test_lookup_is_case_insensitive_and_follows_renames_and_aliases(tmp_path):

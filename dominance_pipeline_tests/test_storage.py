@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -12,6 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 from dominance_pipeline.defs.partitions import monthly
 from dominance_pipeline.defs.resources import WarehouseIOManager
+from dominance_pipeline.schemas import Schema, SchemaError, conform
 from dominance_pipeline.storage import accepted, handoff, parquet, verdicts
 from dominance_pipeline.storage.duckdb_views import ensure_views
 
@@ -308,6 +310,44 @@ def test_the_view_holds_a_column_that_older_partitions_lack(tmp_path):
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     assert ensure_views(con, tmp_path, ["t"]) == ["t"]
     assert con.sql("select month, x, y from t order by month").fetchall() == [(dt.date(2026, 4, 1), 1, None), (dt.date(2026, 5, 1), 2, "b")]
+
+
+def test_conform_orders_the_declared_columns_and_names_every_mismatch_without_casting():
+    schema = Schema("t", {"month": pl.Date, "x": pl.Int64, "y": pl.String}, not_null=("month", "y"))
+    shuffled = pl.DataFrame({"y": ["a"], "x": [1], "month": [dt.date(2026, 5, 1)]})
+    assert conform(shuffled, schema).rows(named=True) == [{"month": dt.date(2026, 5, 1), "x": 1, "y": "a"}]
+    assert conform(shuffled, schema).columns == ["month", "x", "y"]
+    drifted = pl.DataFrame({"month": [dt.date(2026, 5, 1)], "x": [1.0], "z": [0]})  # y missing, z extra, x a float
+    with pytest.raises(SchemaError) as err:
+        conform(drifted, schema)
+    assert str(err.value) == "t: missing columns ['y']; unexpected columns ['z']; column 'x' is Float64, expected Int64"
+    nulls = pl.DataFrame({"month": [None, dt.date(2026, 5, 1)], "x": [None, 2], "y": ["a", None]}, schema=schema.columns)
+    with pytest.raises(SchemaError) as err:
+        conform(nulls, schema)
+    assert str(err.value) == "t: nulls in non-null columns ['month', 'y']"  # x may be null
+
+
+def test_views_read_an_unpartitioned_table_under_a_path_with_a_bracket_and_a_quote(tmp_path, monkeypatch):
+    # "it's [1]" read as a pattern would match the sibling "it's 1"; a bare ' would end the SQL string.
+    parquet.write_table(pl.DataFrame({"x": [1, 2]}), tmp_path / "it's [1]", "summary")
+    parquet.write_table(pl.DataFrame({"x": [7, 8, 9]}), tmp_path / "it's 1", "summary")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    assert ensure_views(con, tmp_path / "it's [1]", ["summary"]) == ["summary"]
+    assert con.sql("select x from summary order by x").fetchall() == [(1,), (2,)]
+    # a warehouse given relative to the working directory still reads from elsewhere (paths are absolute)
+    monkeypatch.chdir(tmp_path)
+    assert ensure_views(con, Path("it's [1]"), ["summary"]) == ["summary"]
+    monkeypatch.chdir(tmp_path / "it's 1")
+    assert con.sql("select x from summary order by x").fetchall() == [(1,), (2,)]
+
+
+def test_a_key_value_folder_above_the_warehouse_adds_no_column_to_the_views(tmp_path):
+    root = tmp_path / "run=3"  # read as a hive partition, it would add a column "run" to every row
+    parquet.write_partition(frame("2026-05-01", 2), root, "t", "2026-05-01")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    assert ensure_views(con, root, ["t"]) == ["t"]
+    assert con.sql("select * from t order by x").fetchall() == [(dt.date(2026, 5, 1), 0), (dt.date(2026, 5, 1), 1)]
+    assert con.sql("select * from t").columns == ["month", "x"]
 
 
 def test_every_row_group_and_every_slice_of_one_is_published_with_its_own_values(tmp_path):

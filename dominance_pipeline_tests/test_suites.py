@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -478,6 +480,60 @@ def test_the_shipped_thresholds_are_valid_and_a_bad_file_names_every_problem(tmp
     assert math.isclose(TH.raw_hub_listings.max_quarantined_fraction, 0.01)
 
 
+def shipped_with(tmp_path, old: str, new: str) -> Path:
+    """The shipped thresholds file with `old` replaced by `new` (which must occur), in tmp_path."""
+    text = THRESHOLDS_PATH.read_text()
+    assert text.count(old) == 1
+    path = tmp_path / "thresholds.yaml"
+    path.write_text(text.replace(old, new))
+    return path
+
+
+def test_the_warning_coverage_may_equal_the_failing_coverage(tmp_path):
+    # "at least": warn == min (both 0.5) is a valid file; only warn < min is refused.
+    tagged = load_thresholds(shipped_with(tmp_path, "warn_attributed_coverage: 0.8", "warn_attributed_coverage: 0.5")).origin_tagged_models
+    assert (tagged.min_attributed_coverage, tagged.warn_attributed_coverage) == (0.5, 0.5)
+
+
+def test_a_yaml_syntax_error_names_the_line_and_column_of_the_bad_character(tmp_path):
+    path = shipped_with(tmp_path, "max_shrink: 0.03", "max_shrink: @0.03")
+    text = path.read_text()
+    line = text[: text.index("@")].count("\n") + 1  # 1-based, as editors count
+    column = text.index("@") - text.rindex("\n", 0, text.index("@"))  # 1-based
+    with pytest.raises(ThresholdsError) as err:
+        load_thresholds(path)
+    assert str(err.value) == f"cannot read thresholds {path}:{line}:{column}: not valid YAML (found character '@' that cannot start any token)"
+
+
+def test_an_empty_thresholds_file_is_refused_as_a_whole(tmp_path):
+    path = tmp_path / "thresholds.yaml"
+    path.write_text("# everything commented out\n")
+    with pytest.raises(ThresholdsError) as err:
+        load_thresholds(path)
+    assert str(err.value).startswith(f"invalid thresholds {path}: (file): Input should be a valid dictionary")
+
+
+def test_a_thresholds_file_that_is_not_utf8_or_not_a_file_fails_with_a_thresholds_error(tmp_path):
+    raw = THRESHOLDS_PATH.read_bytes()
+    at = raw.index(b"max_shrink")
+    path = tmp_path / "thresholds.yaml"
+    path.write_bytes(raw[:at] + b"\xe9" + raw[at:])
+    with pytest.raises(ThresholdsError) as err:
+        load_thresholds(path)
+    assert str(err.value).startswith(f"cannot read thresholds {path}: not UTF-8 text (")
+    assert str(err.value).endswith(f" at byte {at})")
+    with pytest.raises(ThresholdsError, match=f"^cannot read thresholds {re.escape(str(tmp_path))}: "):
+        load_thresholds(tmp_path)  # a folder, not a file
+
+
+def test_a_python_tag_in_the_thresholds_is_refused_and_never_run(tmp_path):
+    made = tmp_path / "made-by-the-yaml"
+    path = shipped_with(tmp_path, "max_shrink: 0.03", f"max_shrink: !!python/object/apply:os.mkdir ['{made}']")
+    with pytest.raises(ThresholdsError, match="not valid YAML .*could not determine a constructor"):
+        load_thresholds(path)
+    assert not made.exists()
+
+
 @pytest.mark.parametrize("collide", [False, True])
 @pytest.mark.parametrize("repeats", [True, False])
 def test_equality_codes_are_equal_exactly_where_the_values_are(monkeypatch, collide, repeats):
@@ -599,3 +655,13 @@ def test_an_invalid_country_in_the_indices_fails(case):
     bad = set_value(keyed(case[3]), "download_share|direct|all|CN", "country", "ZZ", key="k").drop("k")
     got = failed(suites.validate_indices(bad, TH))
     assert unexpected(got) == {"country is a valid country code": 1}
+
+
+def test_a_key_given_twice_in_the_thresholds_is_refused(tmp_path):
+    # An edit that adds a new max_shrink above the old one must not leave the gate on the old value.
+    path = shipped_with(tmp_path, "max_shrink: 0.03", "max_shrink: 0.5\n  max_shrink: 0.03")
+    text = path.read_text()
+    line = text[: text.index("max_shrink: 0.03")].count("\n") + 1
+    with pytest.raises(ThresholdsError) as err:
+        load_thresholds(path)
+    assert str(err.value) == f"cannot read thresholds {path}:{line}:3: not valid YAML (key 'max_shrink' is repeated)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import polars as pl
 import pytest
@@ -156,6 +157,8 @@ def test_shipped_corrections_load_and_apply_on_the_real_sample_rows():
         ("a/b,2026-01-01,2026-13-01,x", "actual_release_date '2026-13-01' is not a date"),
         ("a/b,2026-01-01", "expected 4 fields"),
         ("ab,2026-01-01,2026-01-02,x", "is not namespace/name"),
+        ("a/b/c,2026-01-01,2026-01-02,x", "model_id 'a/b/c' is not namespace/name"),
+        ("a/b,2026-01-01,2026-01-02,x,a fifth field", "expected 4 fields, found 5"),
         ("a/b,2025-W01-1,20250102,x", "hf_created_at '2025-W01-1' is not a date YYYY-MM-DD"),
         ('a/b,2026-01-01,2026-01-02,"a note left open', 'a quote (") is left open'),
     ],
@@ -176,6 +179,46 @@ def test_a_corrections_file_that_is_not_utf8_names_its_line(tmp_path):
 def test_repeated_correction_is_refused(tmp_path):
     with pytest.raises(CorrectionsError, match="repeats line 4"):
         corrections_file(tmp_path, "a/b,2026-01-01,2026-01-02,x", "A/B,2026-01-01,2026-01-03,y")
+
+
+def test_a_missing_corrections_file_is_named(tmp_path):
+    with pytest.raises(CorrectionsError, match=f"^release-date corrections not found: {re.escape(str(tmp_path / 'nope.csv'))}$"):
+        load_corrections(tmp_path / "nope.csv")
+
+
+def test_a_wrong_header_is_refused_naming_its_line_after_the_comments(tmp_path):
+    path = tmp_path / "corrections.csv"
+    # line 3 is the header (after a comment and a blank line); its columns are swapped
+    path.write_text("# comment\n\nmodel_id,actual_release_date,hf_created_at,notes\na/b,2026-01-01,2026-01-02,x\n")
+    with pytest.raises(CorrectionsError) as err:
+        load_corrections(path)
+    assert str(err.value) == f"{path}:3: header must be model_id,hf_created_at,actual_release_date,notes"
+
+
+def test_an_indented_comment_and_padded_fields_are_read(tmp_path):
+    fixes = corrections_file(tmp_path, "   # an indented comment, not a record", " a/b , 2026-01-01 , 2026-01-02 , padded ")
+    assert fixes.rows() == [("a/b", dt.date(2026, 1, 1), dt.date(2026, 1, 2), "padded", 5)]
+
+
+def test_corrections_match_hub_ids_in_any_case_and_leave_an_equal_or_unknown_creation_date(tmp_path):
+    fixes = corrections_file(
+        tmp_path,
+        "lab/upper,2026-04-28,2026-05-02,the Hub spells it Lab/Upper",
+        "lab/same,2026-05-02,2026-05-02,created at the very midnight of the release",
+        "lab/unknown,2026-04-28,2026-05-02,the Hub gives no createdAt",
+    )
+    rows = [
+        ("Lab/Upper", 1, [], dt.datetime(2026, 4, 28, 9, tzinfo=UTC)),
+        ("lab/same", 1, [], dt.datetime(2026, 5, 2, tzinfo=UTC)),
+        ("lab/unknown", 1, [], None),
+    ]
+    tagged, stats = tag(listing(rows), load_registry(), corrections=fixes)
+    t = by_id(tagged)
+    assert (t["Lab/Upper"]["created_at"], t["Lab/Upper"]["created_at_hub"]) == (dt.datetime(2026, 5, 2, tzinfo=UTC), dt.datetime(2026, 4, 28, 9, tzinfo=UTC))
+    assert t["lab/same"]["created_at"] == t["lab/same"]["created_at_hub"] == dt.datetime(2026, 5, 2, tzinfo=UTC)
+    assert t["lab/unknown"]["created_at"] is None and t["lab/unknown"]["created_at_hub"] is None
+    # created_at == release is not a correction; an unknown createdAt cannot be compared, so it is not applied
+    assert stats["release_dates"] == {"listed_in_snapshot": 3, "applied": ["Lab/Upper"], "not_applied": ["lab/same", "lab/unknown"]}
 
 
 def test_registry_gaps_ranks_unattributed_namespaces_in_both_views():

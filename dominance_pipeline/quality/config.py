@@ -7,6 +7,7 @@ file is loaded instead of being silently ignored while the gate keeps its old va
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,21 @@ THRESHOLDS_PATH = Path(__file__).with_name("thresholds.yaml")
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 Tolerance = Annotated[float, Field(gt=0.0, le=1e-3)]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        self.flatten_mapping(node)
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, Hashable) and key in seen:  # an unhashable key: SafeLoader's own error
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is repeated", key_node.start_mark)
+            if isinstance(key, Hashable):
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 class ThresholdsError(ValueError):
@@ -74,7 +90,7 @@ def load_thresholds(path: str | Path = THRESHOLDS_PATH) -> Thresholds:
     """The validated thresholds in `path`; a `ThresholdsError` listing every problem otherwise."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
     except OSError as exc:
         raise ThresholdsError(f"cannot read thresholds {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
