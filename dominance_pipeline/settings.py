@@ -30,10 +30,6 @@ class Paths:
         return self.data / "warehouse"
 
     @property
-    def quarantine(self) -> Path:
-        return self.warehouse / "quarantine"
-
-    @property
     def duckdb(self) -> Path:
         return self.warehouse / "dominance.duckdb"
 

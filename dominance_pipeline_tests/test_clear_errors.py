@@ -53,6 +53,12 @@ CASES = [
     # A run started and failed at the raw step: "Request URL is missing an 'http://' or 'https://' protocol".
     ("hf_endpoint", "garbage", r"^dominance-pipeline materialize: error: HF_ENDPOINT must be an http\(s\) URL, got 'garbage'$"),
     ("data_dir", "a file", r"^dominance-pipeline materialize: error: the warehouse .*/data/warehouse \(DOMINANCE_DATA_DIR=.*/data\) cannot be written: Not a directory \(.*/data is in the way\)$"),
+    # The data dir is fine, the warehouse in it is a file: said the same way, without an "in the way" hint.
+    ("warehouse", "a file", r"^dominance-pipeline materialize: error: the warehouse .*/data/warehouse \(DOMINANCE_DATA_DIR=.*/data\) cannot be written: Not a directory$"),
+    # A mistyped --endpoint is named as the flag, not as the variable.
+    ("endpoint", "garbage", r"^dominance-pipeline materialize: error: --endpoint must be an http\(s\) URL, got 'garbage'$"),
+    # An edited dagster.yaml Dagster refuses: named, with Dagster's first line, instead of its traceback.
+    ("dagster_yaml", "misspelt", r"^dominance-pipeline materialize: error: the Dagster instance in .*/home cannot be opened \(check its dagster\.yaml\): Errors whilst loading dagster instance config at dagster\.yaml\.$"),
 ]
 
 
@@ -76,11 +82,19 @@ def test_user_mistakes_on_the_command_line_are_one_line(tmp_path, monkeypatch, c
         args += ["--source", "archive"]
     elif what == "data_dir":
         (tmp_path / "data").write_text("not a folder")
+    elif what == "warehouse":
+        (tmp_path / "data").mkdir()
+        (tmp_path / "data" / "warehouse").write_text("not a folder")
+    elif what == "endpoint":
+        args += ["--source", "live", "--endpoint", how]
+    elif what == "dagster_yaml":
+        (tmp_path / "home").mkdir()
+        (tmp_path / "home" / "dagster.yaml").write_text("storage:\n  sqlite:\n    base_dirr: /tmp\n")
     assert main(args) == 2
     out, err = capsys.readouterr()
     assert out == "" and len(err.strip().splitlines()) == 1, err
     assert re.search(line, err.strip()), err
-    assert not (tmp_path / "data" / "warehouse").exists()  # nothing ran
+    assert not (tmp_path / "data" / "warehouse").is_dir()  # nothing ran
     assert not (tmp_path / "home").is_dir() or not list((tmp_path / "home").glob("**/*.db"))  # no run was recorded
 
 
@@ -165,3 +179,57 @@ def test_a_snapshot_without_a_measured_column_warns_and_one_without_gated_does_n
         "columns absent from the source, left null: likes, gated (the indices computed from likes will be absent, each with the reason)"
     ]
     assert warnings["sample"] == []
+
+
+def concise_run(level: str, raising: bool = True) -> None:
+    """A real run of a two-step job logged by the CLI's concise_console logger at `level`."""
+    import dagster as dg
+
+    from dominance_pipeline.defs.loggers import concise_console
+
+    @dg.op
+    def noisy(context) -> int:
+        context.log.info("an info line")
+        context.log.warning("the reason, on its first line\nTraceback (most recent call last):\n  File \"x.py\", line 1")
+        if raising:
+            raise dg.Failure(description="no local snapshot")
+        return 1
+
+    @dg.op
+    def after(context, value: int) -> None:
+        context.log.info(f"got {value}")
+
+    @dg.job(logger_defs={"concise_console": concise_console})
+    def two_steps():
+        after(noisy())
+
+    run_config = {"loggers": {"concise_console": {"config": {"log_level": level}}}}
+    two_steps.execute_in_process(run_config=run_config, raise_on_error=False)
+
+
+def test_the_cli_logger_prints_one_line_per_message_at_its_level_and_no_skip_cascade(capsys):
+    for _ in range(2):  # a backfill runs several months in one process: each line still printed once
+        concise_run("WARNING")
+        lines = capsys.readouterr().err.splitlines()
+        warnings = [line for line in lines if " WARNING " in line]
+        assert len(warnings) == 1 and warnings[0].endswith("the reason, on its first line"), lines
+        assert re.match(r"^\d\d:\d\d:\d\d WARNING noisy\s+the reason", warnings[0]), warnings[0]
+        assert not any("Traceback" in line or "File " in line for line in lines), lines
+        assert not any("an info line" in line for line in lines)  # below WARNING: --quiet hides it
+        assert not any("Dependencies for step" in line for line in lines), lines  # the CLI sums the skipped steps up
+        assert any(" ERROR " in line and "noisy" in line for line in lines), lines
+    concise_run("INFO", raising=False)
+    lines = capsys.readouterr().err.splitlines()
+    assert sum("an info line" in line for line in lines) == 1 and sum("got 1" in line for line in lines) == 1, lines
+
+
+def test_hf_endpoint_is_checked_only_for_the_sources_that_call_the_hub(monkeypatch):
+    from dominance_pipeline.cli.errors import UserError
+    from dominance_pipeline.cli.preflight import check_endpoint
+
+    monkeypatch.setenv("HF_ENDPOINT", "garbage")  # set for another tool: a local run reads no Hub
+    check_endpoint(None, "local")
+    for source in ("live", "archive"):
+        with pytest.raises(UserError, match=r"^HF_ENDPOINT must be an http\(s\) URL, got 'garbage'$"):
+            check_endpoint(None, source)
+    check_endpoint("http://127.0.0.1:1", "live")  # --endpoint wins over the variable

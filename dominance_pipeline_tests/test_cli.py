@@ -241,3 +241,17 @@ def test_a_failed_month_exits_one_when_other_months_are_materialized(tmp_path):
     assert "FAILED raw_hub_listings: no local snapshot for 2026-04" in proc.stderr, proc.stderr
     assert "Time series:" not in proc.stdout  # a failed month refreshes nothing
     assert proc.returncode == 1
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv"])
+def test_report_into_a_reader_that_stops_early_exits_zero_without_a_traceback(tmp_path, fmt):
+    # `dominance-pipeline report | head -1`: the reader closes the pipe before the report is written.
+    from dominance_pipeline.storage import parquet
+
+    parquet.write_partition(case_indices(dt.date(2026, 5, 1)), tmp_path / "data" / "warehouse", "dominance_indices", "2026-05-01")
+    env = {**os.environ, "DOMINANCE_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path / "home")}
+    proc = subprocess.Popen([*CLI, "report", "--format", fmt], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=PROJECT_ROOT)
+    proc.stdout.close()  # long before the interpreter has started
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert err == ""

@@ -117,3 +117,13 @@ def test_ctrl_c_during_a_live_month_reports_it_interrupted_with_status_130(tmp_p
     assert "INTERRUPTED raw_hub_listings: interrupted (Ctrl-C or a stop signal) before the month was finished; run the month again" in err
     assert re.search(r"^run \S+ interrupted; details: make ui, then Runs$", err, re.M), err
     assert "InterruptedError" not in out + err and "FAILED" not in err
+
+
+def test_the_hub_is_the_endpoint_flag_then_hf_endpoint_then_huggingface_co(monkeypatch):
+    from dominance_pipeline.defs.resources import hub_api_resource
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://mirror.invalid:8080/")
+    assert hub_api_resource("http://127.0.0.1:9/").base_url == "http://127.0.0.1:9"  # --endpoint, without its slash
+    assert hub_api_resource().base_url == "http://mirror.invalid:8080"
+    monkeypatch.delenv("HF_ENDPOINT")
+    assert hub_api_resource().base_url == "https://huggingface.co"

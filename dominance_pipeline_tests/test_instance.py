@@ -207,3 +207,106 @@ def test_under_the_daemon_the_sensor_wakes_a_stalled_step(stalled):
     assert tick.skip_message == "handed a free slot to a waiting step in hf_api"
     assert stalled.event_log_storage.claim_concurrency_slot("hf_api", "run-b", "raw_hub_listings").is_claimed
     assert pool_wakeup_sensor(dg.build_sensor_context(instance=stalled)).skip_message == "no step waits for a free pool slot"
+
+
+def test_the_status_line_says_how_the_file_relates_to_the_template(tmp_path):
+    import hashlib
+
+    home = tmp_path / "home"
+    home.mkdir()
+    config = home / "dagster.yaml"
+    assert inst.instance_status(home) == f"{config}: missing"
+
+    def header(version: int, body: str) -> str:  # the header as the module documents it, computed here
+        return f"# dominance_pipeline instance config v{version} sha256={hashlib.sha256(body.encode()).hexdigest()}\n"
+
+    now, old = inst.VERSION, inst.VERSION - 1
+    where = f"; the current template (v{now}) is in dominance_pipeline/instance.py"
+    body = "telemetry:\n  enabled: false\n"
+    config.write_text(header(old, body) + body)  # an unedited file of the previous template
+    assert inst.instance_status(home) == f"{config}: v{old}, will be upgraded to v{now}"
+    config.write_text(header(old, body) + body + "# my note\n")  # edited after it: the current template is named
+    assert inst.instance_status(home) == f"{config}: edited after v{old}, left as it is{where}"
+    config.write_text(body)  # no header at all
+    assert inst.instance_status(home) == f"{config}: not written by dominance_pipeline, left as it is{where}"
+    config.write_text(inst.render(home) + "# my note\n")  # edited after the current one: nothing newer to point at
+    assert inst.instance_status(home) == f"{config}: edited after v{now}, left as it is"
+
+
+def test_without_dagster_home_the_instance_goes_under_the_data_dir_and_is_exported(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("DOMINANCE_DATA_DIR", str(tmp_path / "data"))
+    home = inst.ensure_dagster_home()
+    assert home == (tmp_path / "data" / "dagster_home").resolve()
+    assert os.environ["DAGSTER_HOME"] == str(home)  # what the CLI's DagsterInstance.get() then opens
+    with dg.DagsterInstance.get() as instance:
+        assert instance.root_directory == str(home)
+
+
+def held_slot(instance, tags=None):
+    """A run (in progress: CANCELING) holding the hf_api slot."""
+    run = instance.create_run_for_job(dg.GraphDefinition("g").to_job(), tags=tags or {})
+    instance.report_run_canceling(run)
+    assert instance.event_log_storage.claim_concurrency_slot("hf_api", run.run_id, "raw_hub_listings").is_claimed
+    return run
+
+
+def test_a_slot_of_a_cli_run_on_another_host_is_kept_even_if_its_pid_is_dead_here(tmp_path):
+    home = inst.ensure_dagster_home(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.event_log_storage.set_concurrency_slots("hf_api", 1)
+        elsewhere = held_slot(instance, {inst.CLI_HOST_TAG: "another-host.invalid", inst.CLI_PID_TAG: str(dead_pid())})
+        assert inst.release_orphaned_slots(instance) == []  # its process may be alive on its own host
+        assert instance.event_log_storage.get_concurrency_info("hf_api").active_run_ids == {elsewhere.run_id}
+        assert instance.get_run_by_id(elsewhere.run_id).status == dg.DagsterRunStatus.CANCELING
+
+
+def test_a_slot_of_a_cli_run_whose_pid_now_belongs_to_a_newer_process_is_released(tmp_path):
+    home = inst.ensure_dagster_home(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.event_log_storage.set_concurrency_slots("hf_api", 1)
+        run = instance.create_run_for_job(dg.GraphDefinition("g").to_job(), tags={inst.CLI_HOST_TAG: inst.cli_run_tags()[inst.CLI_HOST_TAG]})
+        started = dg.DagsterEvent(event_type_value=dg.DagsterEventType.RUN_START.value, job_name=run.job_name)
+        instance.report_dagster_event(started, run.run_id, timestamp=time.time() - 60)  # the run started a minute ago
+        assert instance.event_log_storage.claim_concurrency_slot("hf_api", run.run_id, "raw_hub_listings").is_claimed
+        newer = subprocess.Popen(["sleep", "30"])  # alive, but started now: the run's pid, reused by another process
+        try:
+            instance.add_run_tags(run.run_id, {inst.CLI_PID_TAG: str(newer.pid)})
+            assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
+            notes = inst.release_orphaned_slots(instance)
+        finally:
+            newer.kill()
+            newer.wait()
+        assert notes == [
+            f"released the hf_api slot held by run {run.run_id}, which was killed (its process {newer.pid} is gone; marked failed)"
+        ]
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+
+
+def test_a_slot_held_by_a_run_that_ended_or_was_deleted_is_released(tmp_path):
+    home = inst.ensure_dagster_home(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("hf_api", 2)
+        ended = held_slot(instance)
+        instance.report_run_failed(instance.get_run_by_id(ended.run_id))
+        assert storage.claim_concurrency_slot("hf_api", "deleted-run", "raw_hub_listings").is_claimed  # no such run
+        assert storage.get_concurrency_info("hf_api").active_run_ids == {ended.run_id, "deleted-run"}
+        assert sorted(inst.release_orphaned_slots(instance)) == sorted([
+            f"released the hf_api slot held by run {ended.run_id}, which had ended (FAILURE)",
+            "released the hf_api slot held by run deleted-run, which no longer exists",
+        ])
+        assert storage.get_concurrency_info("hf_api").active_run_ids == set()
+
+
+def test_no_pool_is_woken_when_no_step_waits(tmp_path):
+    from dominance_pipeline.defs.schedules import pool_wakeup_sensor
+
+    home = inst.ensure_dagster_home(tmp_path / "home")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.event_log_storage.set_concurrency_slots("hf_api", 1)  # a free slot, nobody queued for it
+        assert inst.wake_stalled_steps(instance) == []
+        tick = pool_wakeup_sensor(dg.build_sensor_context(instance=instance))
+        assert tick.skip_message == "no step waits for a free pool slot"

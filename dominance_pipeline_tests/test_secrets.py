@@ -100,3 +100,17 @@ def test_local_servers_bind_the_loopback_address():
 
     assert build_parser().parse_args(["hub-server"]).host == "127.0.0.1"
     assert sys.executable  # the parser above is the installed CLI's
+
+
+def test_the_code_location_shows_the_tokens_variable_not_its_value(tmp_path, monkeypatch):
+    # What the UI reads of the code location (resources and their config): HF_TOKEN by name only.
+    from dagster._core.remote_representation.external_data import RepositorySnap
+    from dagster_shared.serdes import serialize_value
+
+    from dominance_pipeline.definitions import build_definitions
+
+    token = "hf_canary" + secrets.token_hex(16)
+    monkeypatch.setenv("HF_TOKEN", token)
+    snap = serialize_value(RepositorySnap.from_def(build_definitions(tmp_path).get_repository_def()))
+    assert token not in snap
+    assert '"HF_TOKEN"' in snap

@@ -423,3 +423,53 @@ def test_a_derived_column_whose_inputs_are_missing_is_a_stale_partition_error(tm
     with pytest.raises(StalePartitionError, match=r"no column repack_format.*--month 2025-01"):
         parquet.read_partition(tmp_path, "raw_hub_listings", "2025-01-01", ["model_id", "repack_format"])
     assert parquet.read_partition(tmp_path, "raw_hub_listings", "2025-01-01").columns == ["month", "model_id"]
+
+
+def test_a_duckdb_file_that_refuses_the_view_is_a_warning_not_a_failure(tmp_path, caplog):
+    # The Parquet partition is published already: a DuckDB file that cannot take the view (here opened
+    # read-only; an analyst's lock likewise, after DuckDBResource's retries) must not fail the step.
+    import logging
+
+    from dominance_pipeline.defs.resources import refresh_view
+
+    parquet.write_partition(frame("2026-05-01", 3), tmp_path, "t", "2026-05-01")
+    db = tmp_path / "d.duckdb"
+    duckdb.connect(str(db)).close()
+    read_only = DuckDBResource(database=str(db), connection_config={"access_mode": "READ_ONLY"})
+    log = logging.getLogger("refresh_view_test")
+    with caplog.at_level(logging.WARNING, logger="refresh_view_test"):
+        refresh_view(read_only, tmp_path, "t", log)
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warning.startswith("DuckDB view for t not refreshed (") and warning.endswith("); the Parquet partition is published")
+    refresh_view(DuckDBResource(database=str(db)), tmp_path, "t", log)  # writable again: the view is made
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from t").fetchone() == (3,)
+
+
+def test_a_month_never_materialized_reads_as_an_empty_frame_of_the_columns_asked_for(tmp_path):
+    from dominance_pipeline.defs.resources import WarehouseResource
+
+    warehouse = WarehouseResource(root=str(tmp_path))
+    empty = warehouse.read_month("raw_hub_listings", "2026-04-01", ["model_id", "downloads_30d"])
+    assert empty.height == 0 and empty.schema == pl.Schema({"model_id": pl.String, "downloads_30d": pl.Int64})
+
+
+def test_an_explicit_folder_wins_over_the_environment_and_the_environment_over_the_project_folders(tmp_path, monkeypatch):
+    from dominance_pipeline.defs.resources import build_resources
+    from dominance_pipeline.settings import PROJECT_ROOT, paths
+
+    monkeypatch.setenv("DOMINANCE_DATA_DIR", str(tmp_path / "env_data"))
+    monkeypatch.setenv("DOMINANCE_SNAPSHOT_DIR", str(tmp_path / "env_snapshots"))
+    given = paths(tmp_path / "data", tmp_path / "snapshots")  # what --snapshot-dir and the tests pass
+    assert (given.data, given.sample) == ((tmp_path / "data").resolve(), (tmp_path / "snapshots").resolve())
+    resources = build_resources(given)
+    assert resources["warehouse"].root == resources["io_manager"].root == str((tmp_path / "data" / "warehouse").resolve())
+    assert resources["local_snapshots"].snapshot_dir == str((tmp_path / "snapshots").resolve())
+    assert resources["duckdb"].database == str((tmp_path / "data" / "warehouse" / "dominance.duckdb").resolve())
+    from_env = paths()
+    assert (from_env.data, from_env.sample) == ((tmp_path / "env_data").resolve(), (tmp_path / "env_snapshots").resolve())
+    monkeypatch.delenv("DOMINANCE_DATA_DIR")
+    monkeypatch.delenv("DOMINANCE_SNAPSHOT_DIR")
+    default = paths()
+    assert (default.data, default.sample) == (PROJECT_ROOT / "data", PROJECT_ROOT / "data" / "sample")
+    assert default.dagster_home == PROJECT_ROOT / "data" / "dagster_home"
