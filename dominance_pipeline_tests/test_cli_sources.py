@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 
+import httpx2
 import pytest
 from huggingface_hub import HfApi
 
@@ -127,3 +128,42 @@ def test_the_hub_is_the_endpoint_flag_then_hf_endpoint_then_huggingface_co(monke
     assert hub_api_resource().base_url == "http://mirror.invalid:8080"
     monkeypatch.delenv("HF_ENDPOINT")
     assert hub_api_resource().base_url == "https://huggingface.co"
+
+
+def hub_server(*argv: str):  # -> HubServer, bound but not started
+    from dominance_pipeline.cli import build_parser
+    from dominance_pipeline.cli.hub_server import build_server
+
+    return build_server(build_parser().parse_args(["hub-server", *argv]))
+
+
+def test_hub_server_serves_both_snapshot_datasets_at_the_dates_given(tmp_path, sample_path):
+    with hub_server("--weekly-snapshot", f"2026-05-25={sample_path}", "--daily-snapshot", f"2026-05-31T13:00:00Z={sample_path}",
+                    "--as-of", "2026-06-05") as server:
+        api = HfApi(endpoint=server.url, token=False)
+        weekly = api.list_repo_tree("hfmlsoc/hub_weekly_snapshots", "models", repo_type="dataset")
+        assert [f.path for f in weekly] == ["models/2026-05-25"]
+        (commit,) = api.list_repo_commits("hfmlsoc/hub_weekly_snapshots", repo_type="dataset")
+        assert commit.created_at == dt.datetime(2026, 6, 1, tzinfo=dt.UTC)  # the week's data is complete a week later
+        (daily,) = api.list_repo_commits("cfahlgren1/hub-stats", repo_type="dataset")
+        assert daily.created_at == dt.datetime(2026, 5, 31, 13, tzinfo=dt.UTC)
+        assert httpx2.get(f"{server.url}/api/models").headers["date"] == "Fri, 05 Jun 2026 00:00:00 GMT"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--page-size", "0"), "--page-size must be at least 1"),
+        (("--weekly-snapshot", "2026-05-25={tmp}/missing.parquet"), "--weekly-snapshot wants DATE=FILE with an existing file, got '2026-05-25={tmp}/missing.parquet'"),
+        (("--daily-snapshot", "{sample}"), "--daily-snapshot wants DATE=FILE with an existing file"),
+        (("--weekly-snapshot", "2026-05-25T10:00={sample}"), "Invalid isoformat string: '2026-05-25T10:00'"),
+    ],
+    ids=["page-size-0", "missing-weekly-file", "no-date", "weekly-date-with-a-time"],
+)
+def test_hub_server_option_mistakes_are_user_errors(tmp_path, sample_path, args, message):
+    from dominance_pipeline.cli.errors import UserError
+
+    fill = {"tmp": str(tmp_path), "sample": str(sample_path)}
+    with pytest.raises(UserError) as err:
+        hub_server(*(a.format(**fill) for a in args))
+    assert message.format(**fill) in str(err.value)

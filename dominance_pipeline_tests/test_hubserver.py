@@ -181,3 +181,167 @@ def test_author_selects_the_namespace_not_every_id_that_starts_with_it():
     with HubServer(ModelCorpus(frame)) as server:
         got = {m.id for m in HfApi(endpoint=server.url, token=False).list_models(author="org1")}
     assert got == {"org1/a", "org1/d"}
+
+
+def _ids(response) -> list[str]:  # noqa: ANN001
+    return [m["id"] for m in response.json()]
+
+
+def test_a_cursor_fault_on_the_last_page_still_answers_it():
+    # 5 models, pages of 3: the second page is the last; an overlap firing there has no next page to move.
+    with HubServer(ModelCorpus(synthetic_models(5)), page_size=3, faults=[parse_fault("overlap:rows=1")]) as server:
+        first = httpx2.get(f"{server.url}/api/models")
+        last = httpx2.get(first.links["next"]["url"])
+    assert last.status_code == 200 and len(last.json()) == 3 and "next" not in last.links  # starts 1 row early: rows 2-4
+
+
+def test_a_looping_cursor_points_back_the_number_of_pages_asked():
+    # Pages of 2; the fault fires on the 4th request only (rows 6-7): back=2 links to the previous page (rows 4-5).
+    models = synthetic_models(10)
+    with HubServer(ModelCorpus(models), page_size=2, faults=[parse_fault("loop:after=3,times=1,back=2")]) as server:
+        url, pages = f"{server.url}/api/models?sort=id&direction=1", []
+        for _ in range(5):
+            r = httpx2.get(url)
+            pages.append(_ids(r))
+            url = r.links["next"]["url"]
+    ordered = sorted(models["id"].to_list())
+    assert pages[:4] == [ordered[0:2], ordered[2:4], ordered[4:6], ordered[6:8]]
+    assert pages[4] == ordered[4:6]
+
+
+def test_injected_items_go_first_or_last_as_asked(tmp_path):
+    extra = tmp_path / "items.jsonl"
+    extra.write_text('{"id": "x/one"}\n\n{"id": "x/two"}\n')
+    for at, expected in (("start", ["x/one", "x/two", "a", "b"]), ("end", ["a", "b", "x/one", "x/two"])):
+        with HubServer(ModelCorpus(pl.DataFrame({"id": ["a", "b"]})), faults=[parse_fault(f"inject:path={extra},at={at}")]) as server:
+            got = httpx2.get(f"{server.url}/api/models", params={"sort": "id", "direction": "1"})
+        assert _ids(got) == expected, at
+
+
+def test_items_injected_into_an_empty_listing_are_valid_json(tmp_path):
+    extra = tmp_path / "items.jsonl"
+    extra.write_text('{"id": "x/one"}\n{"id": "x/two"}\n')
+    with HubServer(faults=[parse_fault(f"inject:path={extra}")]) as server:  # no corpus: an empty listing
+        assert _ids(httpx2.get(f"{server.url}/api/models")) == ["x/one", "x/two"]
+
+
+def test_a_fault_on_an_unknown_route_is_refused_not_silently_idle():
+    with pytest.raises(ValueError, match="route must be one of all, commits, info, models, paths-info, resolve, tree"):
+        parse_fault("429:route=model")
+
+
+def test_a_fault_answering_first_sends_its_own_reply_whole():
+    # A 429 and a truncated-body fault firing on the same request: the 429's JSON arrives complete.
+    faults = [parse_fault("429:retry_after=2"), parse_fault("truncate:at=0.5")]
+    with HubServer(ModelCorpus(synthetic_models(5)), faults=faults) as server:
+        r = httpx2.get(f"{server.url}/api/models")
+    assert r.status_code == 429 and "Retry after 2 seconds" in r.json()["error"]
+
+
+def test_a_revision_is_found_by_a_seven_character_sha_but_not_a_shorter_one(repos_server):
+    server, _ = repos_server
+    api = HfApi(endpoint=server.url, token=False)
+    (newest, *_) = api.list_repo_commits("cfahlgren1/hub-stats", repo_type="dataset")
+    base = f"{server.url}/api/datasets/cfahlgren1/hub-stats/revision"
+    assert httpx2.get(f"{base}/{newest.commit_id[:7]}").json()["sha"] == newest.commit_id
+    assert httpx2.get(f"{base}/{newest.commit_id[:6]}").headers["x-error-code"] == "RevisionNotFound"
+
+
+def test_a_folder_that_does_not_exist_is_entry_not_found(repos_server):
+    server, _ = repos_server
+    r = httpx2.get(f"{server.url}/api/datasets/hfmlsoc/hub_weekly_snapshots/tree/main/models/2026-05-12")
+    assert r.status_code == 404 and r.headers["x-error-code"] == "EntryNotFound"
+    fs = HfFileSystem(endpoint=server.url, token=False, skip_instance_cache=True)
+    assert not fs.exists("datasets/hfmlsoc/hub_weekly_snapshots/models/2026-05-12")
+
+
+def test_a_path_that_only_starts_a_folder_name_has_no_paths_info(repos_server):
+    server, _ = repos_server
+    api = HfApi(endpoint=server.url, token=False)
+    got = api.get_paths_info("hfmlsoc/hub_weekly_snapshots", ["models/2026-05-1", "models/2026-05-11"], repo_type="dataset")
+    assert [(type(i).__name__, i.path) for i in got] == [("RepoFolder", "models/2026-05-11")]
+
+
+def test_a_recursive_tree_lists_every_folder_on_the_way_to_each_file(repos_server):
+    server, _ = repos_server
+    r = httpx2.get(f"{server.url}/api/datasets/hfmlsoc/hub_weekly_snapshots/tree/main", params={"recursive": "true"})
+    assert sorted((e["type"], e["path"]) for e in r.json()) == [
+        ("directory", "models"),
+        ("directory", "models/2026-05-11"),
+        ("directory", "models/2026-05-18"),
+        ("file", "models/2026-05-11/models.parquet"),
+        ("file", "models/2026-05-18/models.parquet"),
+    ]
+    flat = httpx2.get(f"{server.url}/api/datasets/hfmlsoc/hub_weekly_snapshots/tree/main")
+    assert [(e["type"], e["path"]) for e in flat.json()] == [("directory", "models")]
+
+
+def test_ranges_past_the_end_are_clamped_or_refused_like_http_says(repos_server):
+    server, tmp = repos_server
+    url = f"{server.url}/datasets/cfahlgren1/hub-stats/resolve/main/models.parquet"
+    whole = (tmp / "d2.parquet").read_bytes()
+    size = len(whole)
+    tail = httpx2.get(url, headers={"Range": f"bytes={size - 3}-{size + 100}"})  # a last byte past the end: clamped
+    assert tail.status_code == 206 and tail.content == whole[-3:] and tail.headers["content-range"] == f"bytes {size - 3}-{size - 1}/{size}"
+    longer = httpx2.get(url, headers={"Range": f"bytes=-{size + 100}"})  # a suffix longer than the file: all of it
+    assert longer.status_code == 206 and longer.content == whole
+    beyond = httpx2.get(url, headers={"Range": f"bytes={size}-"})  # starts at the end: nothing to send
+    assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{size}" and beyond.content == b""
+
+
+def test_a_range_too_large_to_buffer_is_streamed_from_its_start(repos_server, monkeypatch):
+    from dominance_pipeline.hubserver import server as hubserver
+
+    monkeypatch.setattr(hubserver, "MAX_BUFFERED_RANGE", 16)
+    monkeypatch.setattr(hubserver, "CHUNK", 7)
+    server, tmp = repos_server
+    whole = (tmp / "d2.parquet").read_bytes()
+    before = sum(server.stats.file_bytes.values())
+    r = httpx2.get(f"{server.url}/datasets/cfahlgren1/hub-stats/resolve/main/models.parquet", headers={"Range": "bytes=10-59"})
+    assert r.status_code == 206 and r.content == whole[10:60]
+    assert sum(server.stats.file_bytes.values()) - before == 50
+
+
+def test_head_of_a_missing_file_sends_no_body_and_keeps_the_connection_usable(repos_server):
+    server, _ = repos_server
+    url = f"{server.url}/datasets/cfahlgren1/hub-stats/resolve/main/models.parquet"
+    with httpx2.Client() as client:  # one keep-alive connection: a body after HEAD would be read as the next answer
+        missing = client.head(f"{server.url}/datasets/cfahlgren1/hub-stats/resolve/main/nothere.parquet")
+        assert missing.status_code == 404 and missing.headers["x-error-code"] == "EntryNotFound" and missing.content == b""
+        assert client.get(url, headers={"Range": "bytes=0-3"}).content == b"PAR1"
+
+
+def test_head_of_a_file_gives_its_size_so_hf_hub_download_fetches_all_of_it(repos_server, tmp_path):
+    # PRODUCT BUG (fails before fix.patch): HEAD answered Content-Length: 0, so the client's file metadata
+    # said size 0 and hf_hub_download saved an empty file.
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+
+    server, tmp = repos_server
+    whole = (tmp / "d2.parquet").read_bytes()
+    head = httpx2.head(f"{server.url}/datasets/cfahlgren1/hub-stats/resolve/main/models.parquet")
+    assert head.status_code == 200 and head.headers["content-length"] == str(len(whole)) and head.content == b""
+    url = hf_hub_url("cfahlgren1/hub-stats", "models.parquet", repo_type="dataset", endpoint=server.url)
+    assert get_hf_file_metadata(url, token=False).size == len(whole)
+    path = hf_hub_download("cfahlgren1/hub-stats", "models.parquet", repo_type="dataset", endpoint=server.url, token=False, cache_dir=tmp_path)
+    assert open(path, "rb").read() == whole
+
+
+def test_a_history_longer_than_a_page_of_commits_is_listed_whole(tmp_path):
+    # The Hub pages commits 50 at a time (Link: rel="next"); 120 daily uploads are 3 pages.
+    local = write(pl.DataFrame({"id": ["a/b"]}), tmp_path / "m.parquet")
+    days = [dt.datetime(2026, 1, 1, 13, tzinfo=dt.UTC) + dt.timedelta(days=d) for d in range(120)]
+    with HubServer(repos=[daily_repo([(d, local) for d in days])]) as server:
+        commits = HfApi(endpoint=server.url, token=False).list_repo_commits("cfahlgren1/hub-stats", repo_type="dataset")
+        assert server.stats.requests["commits"] == 3
+    assert [c.created_at for c in commits] == sorted(days, reverse=True)
+
+
+def test_a_fault_on_the_tree_route_hits_tree_listings_only(repos_server):
+    server, _ = repos_server
+    base = f"{server.url}/api/datasets/hfmlsoc/hub_weekly_snapshots"
+    server.faults.append(parse_fault("5xx:route=tree,burst=1,times=1,status=500"))
+    try:
+        assert httpx2.get(f"{base}/revision/main").status_code == 200  # repo info is another route
+        assert [httpx2.get(f"{base}/tree/main/models").status_code for _ in range(2)] == [500, 200]
+    finally:
+        server.faults.clear()

@@ -171,7 +171,9 @@ class _HubHandler(BaseHTTPRequestHandler):
                 sent = fault.wire(body)
                 body, cut = sent.body, sent.cut_after if sent.cut_after is not None else cut
         self.send_response(reply.status)
-        headers = {"Content-Type": "application/json; charset=utf-8", **reply.headers, "Content-Length": str(len(body))}
+        # A HEAD answer may state the length its GET would send (a file's size); any other reply is measured.
+        length = reply.headers.get("Content-Length") if self.command == "HEAD" else None
+        headers = {"Content-Type": "application/json; charset=utf-8", **reply.headers, "Content-Length": length or str(len(body))}
         for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()
@@ -373,7 +375,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         length = stop - start
         key = f"{repo_id}@{commit.sha[:8]}/{path}"
         if self.command == "HEAD":
-            self._send(route, Reply(status, b"", headers), wire=False)
+            self._send(route, Reply(status, b"", {**headers, "Content-Length": str(length)}), wire=False)
             self.server_hub.stats.add_bytes(key, 0)
             return
         if length <= MAX_BUFFERED_RANGE:
