@@ -255,3 +255,81 @@ def test_report_into_a_reader_that_stops_early_exits_zero_without_a_traceback(tm
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0, err
     assert err == ""
+
+
+def small_indices():
+    import polars as pl
+
+    rows = [  # (index, view, country, value); a lineage row first, so the columns are sorted, not in order of appearance
+        ("china_us_gap", "lineage", None, -0.05),
+        ("download_share", "direct", "CN", 0.6),
+        ("download_share", "lineage", "CN", 0.55),
+        ("download_share", "direct", "US", 0.2),
+        ("download_share", "lineage", "US", None),
+        ("download_share", "direct", "UNATTRIBUTED", 0.15),
+        ("download_share", "direct", "FR", 0.05),
+        ("china_us_gap", "direct", None, 0.4),
+        ("hhi_org", "direct", None, 4200.0),
+        ("cr5_org", "direct", None, 1.0),
+        ("effective_orgs", "direct", None, 2.380952),
+    ]
+    return pl.DataFrame(
+        {"month": [dt.date(2026, 5, 1)] * len(rows), "index": [r[0] for r in rows], "view": [r[1] for r in rows],
+         "denominator": ["all"] * len(rows), "country": [r[2] for r in rows], "value": [r[3] for r in rows]},
+    )  # fmt: skip
+
+
+def test_the_indices_table_has_a_column_per_view_a_unit_per_index_and_the_key_countries():
+    from dominance_pipeline.cli.render import indices_table
+
+    table = indices_table(small_indices())
+    assert table.columns == ["index", "country", "direct/all", "lineage/all"]
+    assert table.rows() == [
+        ("china_us_gap", "—", "+40.00 pp", "-5.00 pp"),  # a gap in percentage points, signed
+        ("cr5_org", "—", "100.00%", ""),
+        ("download_share", "CN", "60.00%", "55.00%"),
+        ("download_share", "UNATTRIBUTED", "15.00%", ""),
+        ("download_share", "US", "20.00%", ""),  # no value: an empty cell
+        ("effective_orgs", "—", "2.381", ""),
+        ("hhi_org", "—", "4,200", ""),
+    ]  # FR is not a key country; the indices without a country stay
+    assert ("download_share", "FR", "5.00%", "") in indices_table(small_indices(), None).rows()
+
+
+def test_the_table_lists_the_absent_indices_by_name_or_says_the_run_is_unknown(capsys):
+    from dominance_pipeline.cli.report import print_month
+
+    print_month(small_indices(), "2026-05-01", {"vintage_share": "why b", "new_model_share": "why a"}, ("CN",), "T")
+    out = capsys.readouterr().out
+    assert out.endswith("\nNo rows for 2026-05:\n  new_model_share: why a\n  vintage_share: why b\n")
+    print_month(small_indices(), "2026-05-01", {}, ("CN",), "T")  # a recorded run with every index
+    out = capsys.readouterr().out
+    assert "No rows" not in out and "no record" not in out
+    print_month(small_indices(), "2026-05-01", None, ("CN",), "T")
+    assert capsys.readouterr().out.endswith("\n(no record of this month's run in the Dagster instance: reasons for any absent index unknown)\n")
+
+
+def test_absent_reasons_come_from_the_latest_materialization_in_dagster_home(tmp_path, monkeypatch):
+    from dominance_pipeline.cli.report import absent_reasons
+    from dominance_pipeline.instance import ensure_dagster_home
+
+    monkeypatch.setenv("DOMINANCE_DATA_DIR", str(tmp_path / "data"))  # its dagster_home is not the instance
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    home = ensure_dagster_home()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for reasons in ({"vintage_share": "first run"}, {"new_model_share": "second run"}):
+            meta = {"absent": dg.MetadataValue.json(reasons)}
+            instance.report_runless_asset_event(dg.AssetMaterialization("dominance_indices", partition="2026-05-01", metadata=meta))
+        instance.report_runless_asset_event(dg.AssetMaterialization("dominance_indices", partition="2026-04-01"))
+    assert absent_reasons("2026-05-01") == {"new_model_share": "second run"}
+    assert absent_reasons("2026-04-01") == {}  # recorded, no reasons
+    assert absent_reasons("2026-03-01") is None  # no record
+
+
+def test_countries_given_as_only_commas_are_a_usage_mistake():
+    from dominance_pipeline.cli.errors import UserError
+    from dominance_pipeline.cli.report import chosen_countries
+
+    assert chosen_countries(" cn, unattributed ,", small_indices()) == ("CN", "UNATTRIBUTED")
+    with pytest.raises(UserError, match=r"^--countries: none given is not a country code; give ISO codes such as CN,US, or all$"):
+        chosen_countries(" , ", small_indices())

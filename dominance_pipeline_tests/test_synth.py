@@ -17,7 +17,7 @@ from dominance_pipeline.settings import PROJECT_ROOT
 from dominance_pipeline.sources.local import declared_source
 from dominance_pipeline.synth import SynthConfig, generate
 from dominance_pipeline.synth.hub import RELATION_MIX
-from dominance_pipeline.synth.orgs import SAMPLE_MONTH_END, org_table
+from dominance_pipeline.synth.orgs import SAMPLE_MONTH_END, derive_org_table, org_table
 from dominance_pipeline_tests.conftest import SAMPLE, run_month
 
 END = dt.date(2026, 5, 1)
@@ -116,6 +116,17 @@ def test_org_table_is_the_samples_registry_namespaces(big_month):
     assert {"Qwen", "meta-llama", "google", "deepseek-ai"} <= synthetic_ns
 
 
+def test_org_table_has_every_registry_namespace_of_the_sample():
+    # orgs.csv is frozen: after a registry change it must be regenerated, or the orgs added since are missing
+    # from the synthetic Hub (their models are drawn as unregistered uploaders).
+    keys = set(load_registry().lookup_at(SAMPLE_MONTH_END).get_column("ns_key").to_list())
+    namespaces = {i.split("/")[0] for i in pl.read_parquet(SAMPLE, columns=["id"]).get_column("id").to_list()}
+    missing = sorted(ns for ns in namespaces if ns.lower() in keys and ns not in set(org_table().get_column("namespace")))
+    assert missing == [], f"{len(missing)} registry namespaces of the sample missing from orgs.csv: run python -m dominance_pipeline.synth.orgs"
+    # and its counts are today's too (derive_org_table has its own hand-checked test)
+    assert org_table().equals(derive_org_table(SAMPLE, load_registry())), "orgs.csv is stale: run python -m dominance_pipeline.synth.orgs"
+
+
 def test_the_pipeline_runs_on_a_synthetic_month_and_records_its_source(tmp_path, three_months):
     result = run_month(tmp_path, "2026-05-01", snapshot_dir=three_months[-1].parent)
     assert result.success
@@ -135,6 +146,7 @@ def test_cli_rejects_bad_values_and_reports_the_calibration(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.parquet")) == ["hub_stats_2026-04.parquet", "hub_stats_2026-05.parquet"]
     assert "top 1% share of 30-day downloads" in ok.stdout and "real sample" in ok.stdout
     assert f"use them: DOMINANCE_SNAPSHOT_DIR={tmp_path} dominance-pipeline materialize --month 2026-05" in ok.stdout
+    assert f"vs synthetic {tmp_path / 'hub_stats_2026-05.parquet'}\n" in ok.stdout  # the newest month, not the first
     # As materialize reads a month (it refused 2026-5), and no hint to materialize a month that is no partition.
     short = subprocess.run([*cli, "--models", "100", "--end", "2026-5", "--out", str(tmp_path / "a")], capture_output=True, text=True, cwd=PROJECT_ROOT)
     assert short.returncode == 2 and "--end must look like YYYY-MM" in short.stderr
@@ -181,3 +193,126 @@ def test_all_time_downloads_grow_by_exactly_the_months_downloads(tmp_path):
     both = old.join(new, on="id", suffix="_new")
     assert both.height == old.height
     assert (both["downloadsAllTime_new"] - both["downloadsAllTime"] == both["downloads_new"]).all()
+
+
+def tiny_snapshot(path: Path, rows: list[tuple]) -> Path:
+    """A hub-stats-shaped file of hand-written rows: (id, created, 30-day, all-time, relation, parent ids)."""
+    base = pl.Struct({"relation": pl.String, "models": pl.List(pl.Struct({"_id": pl.String, "id": pl.String}))})
+    pl.DataFrame(
+        {
+            "id": [r[0] for r in rows],
+            "author": [r[0].split("/")[0] for r in rows],
+            "createdAt": [r[1] for r in rows],
+            "lastModified": [dt.datetime(2026, 5, 31) for _ in rows],  # the snapshot's month: May
+            "downloads": [r[2] for r in rows],
+            "downloadsAllTime": [r[3] for r in rows],
+            "likes": [0 for _ in rows],
+            "trendingScore": [0.0 for _ in rows],
+            "tags": [["transformers"] for _ in rows],
+            "cardData": [None for _ in rows],
+            "baseModels": [None if r[4] is None else {"relation": r[4], "models": [{"_id": p, "id": p} for p in r[5]]} for r in rows],
+            "pipeline_tag": ["text-generation" for _ in rows],
+            "library_name": ["transformers" for _ in rows],
+        },
+        schema_overrides={"createdAt": pl.Datetime("us"), "lastModified": pl.Datetime("us"), "cardData": pl.String, "baseModels": base},
+    ).write_parquet(path)
+    return path
+
+
+OLD, MAY_10, MAY_20 = dt.datetime(2025, 1, 1), dt.datetime(2026, 5, 10), dt.datetime(2026, 5, 20)
+# Qwen (CN) and meta-llama (US) are registry orgs; the other namespaces are unknown to it.
+# Lineage by first parent: Qwen/base <- Qwen/ft <- alice-x/q <- bob-x/q (depths 1, 2, 3), meta-llama/L <- carol-x/m
+# (a merge of two parents, depth 1), and dave-x/a's parent is not in the file.
+TINY = [
+    ("Qwen/base", OLD, 1000, 5000, None, []),
+    ("Qwen/ft", MAY_10, 0, 199, "finetune", ["Qwen/base"]),
+    ("alice-x/q", MAY_20, 10, 200, "quantized", ["Qwen/ft"]),
+    ("bob-x/q", OLD, 5, 100, "quantized", ["alice-x/q"]),
+    ("meta-llama/L", OLD, 100, 1000, None, []),
+    ("carol-x/m", OLD, 1, 50, "merge", ["meta-llama/L", "Qwen/base"]),
+    ("dave-x/a", OLD, 2, 300, "adapter", ["outside-x/private"]),
+    ("erin-x/z", OLD, 0, 0, None, []),
+]
+
+
+def test_the_report_describes_a_hand_written_snapshot(tmp_path):
+    from dominance_pipeline.synth.report import describe
+
+    got = describe(tiny_snapshot(tmp_path / "hub_stats_2026-05.parquet", TINY))
+    total = 1000 + 0 + 10 + 5 + 100 + 1 + 2 + 0
+    expected = {
+        "models": 8,
+        "mean 30-day downloads per model": total / 8,
+        "share with 0 30-day downloads": 2 / 8,
+        "top 1% share of 30-day downloads": 1000 / total,  # 1 % of 8 models rounds to none: the top one
+        "share < 200 all-time downloads": 4 / 8,  # 199, 100, 50 and 0; 200 is not below 200
+        "median all-time / 30-day": 20.0,  # 0, 5, 10, 20, 20, 50, 150, 199 (a 30-day 0 counts as 1)
+        "lineage share (declares a base)": 5 / 8,
+        "relation: adapter": 1 / 5,
+        "relation: finetune": 1 / 5,
+        "relation: quantized": 2 / 5,
+        "relation: merge": 1 / 5,
+        "parents: 2+ (of derived)": 1 / 5,
+        "parent in file (of derived)": 4 / 5,
+        "depth 1 (of derived, parent in file)": 2 / 4,
+        "depth 2 (of derived, parent in file)": 1 / 4,
+        "depth 3+ (of derived, parent in file)": 1 / 4,
+        "new models this month": 2 / 8,
+        "direct share CN": 1000 / total,
+        "direct share US": 100 / total,
+        "direct share UNATTRIBUTED": 18 / total,
+        "first-parent root share CN": (1000 + 0 + 10 + 5) / total,
+        "first-parent root share US": (100 + 1) / total,
+    }
+    assert {k: got[k] for k in expected} == pytest.approx(expected)
+    assert got["top 5 namespaces"] == "Qwen 89.4%, meta-llama 8.9%, alice-x 0.9%, bob-x 0.4%, dave-x 0.2%"
+
+
+def test_the_comparison_puts_each_file_in_its_own_column(tmp_path):
+    from dominance_pipeline.synth.report import comparison
+
+    sample = tiny_snapshot(tmp_path / "hub_stats_2026-05.parquet", TINY)
+    (tmp_path / "synthetic").mkdir()
+    synthetic = tiny_snapshot(tmp_path / "synthetic" / "hub_stats_2026-05.parquet", TINY[:5])
+    rows = {r["statistic"]: r for r in comparison(sample, synthetic).iter_rows(named=True)}
+    assert (rows["models"]["real sample"], rows["models"]["synthetic"]) == ("8", "5")
+    # Shares as percentages: 1000 of 1118 downloads are Qwen's in the first file, 1000 of 1115 in the second.
+    assert (rows["direct share CN"]["real sample"], rows["direct share CN"]["synthetic"]) == ("89.4%", "89.7%")
+    assert (rows["lineage share (declares a base)"]["real sample"], rows["lineage share (declares a base)"]["synthetic"]) == ("62.5%", "60.0%")
+    assert rows["relation: merge"]["Hub target"] == "2.3 %"
+
+
+def test_the_org_table_is_derived_from_the_sample_and_the_registry_valid_at_its_month_end(tmp_path):
+    from dominance_pipeline.synth.orgs import derive_org_table
+    from dominance_pipeline_tests.test_registry import row, write
+
+    registry = load_registry(write(tmp_path, row("Qwen", "CN"), row("TheBloke", inter="true"), row("bartowski", inter="true"),
+                                   row("NewLab", "FR", start="2026-05-15")))  # fmt: skip
+    sample = tmp_path / "sample.parquet"
+    pl.DataFrame({"id": ["Qwen/a", "Qwen/b", "qwen/c", "thebloke/x", "NewLab/m", "nobody/z"],
+                  "downloads": [10, 5, 1, None, 7, 100]}).write_parquet(sample)  # fmt: skip
+    # Namespaces as the sample spells them; thebloke is TheBloke (not added again with zero counts), bartowski
+    # uploaded nothing; NewLab is in the registry from May 15, so at May's end; nobody is not in it.
+    assert derive_org_table(sample, registry).rows() == [
+        ("Qwen", 2, 15, False),
+        ("NewLab", 1, 7, False),
+        ("qwen", 1, 1, False),
+        ("bartowski", 0, 0, True),  # equal downloads: by name
+        ("thebloke", 1, 0, True),
+    ]
+
+
+def test_cli_passes_its_options_to_the_generator_and_refuses_a_file_as_out(tmp_path, capsys):
+    from dominance_pipeline.cli import main
+
+    # One month by default, seed 0 by default, --growth and --cycles-per-million as given: the bytes of that config
+    # (whose values the file's metadata also records).
+    args = ["synth", "--models", "300", "--end", "2026-05", "--growth", "0.5", "--cycles-per-million", "20000"]
+    assert main([*args, "--out", str(out := tmp_path / "new" / "cli")]) == 0  # a folder in a new folder
+    (expected,) = generate(SynthConfig(models=300, end=END, seed=0, monthly_growth=0.5, cycles_per_million=20_000.0), tmp_path / "lib")
+    assert [p.name for p in out.iterdir()] == ["hub_stats_2026-05.parquet"]
+    assert (out / expected.name).read_bytes() == expected.read_bytes()
+    capsys.readouterr()
+    (tmp_path / "a_file").write_text("")
+    assert main(["synth", "--models", "300", "--out", str(tmp_path / "a_file")]) == 2
+    assert capsys.readouterr().err == f"dominance-pipeline synth: error: --out {tmp_path / 'a_file'} exists and is not a folder\n"

@@ -370,7 +370,8 @@ def build_universe(cfg: SynthConfig) -> Universe:
     # Popularity: the calibrated draws, handed out by weighted sampling without replacement.
     draws = np.sort(_popularity_draws(rng, n))[::-1]
     weight = POPULARITY_WEIGHT[relation, uploader] * ns_factor[namespace]
-    keys = np.log(rng.random(n)) / weight
+    with np.errstate(divide="ignore"):  # an org without downloads in the sample (weight 0) is drawn last: key -inf
+        keys = np.log(rng.random(n)) / weight
     rate = np.empty(n)
     rate[np.argsort(-keys, kind="stable")] = draws
 
