@@ -317,3 +317,86 @@ def test_depth_of_a_root_reached_by_two_paths_is_the_longer_one():
     # weight 1/2 directly + 1/2 through b/y = 1; lineage_depth is the hops to the deepest root: 2
     assert got["m/m"] == ("a/x", pytest.approx(1.0), 2)
     assert res.stats["max_depth"] == 2
+
+
+def test_a_null_parent_id_is_no_link():
+    g = pl.DataFrame(
+        {"model_id": ["a/x", "b/y", "c/z"], "base_model_ids": [[None], ["a/x", None], []]},
+        schema={"model_id": pl.String, "base_model_ids": pl.List(pl.String)},
+    )
+    res = lineage.resolve(g)
+    assert roots_of(res) == {"a/x": {"a/x": 1.0}, "b/y": {"a/x": 1.0}, "c/z": {"c/z": 1.0}}
+    assert status_of(res) == {"a/x": "original", "b/y": "resolved", "c/z": "original"}
+    assert (res.stats["links"], res.stats["parents_outside_snapshot"], res.stats["merges"]) == (1, 0, 0)
+
+
+def test_a_match_by_case_comes_before_the_renamed_namespace():
+    # thudm/glm-4 is not in the snapshot as written; THUDM/glm-4 (its case) and zai-org/glm-4 (its new home) are:
+    # the case is tried first, as the Hub serves the repo that exists under the id before following a rename
+    res = lineage.resolve(graph(**{"THUDM/glm-4": [], "zai-org/glm-4": [], "x/ft": ["thudm/glm-4"]}), redirects=RENAMES)
+    assert roots_of(res)["x/ft"] == {"THUDM/glm-4": 1.0}
+    assert (res.stats["parents_matched_by_case"], res.stats["parents_renamed"]) == (1, 0)
+
+
+def test_a_renamed_parent_written_in_another_case_resolves_to_the_new_home():
+    # thudm/GLM-4-9B: old namespace and the name's case both differ from zai-org/glm-4-9b in the snapshot
+    res = lineage.resolve(graph(**{"zai-org/glm-4-9b": [], "x/ft": ["thudm/GLM-4-9B"]}), redirects=RENAMES)
+    assert roots_of(res)["x/ft"] == {"zai-org/glm-4-9b": 1.0}
+    assert status_of(res)["x/ft"] == "resolved"
+    # matched through the rename, not by case alone
+    assert (res.stats["parents_matched_by_case"], res.stats["parents_renamed"], res.stats["parents_outside_snapshot"]) == (0, 1, 0)
+
+
+def test_nested_cycles_count_each_member_once():
+    # {c/a, c/b, c/c} is one strongly connected set (a <-> b <-> c); only c/a names a parent outside it.
+    # c/a drops a->b and resolves through r/root; b <-> c then still wait on each other, b names c/a (now
+    # outside the rest of the cycle): b drops b->c. 3 members on cycles, 2 links cut.
+    res = lineage.resolve(graph(**{"r/root": [], "c/a": ["c/b", "r/root"], "c/b": ["c/a", "c/c"], "c/c": ["c/b"], "k/kid": ["c/c"]}))
+    assert all(roots_of(res)[m] == {"r/root": 1.0} for m in ("c/a", "c/b", "c/c", "k/kid"))
+    assert status_of(res) == {"r/root": "original", "c/a": "cycle", "c/b": "cycle", "c/c": "cycle", "k/kid": "cycle"}
+    assert (res.stats["cycle_nodes"], res.stats["cycle_links"]) == (3, 2)
+    assert res.stats["status"]["cycle"] == 4
+
+
+def test_a_model_between_two_cycles_is_not_cut_as_a_cycle_member():
+    # a1 <-> a2 has no way out (each is its own root); x names a1 and sits on no cycle; b1 <-> b2 leaves
+    # through x (b1 names x). x, b1, b2 all descend from a1 alone.
+    res = lineage.resolve(graph(**{"c/a1": ["c/a2"], "c/a2": ["c/a1"], "x/x": ["c/a1"], "c/b1": ["c/b2", "x/x"], "c/b2": ["c/b1"]}))
+    r = roots_of(res)
+    assert r["c/a1"] == {"c/a1": 1.0} and r["c/a2"] == {"c/a2": 1.0}
+    assert r["x/x"] == {"c/a1": 1.0} and r["c/b1"] == {"c/a1": 1.0} and r["c/b2"] == {"c/a1": 1.0}
+    assert set(status_of(res).values()) == {"cycle"}
+    assert res.stats["cycle_nodes"] == 4
+
+
+def test_self_link_beside_a_real_parent_is_counted_as_resolved_not_self_reference():
+    res = lineage.resolve(graph(**{"a/base": [], "s/ft": ["s/ft", "a/base"]}))
+    assert res.stats["status"] == {"original": 1, "resolved": 1, "external_root": 0, "self_reference": 0, "cycle": 0, "depth_cap": 0}
+    assert res.self_references.to_list() == []
+
+
+def test_cycle_examples_are_the_first_five_ids_in_sort_order():
+    ids = [f"c/{i}" for i in range(7)]
+    res = lineage.resolve(graph(**{m: [ids[(i + 1) % 7]] for i, m in enumerate(ids)}))
+    assert res.stats["cycle_examples"] == ["c/0", "c/1", "c/2", "c/3", "c/4"]
+    assert res.stats["cycle_nodes"] == 7
+
+
+def test_stats_count_links_distinct_parents_and_parent_levels():
+    # d/b and d/c are resolved in two levels below the top a/x (d/b, then d/c); m/m merges a/x and d/c;
+    # f/ft and z/z name a/x too: 6 links (b->x, c->b, m->x, m->c, f->x, z->x) to 3 distinct parents (x, b, c)
+    res = lineage.resolve(
+        graph(**{"a/x": [], "d/b": ["a/x"], "d/c": ["d/b"], "m/m": ["a/x", "d/c"], "f/ft": ["a/x"], "z/z": ["a/x"]})
+    )
+    assert (res.stats["links"], res.stats["parents"], res.stats["merges"]) == (6, 3, 1)
+    assert res.stats["parent_levels"] == 2
+
+
+def test_a_merge_that_reaches_a_capped_root_through_a_cycle_is_a_cycle():
+    # d/a3 is 3 hops from d/a0, beyond the cap of 2: it stands as root (depth_cap). c/x <-> c/y is a cycle
+    # that leaves through d/a3. m/m reaches d/a3 directly and through c/x: the stronger status, cycle, wins.
+    g = {"d/a0": [], "d/a1": ["d/a0"], "d/a2": ["d/a1"], "d/a3": ["d/a2"], "c/x": ["c/y", "d/a3"], "c/y": ["c/x"], "m/m": ["c/x", "d/a3"]}
+    res = lineage.resolve(graph(**g), max_depth=2)
+    assert roots_of(res)["m/m"] == {"d/a3": 1.0}
+    st_ = status_of(res)
+    assert (st_["d/a3"], st_["c/x"], st_["m/m"]) == ("depth_cap", "cycle", "cycle")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 
 import polars as pl
@@ -13,7 +14,7 @@ from dominance_pipeline.origin.gaps import registry_gaps
 from dominance_pipeline.origin.registry import load_registry, month_end
 from dominance_pipeline.origin.release_dates import CorrectionsError, load_corrections
 from dominance_pipeline.origin.tagging import coverage, intermediary_share, tag
-from dominance_pipeline.schemas import RAW_HUB_LISTINGS
+from dominance_pipeline.schemas import ORIGIN_TAGGED_MODELS, RAW_HUB_LISTINGS
 from dominance_pipeline_tests.test_registry import write
 
 UTC = dt.UTC
@@ -280,3 +281,62 @@ def test_registry_gaps_table_prints_share_as_a_percentage(capsys, tmp_path):
     _print_tables(gaps, ("direct",), "2026-05-01", tmp_path / "x.parquet")
     anon_line = next(line for line in capsys.readouterr().out.splitlines() if " anon " in line)
     assert "35.354" in anon_line
+
+
+def test_the_heaviest_root_is_the_root_model_and_lineage_depth_is_the_deepest_root():
+    # m/child: 1/2 through m/merge (Qwen 1/4, meta-llama 1/4) + 1/2 directly to meta-llama -> meta-llama 3/4.
+    # m/deep: Qwen/Q one hop away, meta-llama/L two (through x/ft): equal weights, so the smaller id, Qwen/Q;
+    # its depth is the deepest root's, 2.
+    rows = [
+        ("Qwen/Q", 1, [], None),
+        ("meta-llama/L", 1, [], None),
+        ("x/ft", 1, ["meta-llama/L"], None),
+        ("m/merge", 1, ["Qwen/Q", "meta-llama/L"], None),
+        ("m/child", 1, ["m/merge", "meta-llama/L"], None),
+        ("m/deep", 1, ["Qwen/Q", "x/ft"], None),
+    ]
+    t = by_id(tag(listing(rows), load_registry(), corrections=NO_CORRECTIONS)[0])
+    child = t["m/child"]
+    assert (child["root_model_id"], child["root_namespace"], child["root_country"], child["root_bloc"]) == ("meta-llama/L", "meta-llama", "US", "US")
+    assert {r["root_id"]: r["weight"] for r in child["lineage_roots"]} == {"meta-llama/L": 0.75, "Qwen/Q": 0.25}
+    assert (t["m/deep"]["root_model_id"], t["m/deep"]["root_country"], t["m/deep"]["lineage_depth"]) == ("Qwen/Q", "CN", 2)
+    assert (t["m/merge"]["lineage_depth"], t["x/ft"]["lineage_depth"], t["Qwen/Q"]["lineage_depth"]) == (1, 1, 0)
+
+
+def test_a_self_reference_is_tagged_as_its_own_root_with_its_status():
+    rows = [("Qwen/self", 7, ["Qwen/self"], None), ("other/ft", 3, ["Qwen/self"], None)]
+    tagged, stats = tag(listing(rows), load_registry(), corrections=NO_CORRECTIONS)
+    s = by_id(tagged)["Qwen/self"]
+    assert (s["root_model_id"], s["root_country"], s["lineage_depth"], s["lineage_status"]) == ("Qwen/self", "CN", 0, "self_reference")
+    assert by_id(tagged)["other/ft"]["lineage_status"] == "resolved"
+    assert stats["lineage"]["status"]["self_reference"] == 1
+
+
+def test_a_missing_parent_keeps_its_id_when_only_its_namespace_case_differs():
+    # qwen is Qwen in the registry but not a rename: the outside root keeps the id as written (its namespace
+    # still counts for China), and no parent is counted as renamed
+    tagged, stats = tag(listing([("u/ft", 1, ["qwen/gone-model"], None)]), load_registry(), corrections=NO_CORRECTIONS)
+    u = by_id(tagged)["u/ft"]
+    assert (u["root_model_id"], u["root_country"], u["lineage_status"]) == ("qwen/gone-model", "CN", "external_root")
+    assert stats["lineage"]["parents_renamed"] == 0
+
+
+def test_tag_cuts_chains_at_the_depth_cap_it_is_given():
+    rows = [("a/m0", 1, [], None), ("a/m1", 1, ["a/m0"], None), ("a/m2", 1, ["a/m1"], None)]
+    tagged, stats = tag(listing(rows), load_registry(), max_depth=1, corrections=NO_CORRECTIONS)
+    m2 = by_id(tagged)["a/m2"]
+    assert (m2["root_model_id"], m2["lineage_depth"], m2["lineage_status"]) == ("a/m2", 0, "depth_cap")
+    assert stats["lineage"]["depth_capped_nodes"] == 1
+
+
+def test_an_empty_listing_tags_to_an_empty_table():
+    tagged, stats = tag(listing([]), load_registry(), corrections=NO_CORRECTIONS)
+    assert tagged.height == 0 and tagged.columns == list(ORIGIN_TAGGED_MODELS.names)
+    assert stats["lineage"]["status"] == dict.fromkeys(("original", "resolved", "external_root", "self_reference", "cycle", "depth_cap"), 0)
+
+
+def test_shares_of_a_listing_without_downloads_are_undefined_not_zero():
+    tagged = tag(listing([("Qwen/Q", 0, [], None), ("bartowski/Q-GGUF", 0, ["Qwen/Q"], None)]), load_registry(), corrections=NO_CORRECTIONS)[0]
+    cov = coverage(tagged)
+    assert math.isnan(cov["direct"]) and math.isnan(cov["lineage"])
+    assert math.isnan(intermediary_share(tagged))
