@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 
 import polars as pl
 import pytest
@@ -129,6 +130,30 @@ def test_month_end_is_the_last_day():
         ),
         # A quote left open swallows the rows after it: with the field count right they would just be gone.
         (('a,Org,US,company,headquarters,https://x.org,,,,,false,"Berlin', row("b"), row("c")), ':2: a field runs over lines 2-4: a quote (") left open?'),
+        # A period that ends the day it starts holds no day at all: [d, d) is empty.
+        ((row("a", start="2025-01-01", end="2025-01-01"),), ":2: valid_from 2025-01-01 is not before valid_to 2025-01-01"),
+        # fromisoformat would read 20250101 as a date; the file's format is YYYY-MM-DD only.
+        ((row("a", start="20250101"),), "valid_from '20250101' is not a date YYYY-MM-DD"),
+        ((row("a", end="2025-02-30"),), ":2: valid_to '2025-02-30' is not a date YYYY-MM-DD"),
+        # Hub namespaces are at most 96 characters and start with a letter, digit or underscore.
+        ((row("a" * 97),), f"namespace '{'a' * 97}' is not a Hub namespace"),
+        ((row("-lab"),), "namespace '-lab' is not a Hub namespace"),
+        ((row(".lab"),), "namespace '.lab' is not a Hub namespace"),
+        ((row("a", aliases="b;x/y"),), ":2: alias 'x/y' is not a Hub namespace"),
+        ((",Org,US,company,headquarters,https://x.org,,,,,false,",), ":2: empty namespace"),
+        # An alias is a name with no row of its own, in any period: never both, even when the periods do not meet.
+        ((row("a", aliases="b", start="2020-01-01"), row("b", end="2020-01-01")), ":2: alias 'b' is also a namespace (line 3)"),
+        # A period is checked against every earlier one of its namespace, not just the one before it.
+        ((row("a", end="2020-01-01"), row("a", start="2020-01-01"), row("a", start="2010-01-01", end="2015-01-01")), ":4: namespace 'a' [2010-01-01, 2015-01-01) overlaps line 2"),
+        # A chain that runs into a cycle further on is refused (and checking it ends).
+        ((row("a", renamed="b"), row("b", renamed="c"), row("c", renamed="b")), ":2: renamed_to cycle: a -> b -> c -> b"),
+        # A cycle that only appears once a period ends (x then has no row valid and is followed through its first
+        # row, renamed to a): the days where a period ends are checked too, not only those where one starts.
+        (
+            (row("x", end="2010-01-01", renamed="a"), row("x", start="2010-01-01", end="2030-01-01"),
+             row("a", end="2015-01-01"), row("a", start="2020-01-01", renamed="x")),
+            ":5: renamed_to cycle from 2030-01-01: a -> x -> a",
+        ),
     ],
 )
 def test_broken_registry_names_file_and_line(tmp_path, lines, message):
@@ -183,3 +208,135 @@ def test_a_row_is_not_valid_on_its_valid_to_day(tmp_path):
     reg = load_registry(write(tmp_path, row("lab", "US", start="2026-05-31"), row("lab", "DE", end="2026-05-31"), row("ended", "FR", end="2026-05-31")))
     assert attributed(reg, dt.date(2026, 5, 30), "lab", "ended") == [("lab", "DE"), ("ended", "FR")]
     assert attributed(reg, MAY, "lab", "ended") == [("lab", "US"), ("ended", "UNATTRIBUTED")]
+
+
+def attribution(reg, day: dt.date, *namespaces: str) -> list[tuple]:
+    """(namespace, country, is_intermediary) of each namespace on `day`."""
+    got = attribute(pl.Series(list(namespaces)), reg.lookup_at(day))
+    return list(got.select("namespace", "country", "is_intermediary").iter_rows())
+
+
+def test_a_namespace_of_96_characters_is_accepted(tmp_path):
+    reg = load_registry(write(tmp_path, row("a" * 96, "FR")))
+    assert attributed(reg, MAY, "A" * 96) == [("a" * 96, "FR")]
+
+
+def test_aliases_match_case_insensitively_and_inherit_canonical_name_and_intermediary_flag(tmp_path):
+    reg = load_registry(
+        write(
+            tmp_path,
+            row("Qwen", "CN", aliases="Qwen-Legacy"),
+            row("quants", "UNATTRIBUTED", aliases="quants-old", inter="true"),
+            row("new-lab", "FR"),
+            row("old-lab", "FR", renamed="new-lab", aliases="older-lab"),
+        )
+    )
+    assert attribution(reg, MAY, "qwen-legacy", "QUANTS-OLD", "Older-Lab") == [
+        ("Qwen", "CN", False),
+        ("quants", "UNATTRIBUTED", True),
+        ("new-lab", "FR", False),
+    ]
+
+
+def test_an_alias_is_unknown_outside_its_namespaces_period(tmp_path):
+    reg = load_registry(write(tmp_path, row("lab", "DE", aliases="old-lab", end="2020-01-01"), row("other")))
+    assert attributed(reg, dt.date(2019, 12, 31), "old-lab") == [("lab", "DE")]
+    assert attributed(reg, MAY, "old-lab", "lab") == [("old-lab", "UNATTRIBUTED"), ("lab", "UNATTRIBUTED")]
+
+
+def test_the_intermediary_flag_comes_from_the_namespaces_own_row_not_its_rename_target(tmp_path):
+    reg = load_registry(write(tmp_path, row("b", "US"), row("a", "US", renamed="b", inter="true")))
+    assert attribution(reg, MAY, "a", "b") == [("b", "US", True), ("b", "US", False)]
+
+
+def test_the_canonical_name_is_spelt_as_the_targets_row_and_followed_through_a_target_out_of_its_period(tmp_path):
+    # renamed_to may differ in case from the target's row: the name published is the row's (one spelling per org).
+    # b has no row valid in May 2026, yet the chain a -> b -> c still runs through b's row to c.
+    reg = load_registry(
+        write(tmp_path, row("zai-org", "CN"), row("THUDM", "CN", renamed="ZAI-ORG"), row("a", renamed="b"),
+              row("b", renamed="c", start="2020-01-01", end="2021-01-01"), row("c"))
+    )
+    assert attributed(reg, MAY, "thudm", "a", "b") == [("zai-org", "CN"), ("c", "US"), ("b", "UNATTRIBUTED")]
+
+
+def test_an_ownership_change_may_keep_its_aliases_and_be_a_rename_target(tmp_path):
+    # lab moved from DE to US in 2020 and lists its old name in both periods; old was renamed to lab before the
+    # move, so its country need only agree with lab's row of the same period.
+    reg = load_registry(
+        write(
+            tmp_path,
+            row("lab", "DE", aliases="lab-old", end="2020-01-01"),
+            row("lab", "US", aliases="lab-old", start="2020-01-01"),
+            row("old", "DE", renamed="lab", end="2020-01-01"),
+        )
+    )
+    assert attributed(reg, dt.date(2019, 12, 31), "lab-old", "old") == [("lab", "DE"), ("lab", "DE")]
+    assert attributed(reg, MAY, "lab-old", "old") == [("lab", "US"), ("old", "UNATTRIBUTED")]
+
+
+def test_spaces_around_fields_and_rows_of_empty_fields_are_ignored(tmp_path):
+    # As a spreadsheet saves them: a space after a comma, an empty row of separators, a row of blanks.
+    reg = load_registry(
+        write(tmp_path, " Qwen , Qwen , CN , company , headquarters , https://x.org ,  , ,  , , false , ", ",,,,,,,,,,,", "  ,  ", row("b"))
+    )
+    assert attributed(reg, MAY, "qwen", "b") == [("Qwen", "CN"), ("b", "US")]
+    assert reg.rows.get_column("line").to_list() == [2, 5]
+
+
+def test_namespaces_counts_a_namespace_spelt_differently_in_two_periods_once(tmp_path):
+    reg = load_registry(write(tmp_path, row("Lab", "DE", end="2020-01-01"), row("lab", "US", start="2020-01-01"), row("other")))
+    assert reg.namespaces == 2 and reg.rows.height == 3
+
+
+def test_the_registry_is_the_one_dominance_registry_names_unless_it_is_empty(tmp_path, monkeypatch):
+    from dominance_pipeline.origin.registry import configured_path
+
+    monkeypatch.setenv("DOMINANCE_REGISTRY", str(tmp_path / "mine.csv"))
+    assert configured_path() == tmp_path / "mine.csv"
+    monkeypatch.setenv("DOMINANCE_REGISTRY", "")
+    assert configured_path() == REGISTRY_PATH
+    monkeypatch.delenv("DOMINANCE_REGISTRY")
+    assert configured_path() == REGISTRY_PATH
+
+
+def test_attributed_on_a_column_called_namespace_replaces_it_with_the_canonical_name(tmp_path):
+    reg = load_registry(write(tmp_path, row("zai-org", "CN"), row("THUDM", "CN", renamed="zai-org")))
+    frame = pl.LazyFrame({"namespace": ["thudm", "nobody"], "downloads": [5, 7]})
+    got = registry_attributed(frame, "namespace", reg.lookup_at(MAY)).collect()
+    assert sorted(got.columns) == sorted(["downloads", *ATTRIBUTION])
+    assert got.select("namespace", "downloads", "country", "bloc", "is_intermediary").rows() == [("zai-org", 5, "CN", "CN", False), ("nobody", 7, "UNATTRIBUTED", "UNATTRIBUTED", False)]
+
+
+@pytest.mark.parametrize(("broken", "shown", "more"), [(50, 50, ""), (51, 50, "  ... and 1 more")])
+def test_at_most_fifty_problems_are_listed_then_how_many_more(tmp_path, broken, shown, more):
+    path = write(tmp_path, *(row(f"ns{i}", "XX") for i in range(broken)))
+    with pytest.raises(RegistryError) as err:
+        load_registry(path)
+    lines = str(err.value).splitlines()
+    assert lines[0] == f"{broken} problem(s) in the org registry {path}:"
+    listed = [ln for ln in lines[1:] if ln.startswith(f"  {path}:")]
+    assert [int(ln.split(":")[1]) for ln in listed] == list(range(2, 2 + shown))
+    assert lines[1:] == [*listed, *([more] if more else [])]
+
+
+def test_a_missing_registry_is_named(tmp_path):
+    with pytest.raises(RegistryError, match=f"^org registry not found: {re.escape(str(tmp_path / 'nope.csv'))}$"):
+        load_registry(tmp_path / "nope.csv")
+
+
+def test_a_quote_left_open_in_a_large_registry_is_refused_as_unreadable_csv(tmp_path):
+    # The open quote swallows the rest of the file into one field, past the csv module's 128 KiB field limit.
+    path = write(tmp_path, 'a,Org,US,company,headquarters,https://x.org,,,,,false,"Berlin', *(row(f"ns{i}") + "x" * 100 for i in range(1500)))
+    with pytest.raises(RegistryError, match=rf"^org registry {re.escape(str(path))}: not a readable CSV file \(field larger than field limit"):
+        load_registry(path)
+
+
+@pytest.mark.parametrize("name", ["mistralai-", "mistralai.", "mistral--ai", "mistral..ai"])
+def test_a_name_huggingface_hub_refuses_is_not_a_hub_namespace(tmp_path, name):
+    # No Hub namespace ends in '-' or '.' or holds '--' or '..' (huggingface_hub's validate_repo_id refuses them):
+    # such a row is a typo that would match no model and leave the organisation's downloads UNATTRIBUTED.
+    path = write(tmp_path, row(name), row("lab", aliases=name))
+    with pytest.raises(RegistryError) as err:
+        load_registry(path)
+    assert f"{path}:2: namespace {name!r} is not a Hub namespace" in str(err.value)
+    assert f"{path}:3: alias {name!r} is not a Hub namespace" in str(err.value)

@@ -49,8 +49,9 @@ COLUMNS = (
 ORG_TYPES = frozenset({"company", "academic", "nonprofit", "community", "individual"})
 BASES = frozenset({"headquarters", "parent company", "legal seat"})
 
-# A Hub namespace (user or organisation name), as huggingface_hub validates it.
-NAMESPACE_PATTERN = re.compile(r"^[\w][\w.\-]{0,95}$")
+# A Hub namespace (user or organisation name), as huggingface_hub validates it: 1-96 letters, digits, '_', '-'
+# and '.', starting and ending with a letter, digit or '_', with no '--' or '..'.
+NAMESPACE_PATTERN = re.compile(r"^(?!.*(?:--|\.\.))\w(?:[\w.\-]{0,94}\w)?$")
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 # The lookup every tagger joins on: namespaces match case-insensitively, as on the Hub.
