@@ -665,3 +665,194 @@ def test_a_key_given_twice_in_the_thresholds_is_refused(tmp_path):
     with pytest.raises(ThresholdsError) as err:
         load_thresholds(path)
     assert str(err.value) == f"cannot read thresholds {path}:{line}:3: not valid YAML (key 'max_shrink' is repeated)"
+
+
+# Found untested by a mutation audit of quality/suites.py: each index of a kind, each tolerance at its edge, the
+# offenders' samples, the messages a user reads.
+
+
+def test_every_index_of_a_kind_is_bounded_not_only_its_first_member(case):
+    # hhi_country, cr10_org and the per-family china_us_ratio_* / china_us_gap_* rows (metrics/indices.py) are
+    # under the same bounds as hhi_org, cr5_org, china_us_ratio and china_us_gap.
+    bad = keyed(case[3])
+    for key, value in [
+        ("hhi_country|direct|attributed|-", 10_000.5),
+        ("cr10_org|lineage|all|-", 1.01),
+        ("china_us_ratio_vintage|lineage|all|-", -0.5),
+        ("china_us_gap_derivative|lineage|attributed|-", -1.01),
+    ]:
+        bad = set_value(bad, key, "value", value, key="k")
+    got = failed(suites.validate_indices(bad.drop("k"), TH))
+    assert unexpected(got) == {
+        "HHI within [0, 10,000]": 1,
+        "cr*_org and gini_org within [0, 1]": 1,
+        "china_us_ratio* >= 0": 1,
+        "china_us_gap* within [-1, 1]": 1,
+    }
+    assert got["HHI within [0, 10,000]"].sample == ("2026-05 hhi_country direct attributed - (hhi=10000.5)",)
+    assert got["cr*_org and gini_org within [0, 1]"].sample == ("2026-05 cr10_org lineage all - (cr_or_gini=1.01)",)
+    assert got["china_us_ratio* >= 0"].sample == ("2026-05 china_us_ratio_vintage lineage all - (china_us_ratio=-0.5)",)
+    assert got["china_us_gap* within [-1, 1]"].sample == (
+        "2026-05 china_us_gap_derivative lineage attributed - (china_us_gap=-1.01)",
+    )
+
+
+@pytest.mark.parametrize(("past", "fails"), [(0.1, False), (10.0, True)])
+def test_an_index_past_its_bound_by_a_rounding_error_passes_by_more_fails(case, past, fails):
+    # thresholds.yaml's bound_tolerance (1e-9) on each side of CR-n, Gini, effective_orgs and the gaps: a tenth of
+    # it past the exact bound is rounding, ten times it is a wrong value.
+    d = past * TH.dominance_indices.bound_tolerance
+    bad = keyed(case[3])
+    for key, value in [
+        ("cr5_org|direct|all|-", 1 + d),
+        ("gini_org|lineage|all|-", -d),
+        ("effective_orgs|lineage|all|-", 1 - d),
+        ("china_us_gap|direct|all|-", -1 - d),
+        ("china_us_gap|lineage|all|-", 1 + d),
+    ]:
+        bad = set_value(bad, key, "value", value, key="k")
+    got = failed(suites.validate_indices(bad.drop("k"), TH))
+    expected = {"cr*_org and gini_org within [0, 1]": 2, "effective_orgs >= 1": 1, "china_us_gap* within [-1, 1]": 2}
+    assert unexpected(got) == (expected if fails else {})
+
+
+@pytest.mark.parametrize(("past", "fails"), [(0.1, False), (10.0, True)])
+def test_a_leaderboard_share_above_one_by_a_rounding_error_passes_by_more_fails(board, past, fails):
+    # A namespace holding a whole lineage view: its share, a ratio of two float sums, may come out a rounding
+    # error above 1 (thresholds.yaml share_tolerance).
+    first = pl.int_range(pl.len()) == 0
+    lb = board.with_columns(pl.when(first).then(1 + past * TH.monthly_leaderboard.share_tolerance).otherwise(pl.col("share")).alias("share"))
+    assert unexpected(failed(suites.validate_leaderboard(lb, TH))) == ({"share within [0, 1]": 1} if fails else {})
+
+
+def test_a_root_weight_a_rounding_error_above_one_passes_but_weights_summing_to_two_fail(case):
+    tol = TH.origin_tagged_models.weight_tolerance
+    rounded = [{"root_id": "Qwen/Q", "namespace": "Qwen", "country": "CN", "weight": 1 + tol / 10}]
+    assert not suites.validate_tagged(with_roots(case[1], "Qwen/Q", rounded), TH).failed()
+    # Each root in (0, 1] and of a valid country, but the two sum to 2: the model counted twice in the lineage view.
+    twice = [
+        {"root_id": "Qwen/Q", "namespace": "Qwen", "country": "CN", "weight": 1.0},
+        {"root_id": "meta-llama/L", "namespace": "meta-llama", "country": "US", "weight": 1.0},
+    ]
+    got = failed(suites.validate_tagged(with_roots(case[1], "Qwen/Q", twice), TH))
+    name = "root weights sum to 1 for every model (no lineage walk left open)"
+    assert unexpected(got) == {name: 1} and got[name].sample == ("Qwen/Q (root_weight_sum=2)",)
+
+
+def test_a_model_created_at_the_snapshot_instant_passes_a_microsecond_later_fails(case):
+    snapshot = dt.datetime(2026, 5, 31, tzinfo=dt.UTC)  # the case's snapshot_at
+    at = set_value(case[0], "someone/orig", "created_at", snapshot)
+    assert not suites.validate_raw(at, ctx(), TH).failed()
+    after = set_value(case[0], "someone/orig", "created_at", snapshot + dt.timedelta(microseconds=1))
+    assert unexpected(failed(suites.validate_raw(after, ctx(), TH))) == {"created_at <= snapshot_at": 1}
+
+
+def test_the_quarantine_sample_takes_each_reason_in_turn_and_names_a_row_without_an_id(case):
+    # 12 rows quarantined, in the order normalisation wrote them: 9 duplicate ids, 2 negative counts, 1 row
+    # without an id. With a sample of 4, the first of each reason (reasons in name order), then the second of each.
+    reasons = [("duplicate_id", None)] * 9 + [("negative_count", "likes"), ("negative_count", "downloads"), ("missing_id", None)]
+    ids = [f"d/{i}" for i in range(9)] + ["n/0", "n/1", None]
+    q = pl.DataFrame(
+        {"month": [MONTH] * 12, "model_id": ids, "reason": [r for r, _ in reasons], "detail": [d for _, d in reasons],
+         "row_json": ["{}"] * 12},
+        schema=QUARANTINE.columns,
+    )
+    th = TH.model_copy(update={"sample_size": 4})
+    result = suites.validate_raw(case[0], suites.RawContext(MONTH, q), th)
+    (got,) = result.failed()
+    assert got.name == "quarantined rows <= 1.00% of the listing (0 of 17)"
+    assert got.unexpected_count == 12
+    assert got.sample == ("d/0 (duplicate_id)", "<no id> (missing_id)", "n/0 (negative_count:likes)", "d/1 (duplicate_id)")
+    assert got.note is None  # no quarantine file named: no hint
+
+
+def test_nan_and_out_of_range_values_add_up_and_the_sample_keeps_its_size(case):
+    # china_us_gap: 1.5 (out of range, seen by GX) and two NaNs (GX skips them like nulls, the suite adds them).
+    bad = keyed(case[3])
+    for key, value in [("china_us_gap|lineage|all|-", 1.5), ("china_us_gap|direct|all|-", math.nan), ("china_us_gap|direct|attributed|-", math.nan)]:
+        bad = set_value(bad, key, "value", value, key="k")
+    got = failed(suites.validate_indices(bad.drop("k"), TH.model_copy(update={"sample_size": 2})))
+    assert unexpected(got) == {"every value is a number (not null, not NaN)": 2, "china_us_gap* within [-1, 1]": 3}
+    assert got["china_us_gap* within [-1, 1]"].sample == (
+        "2026-05 china_us_gap direct all - (china_us_gap=NaN)",
+        "2026-05 china_us_gap direct attributed - (china_us_gap=NaN)",
+    )
+
+
+def test_a_skipped_expectation_is_not_counted_as_evaluated(case):
+    result = suites.validate_raw(case[0], ctx(), TH)  # no previous month: the size comparison is skipped
+    assert len(result.skipped) == 1 and result.evaluated == len(result.outcomes) - 1
+    assert result.summary().splitlines()[0] == f"all {len(result.outcomes) - 1} expectations passed"
+
+
+def test_the_failures_table_lists_warnings_too_and_an_observed_zero(case):
+    late = suites.validate_raw(case[0].with_columns(snapshot_at=pl.lit(dt.datetime(2026, 6, 10, 12, tzinfo=dt.UTC))), ctx(), TH)
+    assert late.failures_markdown().splitlines()[2:] == [
+        "| WARN | snapshot taken at most 7 days after the month end | 1 |  | `2026-06-10 12:00 UTC (days_after_month_end=9.5)` |"
+    ]
+    empty = suites.validate_raw(case[0].clear(), ctx(), TH)
+    (outcome,) = empty.failed()
+    assert outcome.line() == "ERROR the listing has at least one model: observed 0"
+    assert empty.failures_markdown().splitlines()[2:] == ["| ERROR | the listing has at least one model |  | 0 |  |"]
+    assert suites.validate_raw(case[0], ctx(previous=5), TH).failures_markdown() == "All expectations passed."
+
+
+def test_a_failure_line_shows_the_count_and_three_offenders(case):
+    raw = case[0].with_columns(likes=pl.lit(-1, pl.Int64))  # all 5 models
+    (outcome,) = suites.validate_raw(raw, ctx(), TH).failed()
+    assert outcome.line() == (
+        "ERROR likes within [0, 1e+11]: 5 unexpected; e.g. Qwen/Q (likes=-1), meta-llama/L (likes=-1), bartowski/Q-GGUF (likes=-1)"
+    )
+    assert len(outcome.sample) == 5  # the whole sample stays in the check's metadata
+    # thresholds.yaml sample_size bounds it: all 5 are counted, the first 2 named.
+    (few,) = suites.validate_raw(raw, ctx(), TH.model_copy(update={"sample_size": 2})).failed()
+    assert (few.unexpected_count, few.sample) == (5, ("Qwen/Q (likes=-1)", "meta-llama/L (likes=-1)"))
+
+
+def test_a_check_reading_only_some_columns_judges_the_schema_from_the_stored_footer(case):
+    # The checks load RAW_CHECK_COLUMNS / TAGGED_CHECK_COLUMNS only; the schema rule must see the stored file's.
+    raw, tagged = case[0], case[1]
+    subset = raw.select(suites.RAW_CHECK_COLUMNS)
+    assert not suites.validate_raw(subset, ctx(), TH, stored=raw.schema).failed()
+    drifted = {**dict(raw.schema), "likes": pl.Float64()}
+    got = failed(suites.validate_raw(subset, ctx(), TH, stored=drifted))
+    assert got["columns and dtypes are those declared for raw_hub_listings (schemas.py)"].sample == ("likes (declared=Int64, actual=Float64)",)
+    assert not suites.validate_tagged(tagged.select(suites.TAGGED_CHECK_COLUMNS), TH, stored=tagged.schema).failed()
+
+
+def test_a_leaderboard_rank_equal_to_the_top_is_inside_it(board):
+    # The case's boards rank 1, 2, 3, 3 (model boards and direct namespaces) and 1, 2 (lineage namespaces).
+    assert not suites.validate_leaderboard(board, TH, top=3).failed()
+    got = failed(suites.validate_leaderboard(board, TH, top=2))
+    assert unexpected(got) == {"ranks within the top 2": 6}
+
+
+def test_a_crossover_row_observed_in_no_month_fails():
+    d = dt.date
+    row = cross_rows(("download", "direct", 0, d(2026, 1, 1), d(2026, 4, 1), 1.2, None))
+    assert unexpected(failed(suites.validate_crossover(row, TH))) == {"months_observed >= 1": 1}
+    one = cross_rows(("download", "direct", 1, d(2026, 1, 1), d(2026, 1, 1), 1.2, None))
+    assert not suites.validate_crossover(one, TH).failed()
+
+
+def test_a_share_row_without_a_country_fails(case):
+    # The CN download share with its country lost: still unique (a null key), the sum still 1, the share in range.
+    bad = set_value(keyed(case[3]), "download_share|direct|all|CN", "country", None, key="k").drop("k")
+    got = failed(suites.validate_indices(bad, TH))
+    assert unexpected(got) == {"country is set exactly on the *_share rows": 1}
+    assert got["country is set exactly on the *_share rows"].sample == ("2026-05 download_share direct all - (country_set_iff_share=false)",)
+
+
+def test_a_listing_row_without_a_snapshot_time_fails(case):
+    # The in-range and date rules skip a null snapshot_at; only its not-null rule sees it.
+    bad = set_value(case[0], "meta-llama/L", "snapshot_at", None)
+    got = failed(suites.validate_raw(bad, ctx(), TH))
+    assert unexpected(got) == {"snapshot_at is not null": 1}
+    assert got["snapshot_at is not null"].sample == ("meta-llama/L (snapshot_at=null)",)
+
+
+def test_the_size_check_of_january_compares_with_december_of_the_year_before(case):
+    january = suites.RawContext(dt.date(2026, 1, 1), QUARANTINE.empty(), previous_rows=5)
+    result = suites.validate_raw(case[0], january, TH)
+    (size,) = [o for o in result.outcomes if o.name.startswith("row count")]
+    assert size.name == "row count within -3%/+25% of 2025-12 (5 rows): 5 to 6" and size.passed
