@@ -185,6 +185,7 @@ def test_an_empty_listing_names_every_share_index_absent():
     out = indices.compute(empty, MONTH, PREVIOUS)
     assert out.table.is_empty()
     assert out.absent == dict.fromkeys(indices.EMPTY_REASONS, "the listing has no models")
+    assert out.notes["robust_cap_downloads_30d"] == 0.0  # no downloads at all: no cap, not a made-up one
 
 
 def test_new_model_and_new_notable_share(result):
@@ -443,3 +444,112 @@ def test_main_root_of_an_unequal_merge_is_the_heaviest(small_registry):
     # Roots: Qwen/A 1/2, meta-llama/B 1/4, meta-llama/C 1/4: the main root is Qwen/A, Chinese, though two are American.
     assert (row["root_model_id"], row["root_country"]) == ("Qwen/A", "CN")
     assert {r["root_id"]: r["weight"] for r in row["lineage_roots"]} == pytest.approx({"Qwen/A": 0.5, "meta-llama/B": 0.25, "meta-llama/C": 0.25})
+
+
+def test_a_listing_without_likes_has_no_likes_share_and_says_why(small_registry):
+    # A source without like counts (null, not 0): nothing to share out, so no rows and the reason, not
+    # an equal split of made-up likes.
+    raw = raw_frame([model("Qwen/A", D(2025, 1, 1), 100, likes=None), model("meta-llama/B", D(2025, 1, 1), 300, likes=None)])
+    out = indices.compute(tag(raw, small_registry)[0], MONTH)
+    assert not values(out, "likes_share")
+    assert out.absent["likes_share"] == "no likes in the listing"
+    assert not values(out, "china_us_ratio_likes") and not values(out, "china_us_gap_likes")
+
+
+def test_download_delta_models_without_an_all_time_count_in_either_month_count_nothing(small_registry):
+    # No snapshot_at in the previous listing: a missing model is new if created in May.
+    #   Qwen/A        500 now, 300 before          -> 200
+    #   meta-llama/B  no count now, 100 before      -> nothing (unknown)
+    #   meta-llama/C  1,000 now, no count before    -> nothing (unknown), never its whole 1,000
+    #   Qwen/New      created in May, no count      -> nothing (unknown), not "new in listing"
+    #   Qwen/Fresh    created in May, 50            -> 50 (new in listing)
+    # The listing still has all-time counts, so the index exists: CN 250 of 250.
+    raw = raw_frame(
+        [
+            model("Qwen/A", D(2025, 1, 1), 10, all_time=500),
+            model("meta-llama/B", D(2025, 1, 1), 10, all_time=None),
+            model("meta-llama/C", D(2025, 1, 1), 10, all_time=1000),
+            model("Qwen/New", D(2026, 5, 10), 10, all_time=None),
+            model("Qwen/Fresh", D(2026, 5, 11), 10, all_time=50),
+        ]
+    )
+    previous = pl.DataFrame(
+        {"model_id": ["Qwen/A", "meta-llama/B", "meta-llama/C"], "downloads_all_time": [300, 100, None]}, schema_overrides={"downloads_all_time": pl.Int64}
+    )
+    out = indices.compute(tag(raw, small_registry)[0], MONTH, previous)
+    assert "download_delta_share" not in out.absent
+    check(values(out, "download_delta_share"), {(v, d, "CN"): 1.0 for v in ("direct", "lineage") for d in ("all", "attributed")})
+    assert out.notes["download_delta"] == {"counter_resets": 0, "new_in_listing": 1, "gaps": 0, "without_all_time_count": 3}
+
+
+def test_download_delta_a_model_created_at_the_instant_of_the_previous_listing_is_a_gap_not_new(small_registry):
+    # `since` is when April's listing was taken (April 30, 12:00); only a model the Hub created strictly
+    # after it is new. One created at that very instant and absent from it is a gap.
+    taken = dt.datetime(2026, 4, 30, 12, tzinfo=dt.UTC)
+    raw = raw_frame([model("Qwen/After", D(2026, 4, 30), 10, all_time=700), model("meta-llama/AtInstant", D(2026, 4, 30), 10, all_time=900)])
+    raw = raw.with_columns(
+        created_at=pl.when(pl.col("model_id") == "Qwen/After").then(pl.lit(taken + dt.timedelta(seconds=1))).otherwise(pl.lit(taken))
+    )
+    april = pl.DataFrame({"model_id": ["someone/other"], "downloads_all_time": [5]}).with_columns(snapshot_at=pl.lit(taken))
+    out = indices.compute(tag(raw, small_registry)[0], MONTH, april)
+    check(values(out, "download_delta_share"), {(v, d, "CN"): 1.0 for v in ("direct", "lineage") for d in ("all", "attributed")})
+    assert (out.notes["download_delta"]["new_in_listing"], out.notes["download_delta"]["gaps"]) == (1, 1)
+
+
+def test_china_us_ratio_is_zero_and_gap_negative_when_china_has_no_model(small_registry):
+    # US 300, UNATTRIBUTED 100, no Chinese model at all: CN's share is 0 (a measurement), so the ratio is 0
+    # and the gap is -US's share, not missing.
+    raw = raw_frame([model("meta-llama/A", D(2025, 1, 1), 300), model("someone/x", D(2025, 1, 1), 100)])
+    out = indices.compute(tag(raw, small_registry)[0], MONTH)
+    assert values(out, "china_us_ratio") == pytest.approx({(v, d, None): 0.0 for v in ("direct", "lineage") for d in ("all", "attributed")})
+    gap = values(out, "china_us_gap")
+    assert gap[("direct", "all", None)] == pytest.approx(-0.75)
+    assert gap[("direct", "attributed", None)] == pytest.approx(-1.0)
+
+
+def test_robust_share_absent_only_in_the_direct_view_names_those_groups_and_not_the_unattributed_reason(small_registry):
+    # The only text-generation model is an intermediary's upload (aws-neuron, US): out of the direct view,
+    # kept in lineage (its own root, US). direct/all has no total, so direct/attributed is missing for the
+    # same reason, not because "every counted model is UNATTRIBUTED".
+    raw = raw_frame([model("aws-neuron/copy", D(2025, 1, 1), 100), model("Qwen/emb", D(2025, 1, 1), 50, task="feature-extraction")])
+    out = indices.compute(tag(raw, small_registry)[0], MONTH)
+    check(values(out, "robust_share"), {("lineage", "all", "US"): 1.0, ("lineage", "attributed", "US"): 1.0})
+    reason = out.absent["robust_share"]
+    assert reason.startswith(indices.EMPTY_REASONS["robust_share"]) and reason.endswith("(direct/all, direct/attributed)")
+    assert "UNATTRIBUTED" not in reason
+
+
+def test_robust_share_direct_leaves_out_a_declared_quantization_without_a_gguf_tag(small_registry):
+    # someone/q declares itself `quantized` (no gguf/mlx tag, not an intermediary): a repackage, out of the
+    # direct view (where it would be UNATTRIBUTED) and credited to its root (Qwen) in lineage.
+    raw = raw_frame(
+        [model("Qwen/A", D(2026, 5, 3), 100), model("meta-llama/B", D(2026, 5, 3), 100), model("someone/q", D(2026, 5, 4), 100, ("Qwen/A",), "quantized")]
+    )
+    got = values(indices.compute(tag(raw, small_registry)[0], MONTH), "robust_share")
+    assert got[("direct", "all", "CN")] == pytest.approx(0.5)
+    assert got.get(("direct", "all", "UNATTRIBUTED"), 0.0) == 0.0
+    assert got[("lineage", "all", "CN")] == pytest.approx(2 / 3)
+
+
+def test_december_new_models_run_to_the_first_of_january(small_registry):
+    # The month bounds cross a year end: December 2025 is [2025-12-01, 2026-01-01).
+    dec = dt.date(2025, 12, 1)
+    assert aggregates.month_bounds(dec) == (dt.datetime(2025, 12, 1, tzinfo=dt.UTC), dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    raw = raw_frame(
+        [model("Qwen/dec", D(2025, 12, 31), 10), model("meta-llama/jan", D(2026, 1, 1), 10), model("meta-llama/nov", D(2025, 11, 30), 10)],
+        month=dec,
+        snap=dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC),
+    )
+    tagged = tag(raw, small_registry)[0]
+    assert values(indices.compute(tagged, dec), "new_model_share")[("direct", "all", "CN")] == 1.0
+    agg = aggregates.aggregate(tagged, dec).filter(pl.col("view") == "direct")
+    assert dict(agg.select("country", "new_models").iter_rows()) == {"CN": 1.0, "US": 0.0}
+
+
+def test_gini_org_counts_a_namespace_without_downloads():
+    # Two namespaces, 10 and 0 downloads: Gini = (|10-0| + |0-10|) / (2 * 2^2 * 5) = 0.5; leaving the
+    # idle one out would say 0 (one namespace, no inequality).
+    orgs = pl.DataFrame({"view": ["direct", "direct"], "namespace": ["busy", "idle"], "downloads_30d": [10.0, 0.0]})
+    got = dict(concentration.org_indices(orgs).select("index", "value").iter_rows())
+    assert got["gini_org"] == pytest.approx(0.5)
+    assert got["hhi_org"] == pytest.approx(10_000) and got["cr5_org"] == pytest.approx(1.0)

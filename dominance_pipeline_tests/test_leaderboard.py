@@ -91,3 +91,22 @@ def test_entries_without_downloads_are_never_on_a_board():
     b = leaderboard.leaderboard(tag(raw_frame(NOW + zeros, MAY), reg)[0], None, MAY)
     assert b.filter(pl.col("downloads_30d") == 0).is_empty()
     assert b.group_by("board", "view").agg(pl.len()).sort("board", "view").get_column("len").to_list() == [5, 5, 5, 3]
+
+
+def test_previous_rank_is_the_rank_in_the_whole_previous_month_not_only_its_top():
+    # Top 1 in May: Qwen/A (model) and Qwen (namespace). In April they ranked 2nd, below the April top 1,
+    # and their previous rank is still 2 (climbed 1), not null.
+    b = board(top=1)
+    for name in ("model", "namespace"):
+        got = rows(b, name, "direct")
+        assert [(r["name"], r["rank"], r["previous_rank"], r["rank_change"]) for r in got] == [
+            ("Qwen/A" if name == "model" else "Qwen", 1, 2, 1)
+        ]
+
+
+def test_shares_on_a_cut_board_are_of_the_whole_view_not_of_the_top():
+    # top=2: Qwen/A 500 and meta-llama/L 300 of the view's 1,100 downloads (not of the 800 shown).
+    got = rows(board(top=2), "model", "direct")
+    assert [r["share"] for r in got] == pytest.approx([500 / 1100, 300 / 1100])
+    lineage = rows(board(top=2), "namespace", "lineage")
+    assert [r["share"] for r in lineage] == pytest.approx([700 / 1100, 350 / 1100])

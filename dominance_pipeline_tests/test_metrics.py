@@ -113,3 +113,15 @@ def test_empty_denominator_gives_no_rows():
     assert ix.filter(pl.col("index") == "china_us_ratio").is_empty()
     assert ix.filter(pl.col("index") == "hhi_org").is_empty()
     assert result.absent["download_share"] == "no 30-day downloads in the listing"
+
+
+def test_aggregates_sum_the_likes_that_are_known_when_only_some_models_have_them(tagged):
+    # Likes known for Qwen/Q (7) and bartowski/Q-GGUF (4) only. Direct UNATTRIBUTED (bartowski, merge, orig):
+    # 4, not null; direct US (meta-llama/L alone, no count): null. Lineage CN: Qwen/Q 7 + the GGUF 4 (the
+    # merge's half has no count) = 11.
+    likes = pl.col("model_id").replace_strict({"Qwen/Q": 7, "bartowski/Q-GGUF": 4}, default=None, return_dtype=pl.Int64)
+    agg = by(aggregates.aggregate(tagged.with_columns(likes.alias("likes")), MONTH), "view", "country")
+    assert agg[("direct", "UNATTRIBUTED")]["likes"] == 4
+    assert agg[("direct", "CN")]["likes"] == 7
+    assert agg[("direct", "US")]["likes"] is None
+    assert agg[("lineage", "CN")]["likes"] == pytest.approx(11)

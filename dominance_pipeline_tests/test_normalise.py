@@ -94,7 +94,7 @@ def test_bad_rows_are_quarantined_with_reason(row, reason):
     assert out.notes["rows_in"] == out.rows.height + out.quarantine.height
 
 
-@pytest.mark.parametrize("odd", ["2026-01-10", "2026-01-10T01:00:00+01:00", "2026-01-10 00:00:00", "2026-01-10T00:00:00"])
+@pytest.mark.parametrize("odd", ["2026-01-10", "2026-01-10T01:00:00+01:00", "2026-01-10 01:00:00+01:00", "2026-01-10 00:00:00", "2026-01-10T00:00:00"])
 def test_each_date_is_read_on_its_own_wherever_it_stands_in_the_batch(odd):
     # polars' format inference would read the whole batch in the first value's format: the Hub's dates after
     # an odd first one would all be unparseable, and the same rows in another order all fine.
@@ -140,10 +140,10 @@ def test_wrong_type_is_quarantined_not_nulled():
 
 
 def test_a_fractional_count_is_quarantined_not_truncated():
-    df = pl.DataFrame({"id": ["a/x", "a/y"], "downloads": [12.0, 1.7]})
+    df = pl.DataFrame({"id": ["a/x", "a/y", "a/z"], "downloads": [12.0, 1.7, 2.25]})
     out = normalise(df, month=MONTH, snapshot_at=SNAP, source="local")
     assert out.rows.select("model_id", "downloads_30d").rows() == [("a/x", 12)]
-    assert out.quarantine.select("model_id", "reason", "detail").rows() == [("a/y", "wrong_type", "downloads")]
+    assert out.quarantine.select("model_id", "reason", "detail").rows() == [("a/y", "wrong_type", "downloads"), ("a/z", "wrong_type", "downloads")]
 
 
 def test_every_leniently_cast_column_is_checked_for_values_lost_in_the_cast():
@@ -427,3 +427,144 @@ def test_an_undocumented_relation_is_dropped_but_its_parent_kept():
     out = normalise(hub_rows({"id": "x/distilled", "cardData": card}), month=MONTH, snapshot_at=SNAP, source="local")
     row = out.rows.row(0, named=True)
     assert (row["base_model_ids"], row["base_relation"]) == (["google/C"], None)
+
+
+def test_a_zoned_timestamp_column_is_the_same_instant_and_a_date_column_is_midnight_utc():
+    from zoneinfo import ZoneInfo
+
+    df = pl.DataFrame(
+        {"id": ["a/tokyo"], "createdAt": [dt.datetime(2026, 1, 10, 9, tzinfo=ZoneInfo("Asia/Tokyo"))], "lastModified": [dt.date(2026, 1, 11)]}
+    )
+    out = normalise(df, month=MONTH, snapshot_at=SNAP, source="local")
+    assert out.quarantine.is_empty()
+    assert out.rows.select("created_at", "last_modified").row(0) == (dt.datetime(2026, 1, 10, tzinfo=dt.UTC), dt.datetime(2026, 1, 11, tzinfo=dt.UTC))
+
+
+def test_one_malformed_tags_text_costs_only_its_own_row_its_tags():
+    df = pl.DataFrame({"id": ["a/build", "a/broken", "a/none"], "tags": ['["gguf", "base_model:org/p"]', "[not json", None]})
+    out = normalise(df, month=MONTH, snapshot_at=SNAP, source="local")
+    got = {r["model_id"]: (r["tags"], r["repack_format"], r["base_model_ids"]) for r in out.rows.iter_rows(named=True)}
+    assert got == {"a/build": (["gguf", "base_model:org/p"], True, ["org/p"]), "a/broken": ([], False, []), "a/none": ([], False, [])}
+
+
+def test_card_data_given_as_an_object_is_read_like_its_json_text():
+    card = pl.Struct({"base_model": pl.String, "base_model_relation": pl.String, "license": pl.String})
+    df = pl.DataFrame(
+        {"id": ["a/q", "a/plain"], "cardData": [{"base_model": "org/p", "base_model_relation": "quantized", "license": "mit"}, None]},
+        schema={"id": pl.String, "cardData": card},
+    )
+    out = normalise(df, month=MONTH, snapshot_at=SNAP, source="local")
+    assert out.rows.select("model_id", "base_model_ids", "base_relation").rows() == [("a/q", ["org/p"], "quantized"), ("a/plain", [], None)]
+
+
+def test_the_relation_comes_from_the_first_declaration_that_has_one_and_the_first_tag_that_names_one():
+    out = normalise(
+        hub_rows(
+            # a tag's relation comes before the card's
+            {"id": "r/tag-over-card", "tags": ["base_model:adapter:org/p"], "cardData": '{"base_model_relation": "merge"}'},
+            # the first relation tag wins
+            {"id": "r/first-tag", "tags": ["base_model:quantized:org/p", "base_model:finetune:org/p"]},
+            # a relation key spelled with an escape is still the key
+            {"id": "r/escaped-key", "cardData": '{"base_model": "org/p", "base\\u005fmodel_relation": "quantized"}'},
+            # nothing before the card names one: the card's
+            {"id": "r/card-only", "tags": ["base_model:org/p"], "cardData": '{"base_model_relation": "merge"}'},
+        ),
+        month=MONTH, snapshot_at=SNAP, source="local",
+    )
+    assert dict(out.rows.select("model_id", "base_relation").iter_rows()) == {
+        "r/tag-over-card": "adapter", "r/first-tag": "quantized", "r/escaped-key": "quantized", "r/card-only": "merge",
+    }
+
+
+def test_parent_ids_from_tags_are_stripped_of_surrounding_spaces():
+    out = normalise(hub_rows({"id": "x/padded", "tags": ["base_model: org/p ", "base_model:finetune:  org/q"]}), month=MONTH, snapshot_at=SNAP, source="local")
+    assert out.rows.select("base_model_ids", "base_relation").row(0) == (["org/p", "org/q"], "finetune")
+
+
+def test_a_model_created_at_the_snapshot_instant_is_kept():
+    at_snapshot = SNAP.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    out = normalise(hub_rows({"id": "a/just-now", "createdAt": at_snapshot}), month=MONTH, snapshot_at=SNAP, source="local")
+    assert out.rows.select("model_id", "created_at").rows() == [("a/just-now", SNAP)]
+    assert out.quarantine.is_empty()
+
+
+def test_a_quarantined_copy_of_a_repeated_id_never_wins_over_its_good_copies():
+    # The newest copy's count is beyond the bound passed in (not beyond the default): it is quarantined for that,
+    # and of the two good copies the newer is kept. The quarantine holds each rejected row once.
+    out = normalise(
+        hub_rows(
+            {"id": "a/m", "downloads": 3, "lastModified": "2024-01-01T00:00:00.000Z"},
+            {"id": "a/m", "downloads": 5_000, "lastModified": "2025-06-01T00:00:00.000Z"},
+            {"id": "a/m", "downloads": 5, "lastModified": "2025-01-01T00:00:00.000Z"},
+        ),
+        month=MONTH, snapshot_at=SNAP, source="local", max_count=1_000,
+    )
+    assert out.rows.select("model_id", "downloads_30d").rows() == [("a/m", 5)]
+    assert sorted(out.quarantine.select("reason", "detail").rows(), key=str) == [("absurd_count", "downloads"), ("duplicate_id", None)]
+    assert out.notes["passes"] == 2 and out.notes["quarantine_reasons"] == {"absurd_count": 1, "duplicate_id": 1}
+
+
+def test_copies_of_an_id_apart_in_the_listing_are_found():
+    out = normalise(
+        hub_rows(
+            {"id": "a/m", "downloads": 1, "lastModified": "2025-01-01T00:00:00.000Z"},
+            {"id": "b/x", "downloads": 2},
+            {"id": "c/y", "downloads": 4},
+            {"id": "a/m", "downloads": 7, "lastModified": "2025-06-01T00:00:00.000Z"},
+        ),
+        month=MONTH, snapshot_at=SNAP, source="local",
+    )
+    assert dict(out.rows.select("model_id", "downloads_30d").iter_rows()) == {"a/m": 7, "b/x": 2, "c/y": 4}
+    assert out.quarantine.select("model_id", "reason").rows() == [("a/m", "duplicate_id")]
+
+
+def test_params_total_is_safetensors_total_else_the_gguf_total_when_that_is_an_integer():
+    df = pl.DataFrame(
+        {
+            "id": ["p/both", "p/gguf", "p/half", "p/none"],
+            "safetensors": [{"total": 8}, None, None, None],
+            "gguf": ['{"total": 3}', '{"total": 3, "architecture": "llama"}', '{"total": 2.5}', None],
+        },
+        schema={"id": pl.String, "safetensors": pl.Struct({"total": pl.Int64}), "gguf": pl.String},
+    )
+    out = normalise(df, month=MONTH, snapshot_at=SNAP, source="local")
+    assert dict(out.rows.select("model_id", "params_total").iter_rows()) == {"p/both": 8, "p/gguf": 3, "p/half": None, "p/none": None}
+
+
+def test_notes_count_placeholder_dates_and_author_mismatches_among_kept_rows_only():
+    placeholder = "2022-03-02T23:29:04.000Z"
+    out = normalise(
+        hub_rows(
+            {"id": "org/kept", "author": "org", "createdAt": placeholder},
+            {"id": "org/other", "author": "someone-else"},
+            {"id": "org/bad", "author": "someone-else", "createdAt": placeholder, "downloads": -1},
+        ),
+        month=MONTH, snapshot_at=SNAP, source="local",
+    )
+    assert out.rows.height == 2
+    assert (out.notes["placeholder_created_at"], out.notes["author_mismatch"]) == (1, 1)
+
+
+def test_a_snapshot_time_given_with_an_offset_is_the_same_instant_in_utc():
+    two_hours_east = dt.datetime(2026, 5, 31, 14, tzinfo=dt.timezone(dt.timedelta(hours=2)))  # 12:00 UTC
+    out = normalise(
+        hub_rows({"id": "a/before", "createdAt": "2026-05-31T11:00:00.000Z"}, {"id": "a/after", "createdAt": "2026-05-31T13:00:00.000Z"}),
+        month=MONTH, snapshot_at=two_hours_east, source="local",
+    )
+    assert out.rows.select("model_id", "snapshot_at").rows() == [("a/before", dt.datetime(2026, 5, 31, 12, tzinfo=dt.UTC))]
+    assert out.quarantine.select("model_id", "reason").rows() == [("a/after", "created_after_snapshot")]
+
+
+def test_a_column_missing_only_from_the_first_batch_is_reported():
+    first = pl.DataFrame({"id": ["a/x"]})
+    last = pl.DataFrame({"id": ["a/y"], "gated": ["auto"]})
+    out = normalise(lambda: [first, last], month=MONTH, snapshot_at=SNAP, source="local")
+    assert "gated" in out.notes["missing_columns"]
+    assert out.rows.select("model_id", "gated").rows() == [("a/x", None), ("a/y", "auto")]
+
+
+def test_a_date_column_of_numbers_is_quarantined_not_read_as_an_epoch():
+    df = pl.DataFrame({"id": ["a/epoch"], "createdAt": [1_767_225_600]})
+    out = normalise(df, month=MONTH, snapshot_at=SNAP, source="local")
+    assert out.rows.is_empty()
+    assert out.quarantine.select("model_id", "reason", "detail").rows() == [("a/epoch", "unparseable_date", "createdAt")]

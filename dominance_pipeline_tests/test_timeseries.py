@@ -152,3 +152,29 @@ def test_chart_series_reads_only_its_own_view_and_the_all_denominator():
         assert months == [d(2026, 1, 1), d(2026, 2, 1)] and values == [0.4, 0.4]
         assert series(order, "download_share", "lineage", "CN")[1] == [0.5, 0.5]
         assert not any(math.isnan(v) for v in values)
+
+
+def test_latest_markdown_reads_only_the_all_denominator():
+    # The attributed rows of the same month (CN 60 %, US 30 %) come last and must not replace the `all` ones.
+    df = series({"2025-02": (.5, .25)})
+    attributed = df.with_columns(
+        denominator=pl.lit("attributed"),
+        value=pl.when(pl.col("country") == "CN").then(0.6).when(pl.col("country") == "US").then(0.3).otherwise(pl.col("value")),
+    )
+    for ts in (pl.concat([df, attributed]), pl.concat([attributed, df])):
+        text = timeseries.latest_markdown(ts)
+        assert "| download | direct | 50.00% | 25.00% | 2.000 |" in text
+        assert "60.00%" not in text
+
+
+def test_latest_markdown_keeps_a_family_where_only_china_has_a_share():
+    # No US model in the month: no US row and no ratio row, but CN's share is still shown.
+    df = series({"2025-02": (.5, 0.0)}).filter(pl.col("country").is_null() | (pl.col("country") == "CN"))
+    assert "| download | direct | 50.00% | – | – |" in timeseries.latest_markdown(df)
+
+
+def test_crossover_row_spans_the_first_and_last_observed_month():
+    df = series({"2025-01": (.3, .4), "2025-02": (.5, .4), "2025-04": (.5, .2)})
+    row = timeseries.crossover(df).row(0, named=True)
+    assert (row["first_month"], row["last_month"], row["months_observed"]) == (m("2025-01"), m("2025-04"), 3)
+    assert row["latest_ratio"] == pytest.approx(2.5)
