@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -41,6 +42,16 @@ def test_the_aggregates_metadata_counts_countries_not_buckets(sample_run):
     tagged = pl.read_parquet(data_dir / "warehouse" / "origin_tagged_models" / f"month={SAMPLE_KEY}" / "data.parquet")
     iso = {c for c in tagged["org_country"].unique() if len(c) == 2}  # ISO 3166-1 alpha-2; not INTL, UNATTRIBUTED
     assert agg.metadata["countries_direct"].value == len(iso)
+
+
+def test_the_raw_metadata_counts_placeholder_dates_and_authors_other_than_the_ids_namespace(sample_run):
+    result, _ = sample_run
+    (raw,) = [m for m in result.asset_materializations_for_node("raw_hub_listings")]
+    hub = pl.read_parquet(SAMPLE, columns=["id", "author", "createdAt"])
+    mismatch = sum(1 for i, a in hub.select("id", "author").iter_rows() if a is not None and a != i.split("/")[0])
+    placeholder = hub.filter(pl.col("createdAt") == dt.datetime(2022, 3, 2, 23, 29, 4)).height  # the Hub's placeholder, UTC
+    assert (raw.metadata["author_mismatch"].value, raw.metadata["placeholder_created_at"].value) == (mismatch, placeholder)
+    assert raw.metadata["quarantined"].value == 0  # every sample row is kept, so both count over the whole file
 
 
 def test_outputs_are_hive_partitioned_with_declared_schemas(sample_run):

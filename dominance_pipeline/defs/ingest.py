@@ -171,6 +171,8 @@ def raw_hub_listings(
             "missing_columns": dg.MetadataValue.json(notes["missing_columns"]),
             "recast_columns": dg.MetadataValue.json(notes["recast_columns"]),
             "placeholder_created_at": notes["placeholder_created_at"],
+            # kept rows whose Hub `author` is not their id's namespace (the raw `author` is taken from the id)
+            "author_mismatch": notes["author_mismatch"],
             "downloads_30d_total": notes["downloads_30d_total"],
             # 2 when an id repeated: the first pass was abandoned once the repeat was known (normalise_batches)
             "listing_passes": notes["passes"],

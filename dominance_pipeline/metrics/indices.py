@@ -247,6 +247,8 @@ def absent_groups(indices: Iterable[str], share_rows: pl.DataFrame, month: dt.da
     for index, view, den in sorted(expected - present):
         if (index, view, "all") in present:
             why = "every counted model is UNATTRIBUTED"
+        elif index == "robust_share" and view == "direct" and (index, "lineage", "all") in present:
+            why = f"every {ROBUST_TASK} download in the listing is a repackage's, which the direct view leaves out"
         else:
             why = EMPTY_REASONS[index].format(month=f"{month:%Y-%m}")
         by_index.setdefault(index, {}).setdefault(why, []).append(f"{view}/{den}")
