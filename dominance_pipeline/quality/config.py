@@ -28,10 +28,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         seen: set[object] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, Hashable) and key in seen:  # an unhashable key: SafeLoader's own error
+            if not isinstance(key, Hashable):
+                continue  # SafeLoader's own construct_mapping refuses it, with its own message
+            if key in seen:
                 raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is repeated", key_node.start_mark)
-            if isinstance(key, Hashable):
-                seen.add(key)
+            seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
 
