@@ -78,6 +78,16 @@ def test_depth_cap_is_reported():
     assert st["d/m9"] == "depth_cap" and st["d/m3"] == "resolved"
 
 
+def test_a_model_cut_at_the_cap_below_a_cycle_is_depth_cap_and_one_within_it_crosses_the_cycle():
+    # x/a <-> x/b is a cycle with no way out (each its own root, depth 0); m/m hangs from it at depth 1, k/k at 2.
+    g = graph(**{"x/a": ["x/b"], "x/b": ["x/a"], "m/m": ["x/a"], "k/k": ["m/m"]})
+    capped = lineage.resolve(g, max_depth=1)  # k/k exceeds the cap: it stands as its own root, short of the cycle
+    assert status_of(capped) == {"x/a": "cycle", "x/b": "cycle", "m/m": "cycle", "k/k": "depth_cap"}
+    assert roots_of(capped)["k/k"] == {"k/k": 1.0}
+    within = lineage.resolve(g, max_depth=2)
+    assert status_of(within)["k/k"] == "cycle" and roots_of(within)["k/k"] == {"x/a": 1.0}
+
+
 @pytest.mark.parametrize("n", [1, 7])
 def test_weights_sum_to_one_per_model(n):
     parents = {f"p/{i}": [] for i in range(n)}
