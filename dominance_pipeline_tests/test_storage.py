@@ -473,3 +473,144 @@ def test_an_explicit_folder_wins_over_the_environment_and_the_environment_over_t
     default = paths()
     assert (default.data, default.sample) == (PROJECT_ROOT / "data", PROJECT_ROOT / "data" / "sample")
     assert default.dagster_home == PROJECT_ROOT / "data" / "dagster_home"
+
+
+def test_files_published_together_are_all_kept_as_they_were_when_the_last_one_fails_to_sync(tmp_path, monkeypatch):
+    # Every file is synced before the first is renamed: a disk error on the second file of a pair must not
+    # leave the first one published beside the old second one.
+    import os
+
+    first, second = parquet.partition_file(tmp_path, "a", "2026-05-01"), parquet.partition_file(tmp_path, "b", "2026-05-01")
+    for path in (first, second):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"old")
+    fsync = os.fsync
+
+    def full_disk(fd: int) -> None:
+        if "/b/" in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(28, "No space left on device")
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        with parquet.publishing_all([first, second]) as (tmp_first, tmp_second):
+            tmp_first.write_bytes(b"new")
+            tmp_second.write_bytes(b"new")
+    assert (first.read_bytes(), second.read_bytes()) == (b"old", b"old")
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["data.parquet", "data.parquet"]
+
+
+def test_streamed_partitions_write_statistics_only_for_the_columns_their_options_name(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([("x", pa.int64()), ("y", pa.int64())])
+    specs = [(tmp_path, "t", "2026-05-01", schema, {"write_statistics": ["x"]}), (tmp_path, "u", "2026-05-01", schema, {})]
+    with parquet.partition_writers(specs) as (only_x, both):
+        for writer in (only_x, both):
+            writer.write_table(pa.table({"x": [3, 1, 2], "y": [9, 7, 8]}, schema=schema))
+
+    def stats(table: str) -> list[bool]:
+        group = pq.read_metadata(parquet.partition_file(tmp_path, table, "2026-05-01")).row_group(0)
+        return [group.column(i).is_stats_set for i in range(2)]
+
+    assert stats("t") == [True, False]  # the options say which columns
+    assert stats("u") == [True, True]  # on unless they say otherwise
+
+
+def test_an_unpartitioned_table_under_a_path_with_a_bracket_is_read_from_its_own_file(tmp_path):
+    # "w[1]" read as a pattern would match the sibling folder "w1" and read its file instead.
+    parquet.write_table(pl.DataFrame({"x": [1, 2]}), tmp_path / "w[1]", "summary")
+    parquet.write_table(pl.DataFrame({"x": [7, 8, 9]}), tmp_path / "w1", "summary")
+    assert parquet.read_table(tmp_path / "w[1]", "summary").get_column("x").to_list() == [1, 2]
+
+
+def test_a_second_rejection_of_the_month_leaves_nothing_of_the_first_in_the_rejected_folder(tmp_path):
+    root, q, m, table = tmp_path / "w", tmp_path / "w" / "quarantine", "2026-05-01", "raw_hub_listings"
+    _listing(root, q, m, 3)  # rejected with its quarantine
+    _judge(root, m, passed=False)
+    first = accepted.settle(root, table, m, False, q)
+    assert first is not None and (first.rejected / "quarantine.parquet").exists()
+    second = parquet.write_partition(pl.DataFrame({"model_id": ["o/x"]}), root, table, m).read_bytes()  # no quarantine
+    _judge(root, m, passed=False)
+    settled = accepted.settle(root, table, m, False, q)
+    assert settled is not None and not settled.restored
+    assert sorted(p.name for p in settled.rejected.iterdir()) == ["data.parquet", "verdict.json"]
+    assert (settled.rejected / "data.parquet").read_bytes() == second
+
+
+def test_an_accepted_listing_set_aside_by_an_older_version_comes_back_with_its_passed_verdict(tmp_path):
+    # Before the state and identity were kept aside, the verdict file itself was linked there: {"passed": ...}.
+    import json
+
+    root, q, m, table = tmp_path / "w", tmp_path / "w" / "quarantine", "2026-05-01", "raw_hub_listings"
+    good = _listing(root, q, m, 3)
+    aside = accepted.previous_dir(root, table, m)
+    aside.mkdir(parents=True)
+    for name, source in (("data.parquet", parquet.partition_file(root, table, m)), ("quarantine.parquet", parquet.partition_file(q, table, m))):
+        (aside / name).write_bytes(source.read_bytes())
+    (aside / "verdict.json").write_text(json.dumps({"passed": True, "file": [0, 0, 0], "summary": ""}))
+    _listing(root, q, m, 5)
+    _judge(root, m, passed=False)
+    settled = accepted.settle(root, table, m, False, q)
+    assert settled is not None and settled.restored
+    assert _now(root, q, m) == good and verdicts.read(root, table, m).state == verdicts.PASSED
+
+
+def test_settling_a_rejected_month_again_after_its_partition_left_changes_nothing(tmp_path):
+    root, q, m, table = tmp_path / "w", tmp_path / "w" / "quarantine", "2026-05-01", "raw_hub_listings"
+    assert not accepted.keep(root, table, m, q)
+    june = _listing(root, q, m, 2)
+    _judge(root, m, passed=False)
+    out = accepted.settle(root, table, m, False, q).rejected  # type: ignore[union-attr]
+    assert accepted.settle(root, table, m, False, q) is None  # the check ran again: there is nothing to settle
+    assert not parquet.partition_file(root, table, m).exists()
+    assert ((out / "data.parquet").read_bytes(), (out / "quarantine.parquet").read_bytes()) == june
+    assert verdicts.read(root, table, m) == verdicts.Verdict(verdicts.FAILED, "ERROR x")
+
+
+def test_an_empty_listing_file_is_read_as_one_empty_batch_of_its_hub_columns(tmp_path):
+    from dominance_pipeline.sources.publish import parquet_batches
+
+    empty = tmp_path / "empty.parquet"
+    pl.DataFrame({"id": [], "downloads": [], "other": []}, schema={"id": pl.String, "downloads": pl.Int64, "other": pl.Int64}).write_parquet(empty)
+    batches = list(parquet_batches([empty, empty])())
+    assert len(batches) == 1
+    assert batches[0].height == 0 and batches[0].schema == pl.Schema({"id": pl.String, "downloads": pl.Int64})
+    # pyarrow writes an empty table as one row group of no rows (polars as none): one empty batch all the same.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"id": pa.array([], pa.string())}), one_empty_group := tmp_path / "one_empty_group.parquet")
+    assert pq.ParquetFile(one_empty_group).num_row_groups == 1
+    batches = list(parquet_batches(one_empty_group)())
+    assert len(batches) == 1 and batches[0].height == 0 and batches[0].columns == ["id"]
+
+
+def test_a_listing_file_that_cannot_be_read_fails_the_read_instead_of_ending_it_early(tmp_path):
+    import pyarrow as pa
+
+    from dominance_pipeline.sources.publish import parquet_batches
+    from dominance_pipeline_tests.conftest import SAMPLE
+
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"PAR1 not a parquet file")
+    with pytest.raises(pa.ArrowInvalid):
+        list(parquet_batches([SAMPLE, broken], batch_rows=1_000)())
+    with pytest.raises(ValueError, match="at least one file"):
+        parquet_batches([])
+
+
+def test_a_streamed_listing_stores_plain_strings_for_every_reader(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from dominance_pipeline.sources.publish import parquet_batches, publish_listing
+    from dominance_pipeline_tests.conftest import SAMPLE
+
+    notes = publish_listing(
+        parquet_batches(SAMPLE, batch_rows=1_000), warehouse=tmp_path, quarantine=tmp_path / "quarantine",
+        month=dt.date(2026, 5, 1), snapshot_at=dt.datetime(2026, 6, 1, tzinfo=dt.UTC), source="local",
+    )
+    for path in (notes["path"], notes["quarantine_path"]):
+        assert pq.read_schema(path).field("model_id").type == pa.string()

@@ -160,3 +160,15 @@ def test_two_months_at_once_share_the_warehouse_the_duckdb_file_and_the_instance
         assert sorted(r.tags.get("dagster/partition", "") for r in runs if r.job_name == "monthly_job") == [PREVIOUS_KEY, SAMPLE_KEY]
         assert {r.status for r in runs} == {dg.DagsterRunStatus.SUCCESS}
         assert len(runs) == 4  # each month and the time series after it
+
+
+def test_a_temporary_file_written_to_within_the_hour_is_left_to_its_writer(tmp_path):
+    # A writer killed an hour ago left the stale one; a slow writer last wrote to the other one 30 s short of an hour ago.
+    path = parquet.partition_file(tmp_path, "t", SAMPLE_KEY)
+    path.parent.mkdir(parents=True)
+    slow, stale = path.with_name(".data.parquet.slow.tmp"), path.with_name(".data.parquet.dead.tmp")
+    for p, age in ((slow, parquet.STALE_TMP_S - 30), (stale, parquet.STALE_TMP_S + 5)):
+        p.write_bytes(b"part of a file")
+        os.utime(p, (time.time() - age, time.time() - age))
+    parquet.write_partition(pl.DataFrame({"month": [MAY]}), tmp_path, "t", SAMPLE_KEY)
+    assert sorted(p.name for p in path.parent.iterdir()) == [slow.name, "data.parquet"]
