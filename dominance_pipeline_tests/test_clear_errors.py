@@ -123,6 +123,9 @@ def test_a_snapshot_that_is_not_parquet_fails_naming_the_file(tmp_path):
     [
         ({"source": "live", "max_snapshot_lag_days": -1}, None, "raw_hub_listings", r"^max_snapshot_lag_days must be 0 or more, got -1$"),
         ({"source": "web"}, None, "raw_hub_listings", r"^unknown source 'web': use one of local, live, archive$"),
+        # A snapshot file named for the live source would be silently ignored: the run refuses it instead.
+        ({"source": "live", "snapshot": "/x/hub_stats_2026-05.parquet"}, None, "raw_hub_listings",
+         r"^snapshot='/x/hub_stats_2026-05\.parquet' is only for the local source, not live$"),
         ({"source": "local"}, ("DOMINANCE_THRESHOLDS", "value"), "raw_hub_listings",
          r"^invalid thresholds .*/thresholds\.yaml: raw_hub_listings\.max_shrink: Input should be less than or equal to 1$"),
         ({"source": "local"}, ("DOMINANCE_REGISTRY", "country"), "origin_tagged_models", r"^org registry .*/registry\.csv:5: .*'XX'"),
@@ -131,7 +134,7 @@ def test_a_snapshot_that_is_not_parquet_fails_naming_the_file(tmp_path):
          r"^no local snapshot for 2026-05: looked for .*/hub_stats_2026-05\.parquet; .*--snapshot-dir DIR.*"
          r"`snapshot: FILE` in raw_hub_listings' run config.*`source: archive` in the run config"),
     ],
-    ids=["negative-lag", "unknown-source", "thresholds", "registry", "missing-snapshot"],
+    ids=["negative-lag", "unknown-source", "snapshot-for-live", "thresholds", "registry", "missing-snapshot"],
 )
 def test_user_mistakes_inside_a_run_read_as_one_line(tmp_path, monkeypatch, config, env, step, reason):
     """What the UI's launchpad (or a schedule) can get wrong: the step fails with the reason as its first line."""
@@ -147,6 +150,22 @@ def test_user_mistakes_inside_a_run_read_as_one_line(tmp_path, monkeypatch, conf
     assert not result.success
     (failure,) = failures(result)
     assert failure.step == step and re.search(reason, failure.reason), failure.reason
+
+
+def test_a_max_snapshot_lag_of_zero_days_is_accepted(tmp_path):
+    # "0 or more": only a negative lag is a mistake (the local source ignores the lag; the check runs first).
+    import dagster as dg
+
+    from dominance_pipeline.definitions import build_definitions
+    from dominance_pipeline_tests.conftest import SAMPLE_DIR, SAMPLE_KEY
+
+    job = build_definitions(tmp_path / "data", SAMPLE_DIR).resolve_job_def("monthly_job")
+    result = job.execute_in_process(
+        partition_key=SAMPLE_KEY, instance=dg.DagsterInstance.ephemeral(),
+        run_config={"ops": {"raw_hub_listings": {"config": {"source": "local", "max_snapshot_lag_days": 0}}}},
+        asset_selection=[dg.AssetKey("raw_hub_listings")], raise_on_error=False,
+    )
+    assert result.success, failures(result)
 
 
 @pytest.mark.parametrize("command", ["report", "registry-gaps"])

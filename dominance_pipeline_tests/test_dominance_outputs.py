@@ -207,3 +207,30 @@ def test_the_first_partition_materializes_without_a_previous_month(tmp_path, sam
     reason = metadata(result, "dominance_indices")["absent"].value["download_delta_share"]
     assert reason == "no previous month: 2024-07 is the first partition"
     assert metadata(result, "monthly_leaderboard")["previous_month"].value == "absent: first partition"
+
+
+def test_the_leaderboard_metadata_names_the_month_it_ranked_against_or_why_none(runs):
+    # May is ranked against April; April's previous month (March) was never materialized, and April is not
+    # the first partition: the reason names March, not April.
+    months, _, _ = runs
+    assert metadata(months[SAMPLE_KEY], "monthly_leaderboard")["previous_month"].value == "2026-04"
+    assert metadata(months[PREVIOUS_KEY], "monthly_leaderboard")["previous_month"].value == (
+        "absent: origin_tagged_models for 2026-03 is not materialized"
+    )
+
+
+def test_the_indices_preview_puts_each_countrys_share_in_its_own_column():
+    import datetime as dt
+
+    from dominance_pipeline.defs.indices import summary_markdown
+    from dominance_pipeline_tests.cases import case_indices
+
+    ix = case_indices(dt.date(2026, 5, 1))
+    rows = ix.filter((pl.col("view") == "direct") & (pl.col("denominator") == "all"))
+    share = dict(rows.filter(pl.col("index") == "download_share").select("country", "value").iter_rows())
+    (ratio,) = rows.filter(pl.col("index") == "china_us_ratio").get_column("value").to_list()
+    assert share["CN"] != share["US"]  # Qwen (CN, 600) outweighs meta-llama (US, 200)
+    lines = summary_markdown(ix).splitlines()
+    assert lines[0] == "| view | denominator | CN | US | UNATTRIBUTED | CN/US |"
+    line = f"| direct | all | {share['CN'] * 100:.2f}% | {share['US'] * 100:.2f}% | {share['UNATTRIBUTED'] * 100:.2f}% | {ratio:.3f} |"
+    assert line in lines, lines

@@ -543,7 +543,23 @@ def test_a_listing_published_by_another_run_of_the_month_in_progress_is_named_as
     (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     message = failure.event_specific_data.error.message
     assert "another run of 2026-05 is in progress (run 0ther-run) and published it after this run's check" in message, message
+    # A listing its check failed is named as failed even while another run of the month is in progress.
+    verdicts.record(warehouse, "raw_hub_listings", MAY, verdicts.identity(raw), passed=False, summary="ERROR stand-in")
+    failed = dg.materialize(
+        [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
+        selection=dg.AssetSelection.assets("origin_tagged_models"), partition_key=MAY, instance=instance,
+        resources=defs.resources, raise_on_error=False,
+    )
+    (failure,) = [e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.event_specific_data.error.message
+    assert "raw_hub_listings for 2026-05 failed its check (ERROR stand-in)" in message and "another run" not in message, message
+    copy = raw.with_name("copy.tmp")  # published again: unchecked, as the other run left it
+    shutil.copyfile(raw, copy)
+    copy.replace(raw)
     instance.report_run_canceled(other)
+    # A run of another month in progress is no run of this one.
+    april = dg.DagsterRun(job_name="monthly_job", run_id="apr1l-run", status=dg.DagsterRunStatus.STARTED, tags={"dagster/partition": APRIL})
+    instance.add_run(april)
     again = dg.materialize(
         [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
         selection=dg.AssetSelection.assets("origin_tagged_models"), partition_key=MAY, instance=instance,
@@ -581,3 +597,66 @@ def test_the_series_metadata_counts_gaps_rejected_months_and_crossovers(tmp_path
     with_crossover = cross.filter(pl.col("crossover_month").is_not_null()).height
     assert with_crossover < cross.height  # some family never crosses over in CASE: the count is not the row count
     assert meta["dominance_crossover"]["crossovers_found"].value == with_crossover
+
+
+def test_the_leaderboard_of_a_month_whose_tagged_partition_is_empty_says_there_is_nothing_to_rank(tmp_path):
+    from dominance_pipeline.schemas import BY_ASSET
+    from dominance_pipeline.storage import parquet
+
+    parquet.write_partition(BY_ASSET["origin_tagged_models"].empty(), tmp_path / "data" / "warehouse", "origin_tagged_models", MAY)
+    defs = build_definitions(tmp_path / "data", tmp_path)
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
+        selection=dg.AssetSelection.assets("monthly_leaderboard"), partition_key=MAY, resources=defs.resources, raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "monthly_leaderboard"
+    assert "origin_tagged_models for 2026-05 is not materialized (or empty): nothing to rank" in failure.event_specific_data.error.message
+    assert not partition(tmp_path / "data", "monthly_leaderboard", MAY).exists()
+
+
+def test_the_indices_alone_refuse_tagged_models_that_failed_their_check_though_the_aggregates_passed(tmp_path):
+    # The UI's Materialize on dominance_indices alone: the aggregates' verdict is good, the tagged models' is not.
+    data = tmp_path / "data"
+    assert run_month(data, MAY).success
+    before = digests(data, MAY)
+    judged = verdicts.identity(partition(data, "origin_tagged_models", MAY))
+    verdicts.record(data / "warehouse", "origin_tagged_models", MAY, judged, passed=False, summary="ERROR stand-in")
+    defs = build_definitions(data, tmp_path)
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
+        selection=dg.AssetSelection.assets("dominance_indices"), partition_key=MAY, resources=defs.resources, raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "origin_tagged_models for 2026-05 failed its check (ERROR stand-in)" in failure.event_specific_data.error.message
+    assert digests(data, MAY) == before
+
+
+def test_a_previous_listing_published_again_since_its_check_is_neither_compared_with_nor_used_for_the_delta(tmp_path):
+    # April's listing published again (the same bytes, a new file) by a run that died before its check: unchecked,
+    # and refused as May's previous month by the raw size check and by download_delta_share alike.
+    from dominance_pipeline_tests.conftest import derive_previous_month
+
+    snapshots = tmp_path / "snapshots"
+    derive_previous_month(SAMPLE, snapshots)
+    data = tmp_path / "data"
+    assert run_month(data, APRIL, snapshot_dir=snapshots).success and run_month(data, MAY, snapshot_dir=snapshots).success
+    assert not pl.read_parquet(partition(data, "dominance_indices", MAY)).filter(pl.col("index") == "download_delta_share").is_empty()
+    april = partition(data, "raw_hub_listings", APRIL)
+    copy = april.with_name(".copy.tmp")
+    copy.write_bytes(april.read_bytes())
+    copy.replace(april)
+    assert verdicts.read(data / "warehouse", "raw_hub_listings", APRIL).state == verdicts.UNCHECKED
+
+    may = run_month(data, MAY, snapshot_dir=snapshots)
+
+    assert may.success
+    unchecked = "raw_hub_listings for 2026-04 was published and its check has not run on it since"
+    (size,) = [s for s in evaluation(may, "raw_hub_listings_valid").metadata["skipped"].value if s["expectation"].startswith("row count")]
+    assert size["note"].startswith(unchecked) and size["note"].endswith(": nothing accepted to compare with")
+    (meta,) = [m.metadata for m in may.asset_materializations_for_node("dominance_indices")]
+    assert meta["absent"].value["download_delta_share"].startswith(unchecked)
+    indices = pl.read_parquet(partition(data, "dominance_indices", MAY))
+    assert indices.filter(pl.col("index").str.starts_with("download_delta")).is_empty()
