@@ -263,3 +263,86 @@ def test_models_created_while_the_listing_runs_do_not_make_it_incomplete(tmp_pat
     with HubServer(ModelCorpus(synthetic_models(100)), faults=[GrowingTotal()], as_of=JUNE_5) as server:
         listing = stage(server, tmp_path, page_size=10)
     assert (listing.pages, listing.models) == (10, 100)
+
+
+def test_a_december_listing_may_be_taken_in_the_first_days_of_january():
+    # December ends at 2027-01-01 00:00 UTC: the year rolls over with the month.
+    live.check_listing_time(dt.date(2026, 12, 1), dt.datetime(2027, 1, 3, tzinfo=dt.UTC), max_lag_days=7)
+    with pytest.raises(live.ListingWindowError, match="the month ends 2027-01-01 00:00"):
+        live.check_listing_time(dt.date(2026, 12, 1), dt.datetime(2026, 12, 31, 23, 59, tzinfo=dt.UTC), max_lag_days=7)
+
+
+def test_a_budget_or_page_size_below_one_is_refused_before_any_request(tmp_path):
+    with HubServer(ModelCorpus(synthetic_models(10)), as_of=JUNE_5) as server:
+        with pytest.raises(ValueError, match="requests_per_5min must be at least 1"):
+            stage(server, tmp_path, requests_per_5min=0)
+        with pytest.raises(ValueError, match="page_size must be at least 1"):
+            stage(server, tmp_path, page_size=0)
+        assert server.stats.pages_sent == 0
+
+
+def test_the_pacers_next_window_starts_when_the_pause_ends():
+    # Budget 2 per 300 s: the third call at t=0 waits until t=300, which opens the next window [300, 600);
+    # calls at 310 and 320 are its second and third, so the one at 320 waits until 600 (280 s).
+    now = [0.0]
+    waits: list[float] = []
+    pacer = live.Pacer(budget=2, window=300, clock=lambda: now[0], sleep=lambda s: (waits.append(s), now.__setitem__(0, now[0] + s)))
+    for t in (0, 0, 0, 310, 320):
+        now[0] = max(now[0], t)
+        pacer.wait()
+    assert waits == [300.0, 280.0]
+
+
+def test_a_cursor_renewed_on_the_same_page_is_stopped_though_it_serves_only_repeats(tmp_path):
+    # 100 models in pages of 10; from request 3 on, each page links to itself with a fresh cursor (30 times),
+    # so every page served after page 3 is an exact repeat of the page before: dropped, the model count stays
+    # at 30. The served count (repeats included) passes 2x the Hub's 100 on page 21 (210 served).
+    with HubServer(ModelCorpus(synthetic_models(100)), faults=[parse_fault("loop:after=2,back=1,fresh=1,times=30")], as_of=JUNE_5) as server:
+        with pytest.raises(live.ListingError, match="run past 210 models, 2x the 100 expected \\(the Hub's total\\)"):
+            stage(server, tmp_path, page_size=10)
+        assert server.stats.pages_sent == 21
+    assert not (tmp_path / "stage").exists()  # a looping listing is discarded, not resumed into the loop
+
+
+def test_last_months_count_bounds_a_loop_before_the_hubs_total(tmp_path):
+    # The caller's expected_total (last month's 60) wins over the Hub's X-Total-Count (100): a loop with fresh
+    # cursors over pages of 10 is stopped once more than 120 models were served, on page 13.
+    with HubServer(ModelCorpus(synthetic_models(100)), faults=[parse_fault("loop:after=4,back=2,fresh=1,times=40")], as_of=JUNE_5) as server:
+        with pytest.raises(live.ListingError, match="run past 130 models, 2x the 60 expected \\(last month's count\\)"):
+            stage(server, tmp_path, page_size=10, expected_total=60)
+        assert server.stats.pages_sent == 13
+
+
+def test_without_a_token_the_machines_hf_token_is_not_sent(tmp_path, monkeypatch):
+    # token=None means anonymous: huggingface_hub would otherwise fall back to HF_TOKEN or the stored login.
+    monkeypatch.setenv("HF_TOKEN", "hf_not_for_this_listing")
+    with HubServer(ModelCorpus(synthetic_models(30)), as_of=JUNE_5) as server:
+        stage(server, tmp_path, page_size=10)
+        assert (server.stats.pages_sent, server.stats.authorized) == (3, 0)
+
+
+def test_a_total_header_that_is_not_a_count_is_ignored(tmp_path):
+    # X-Total-Count is read only when it is a plain count; anything else ("about 30", "-1") says nothing.
+    from dataclasses import dataclass, replace
+
+    from dominance_pipeline.hubserver.faults import Fault
+
+    @dataclass
+    class OddTotal(Fault):
+        name = "oddtotal"
+
+        def page(self, page):  # noqa: ANN001, ANN202
+            return replace(page, total="about 30" if self.fired % 2 else "-1")
+
+    with HubServer(ModelCorpus(synthetic_models(30)), faults=[OddTotal()], as_of=JUNE_5) as server:
+        listing = stage(server, tmp_path, page_size=10)
+    assert (listing.pages, listing.models) == (3, 30)
+
+
+def test_repeats_dropped_on_the_way_do_not_count_towards_the_hubs_total(tmp_path):
+    # 100 models in pages of 10. Page 2 (10-19) links to row 15: page 3 (15-24) repeats 5 models (dropped).
+    # Page 10 (85-94) has no next link: 95 distinct models staged, 5 short of the Hub's 100, though 100 were served.
+    faults = [parse_fault("overlap:after=1,times=1,rows=5"), parse_fault("end:after=9,times=1")]
+    with HubServer(ModelCorpus(synthetic_models(100)), faults=faults, as_of=JUNE_5) as server:
+        with pytest.raises(live.ListingIncompleteError, match="ended after 95 models on page 10, but the Hub reports 100"):
+            stage(server, tmp_path, page_size=10)

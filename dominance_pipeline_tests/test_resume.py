@@ -126,7 +126,7 @@ def test_a_stale_checkpoint_or_another_endpoints_is_not_resumed(halfway):
     with HubServer(ModelCorpus(MODELS), as_of=JUNE_5, page_size=PAGE) as other:
         listing = live.stage_listing(endpoint=other.url, token=None, month=MAY, stage_dir=stage_dir, page_size=PAGE,
                                      checkpoint_rows=CHECKPOINT, log=lines.append)
-    assert listing.resumed_from_page is None and any("another endpoint or query" in line for line in lines[1:])
+    assert listing.resumed_from_page is None and any("another month, endpoint or query" in line for line in lines[1:])
     assert pl.concat([pl.read_parquet(f) for f in listing.files]).height == 600
 
 
@@ -197,5 +197,101 @@ def test_a_checkpoint_of_another_query_is_not_resumed(tmp_path, monkeypatch):
         server.faults.clear()
         lines: list[str] = []
         listing = live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path, page_size=100, log=lines.append)
-    assert any("starting again from page 1: the checkpoint belongs to another endpoint or query" in line for line in lines), lines
+    assert any("starting again from page 1: the checkpoint belongs to another month, endpoint or query" in line for line in lines), lines
     assert (listing.resumed_from_page, listing.pages, listing.models) == (None, 6, 600)
+
+
+def test_a_resumed_listing_keeps_the_start_of_the_first_run(halfway):
+    # The Hub's clock moved on an hour between the failed run and the resumed one: the listing started with
+    # the first run's page 1 and its snapshot is the resumed run's last page.
+    server, stage_dir = halfway
+    server.as_of = JUNE_5 + dt.timedelta(hours=1)
+    listing = stage(server, stage_dir)
+    assert listing.resumed_from_page == 7
+    assert (listing.started_at, listing.snapshot_at) == (JUNE_5, JUNE_5 + dt.timedelta(hours=1))
+
+
+def test_a_checkpoint_whose_chunk_is_missing_is_not_resumed(halfway):
+    server, stage_dir = halfway
+    (stage_dir / "part-00001.parquet").unlink()  # pages 3-4 of the three chunks staged (pages 1-6)
+    lines: list[str] = []
+    listing = stage(server, stage_dir, log=lines.append)
+    assert "starting again from page 1: staged chunks are missing (part-00001.parquet)" in lines[0]
+    ids = pl.concat([pl.read_parquet(f) for f in listing.files])["id"]
+    assert (listing.resumed_from_page, listing.pages) == (None, 12) and ids.len() == ids.n_unique() == 600
+
+
+def test_a_checkpoint_of_another_month_is_not_resumed(tmp_path, monkeypatch):
+    # April's listing (taken June 5, within a 40-day window) failed at page 7 in the same folder; May's
+    # listing does not continue it.
+    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", lambda s: None)
+    with HubServer(ModelCorpus(MODELS), as_of=JUNE_5, page_size=PAGE) as server:
+        server.faults[:] = [parse_fault("5xx:after=6,burst=6,times=1")]
+        with pytest.raises(live.ListingError, match="resume at page 7"):
+            live.stage_listing(endpoint=server.url, token=None, month=dt.date(2026, 4, 1), stage_dir=tmp_path, page_size=PAGE,
+                               checkpoint_rows=CHECKPOINT, max_lag_days=40)
+        server.faults.clear()
+        listing = stage(server, tmp_path)
+    assert (listing.resumed_from_page, listing.pages, listing.models) == (None, 12, 600)
+
+
+def test_a_complete_listing_killed_before_publishing_is_published_without_asking_again(tmp_path):
+    # stage_listing leaves a complete listing staged for the caller to publish; if the caller dies first, the
+    # next run finds the checkpoint marked done and returns the same chunks without a request.
+    lines: list[str] = []
+    with HubServer(ModelCorpus(MODELS), as_of=JUNE_5, page_size=PAGE) as server:
+        first = stage(server, tmp_path / "stage")
+        sent = server.stats.pages_sent
+        again = stage(server, tmp_path / "stage", log=lines.append)
+        assert (sent, server.stats.pages_sent) == (12, 12)
+    assert any("is complete (600 models); publishing it" in line for line in lines), lines
+    assert (again.files, again.pages, again.models, again.snapshot_at) == (first.files, 12, 600, JUNE_5)
+
+
+def test_a_loop_back_to_a_page_of_the_earlier_run_is_caught_on_the_first_resumed_page(halfway):
+    # Resumed at page 7, whose next link points back to page 5 (read by the failed run, with the same cursor):
+    # the checkpoint remembers the cursors read before it, so the loop is seen at once.
+    server, stage_dir = halfway
+    server.faults[:] = [parse_fault("loop:after=0,times=1,back=3")]
+    with pytest.raises(live.ListingError, match=r"page 7 links back to a page already read \(350 models so far\)"):
+        stage(server, stage_dir)
+    assert not stage_dir.exists()
+
+
+def test_a_resumed_run_that_fails_at_once_can_still_be_resumed(halfway):
+    # The resumed run dies on its first request: the checkpoint of pages 1-6 is still there for the next one.
+    server, stage_dir = halfway
+    server.faults[:] = [parse_fault("5xx:after=0,burst=6,times=1")]
+    with pytest.raises(live.ListingError, match=r"6 pages \(300 models\) are staged: run the month again to resume at page 7$"):
+        stage(server, stage_dir)
+    server.faults.clear()
+    assert stage(server, stage_dir).resumed_from_page == 7
+
+
+def test_a_resume_after_a_page_of_repeats_keeps_the_repeats_further_away(tmp_path, monkeypatch):
+    # Pages of 50, a checkpoint every 60 rows. Page 7 (300-349) links to row 290 (60 rows early): page 8
+    # (290-339) repeats 40 rows of page 7 (dropped) and keeps 10 of page 6; the checkpoint falls after page 8.
+    # Page 9 (340-389) repeats 340-349 of page 7, two pages back: kept, left to normalisation, whether the
+    # listing ran through or resumed at page 9. 14 pages, 660 served, 40 dropped, 620 staged.
+    monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", lambda s: None)
+    kwargs = {"page_size": 50, "checkpoint_rows": 60}
+    with HubServer(ModelCorpus(synthetic_models(600)), as_of=JUNE_5, page_size=50) as server:
+        server.faults[:] = [parse_fault("overlap:after=6,times=1,rows=60")]
+        whole = live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path / "whole", **kwargs)
+        server.faults[:] = [parse_fault("overlap:after=6,times=1,rows=60"), parse_fault("5xx:after=8,burst=6,times=1")]
+        with pytest.raises(live.ListingError, match="resume at page 9"):
+            live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path / "halted", **kwargs)
+        server.faults.clear()
+        resumed = live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path / "halted", **kwargs)
+    assert (whole.pages, whole.models, whole.repeats) == (14, 620, 40)
+    assert (resumed.resumed_from_page, resumed.pages, resumed.models, resumed.repeats) == (9, 14, 620, 40)
+
+
+def test_a_cursor_refused_after_the_first_resumed_page_fails_the_run_instead_of_restarting(halfway):
+    # Only the checkpoint's own cursor (the resumed run's first request) may have expired; a 400 on page 8,
+    # whose cursor the Hub has just handed out, is an error: the run fails and keeps pages 1-7 for the next.
+    server, stage_dir = halfway
+    server.faults[:] = [parse_fault("5xx:after=1,burst=1,times=1,status=400")]
+    with pytest.raises(live.ListingError, match=r"^page 8 of the model listing: the Hub answered 400 Bad Request \(fake Hub: injected 400\); nothing was published"):
+        stage(server, stage_dir)
+    assert server.stats.statuses[400] == 1

@@ -115,7 +115,7 @@ class StagingArea:
         except (OSError, ValueError, TypeError) as exc:
             return None, f"unreadable checkpoint ({exc})"
         if not state.same_listing(wanted):
-            return None, "the checkpoint belongs to another endpoint or query"
+            return None, "the checkpoint belongs to another month, endpoint or query"
         saved = dt.datetime.fromisoformat(state.saved_at) if state.saved_at else None
         if saved is None or now - saved > RESUME_MAX_AGE:
             return None, f"the checkpoint is older than {RESUME_MAX_AGE.total_seconds() / 3600:.0f} hours"
