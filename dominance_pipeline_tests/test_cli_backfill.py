@@ -183,6 +183,10 @@ def test_missing_only_runs_a_month_whose_last_run_failed_at_a_check_after_its_as
     second = run_cli(tmp_path, *args, "--missing-only")
     assert second.returncode == 0, second.stdout + second.stderr
     assert "skipped" not in second.stdout and re.search(r"^\[1/1\] 2026-05 ok in ", second.stdout, re.M), second.stdout
+    # Run again and failing, the month is not said to have replaced the earlier materialization.
+    third = run_cli_env(tmp_path, env, *args)
+    assert re.search(r"^\[1/1\] 2026-05 FAILED at check dominance_indices_valid on dominance_indices in [\d.]+ s, run \S+$", third.stdout, re.M), third.stdout
+    assert "replaced the earlier materialization" not in third.stdout
 
 
 @pytest.mark.parametrize("change", ["deleted", "replaced"])
@@ -205,6 +209,7 @@ def test_missing_only_runs_a_month_whose_partition_is_no_longer_in_the_warehouse
     assert (folder / "data.parquet").is_file()
     third = run_cli(tmp_path, *args, "--missing-only")
     assert "skipped, already materialized (--missing-only): 2026-05" in third.stdout, third.stdout
+    assert "will be replaced" not in third.stdout and "[1/" not in third.stdout  # skipped, so not replaced
 
 
 def test_a_broken_registry_or_instance_folder_stops_the_backfill_before_any_month(tmp_path, snapshots):
@@ -232,6 +237,8 @@ def test_a_broken_registry_or_instance_folder_stops_the_backfill_before_any_mont
         (("--from", "2026-03", "--to", "2026-05", "--source", "archive", "--snapshot-dir", "."), "--snapshot-dir is for the local source"),
         (("--from", "2026-03", "--to", "2026-05", "--snapshot-dir", "no/such/folder"), "is not a folder"),
         (("--from", "2023-01", "--to", "2026-05"), "is not a partition"),
+        (("--from", "2026-03", "--to", "2026-05", "--snapshot-dir", __file__), "is not a folder"),  # a file, not a folder
+        (("--from", "2026-03", "--to", "2026-05", "--endpoint", "http://127.0.0.1:1"), "--endpoint is for the archive source"),
     ],
 )
 def test_usage_mistakes_are_one_line_and_exit_two(capsys, args, message):
@@ -410,3 +417,44 @@ def test_a_backfill_exits_one_when_the_series_fails_its_check(tmp_path):
     assert "1 succeeded (2026-05)" in proc.stdout, proc.stdout
     assert "FAILED check dominance_timeseries_valid on dominance_timeseries" in proc.stderr, proc.stderr
     assert proc.returncode == 1
+
+
+def test_a_range_includes_both_ends_and_a_single_month_is_that_month():
+    from dominance_pipeline.cli.backfill import month_range
+
+    assert month_range("2026-05", "2026-05") == ["2026-05-01"]
+    assert month_range("2026-03", "2026-05") == ["2026-03-01", "2026-04-01", "2026-05-01"]
+    assert month_range("2025-12-01", "2026-01") == ["2025-12-01", "2026-01-01"]  # across a year, either spelling
+
+
+def test_missing_only_runs_again_only_the_skipped_month_right_after_each_run_of_months():
+    from dominance_pipeline.cli.backfill import after_gaps
+
+    keys = ["2026-01-01", "2026-02-01", "2026-03-01", "2026-04-01", "2026-05-01"]
+    # 02 and 03 run: 03 is itself run (not again), 04 reads 03, 05 reads the skipped 04: only 04 runs again.
+    assert after_gaps(keys, ["2026-02-01", "2026-03-01"]) == ["2026-04-01"]
+    assert after_gaps(keys, ["2026-01-01", "2026-03-01"]) == ["2026-02-01", "2026-04-01"]
+    assert after_gaps(keys, ["2026-05-01"]) == [] and after_gaps(keys, keys) == []
+
+
+def test_the_summary_counts_an_interrupted_month_apart_from_the_failed_ones(capsys):
+    from dominance_pipeline.cli.backfill import MonthResult, summarize
+    from dominance_pipeline.cli.materialize import INTERRUPTED, StepFailure
+
+    ok = MonthResult("2026-03-01", "r1", 1.0)
+    stopped = MonthResult("2026-04-01", "r2", 1.0, [StepFailure("raw_hub_listings", INTERRUPTED)])
+    todo = ["2026-03-01", "2026-04-01", "2026-05-01"]
+    assert summarize([ok, stopped], todo, 2.0, interrupted=True) == 1
+    out = capsys.readouterr().out
+    assert "Ran 2 of 3 month(s) in 2.0 s: 1 succeeded (2026-03), 1 interrupted\n" in out
+    assert "FAILED" not in out and "  INTERRUPTED 2026-04 at raw_hub_listings: not finished, run it again (run r2)" in out
+    assert "  not run (interrupted): 2026-05\n" in out
+    failed = MonthResult("2026-04-01", "r3", 1.0, [StepFailure("check raw_hub_listings_valid on raw_hub_listings", "2 of 9 expectations failed\nrow count")])
+    assert summarize([ok, failed], todo[:2], 2.0) == 1
+    out = capsys.readouterr().out
+    assert "Ran 2 of 2 month(s) in 2.0 s: 1 succeeded (2026-03), 1 failed\n" in out and "interrupted" not in out
+    assert "  FAILED 2026-04 at check raw_hub_listings_valid on raw_hub_listings: 2 of 9 expectations failed (run r3)\n" in out
+    assert summarize([failed], todo[1:2], 1.0) == 1
+    assert "Ran 1 of 1 month(s) in 1.0 s: 0 succeeded (none), 1 failed\n" in capsys.readouterr().out
+    assert summarize([ok], todo[:1], 1.0) == 0
+    assert "Ran 1 of 1 month(s) in 1.0 s: 1 succeeded (2026-03)\n" == capsys.readouterr().out.lstrip("\n")

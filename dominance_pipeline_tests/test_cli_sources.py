@@ -167,3 +167,13 @@ def test_hub_server_option_mistakes_are_user_errors(tmp_path, sample_path, args,
     with pytest.raises(UserError) as err:
         hub_server(*(a.format(**fill) for a in args))
     assert message.format(**fill) in str(err.value)
+
+
+def test_a_snapshot_lag_of_zero_days_is_passed_to_the_run_not_dropped(monkeypatch):
+    import argparse
+
+    from dominance_pipeline.cli.materialize import raw_config
+
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    args = argparse.Namespace(source="live", snapshot=None, endpoint=None, max_snapshot_lag_days=0)
+    assert raw_config(args) == {"source": "live", "max_snapshot_lag_days": 0}  # 0: the listing must be taken on the month end

@@ -316,3 +316,33 @@ def test_cli_passes_its_options_to_the_generator_and_refuses_a_file_as_out(tmp_p
     (tmp_path / "a_file").write_text("")
     assert main(["synth", "--models", "300", "--out", str(tmp_path / "a_file")]) == 2
     assert capsys.readouterr().err == f"dominance-pipeline synth: error: --out {tmp_path / 'a_file'} exists and is not a folder\n"
+
+
+def test_trending_is_a_tenth_of_the_likes_gained_since_the_month_before(tmp_path):
+    old, new = (pl.read_parquet(p, columns=["id", "likes", "trendingScore"]) for p in
+                generate(SynthConfig(models=2_000, months=2, end=END, seed=3), tmp_path))
+    both = old.join(new, on="id", suffix="_new")
+    gained = (both["likes_new"] - both["likes"]).to_list()
+    assert both["trendingScore_new"].to_list() == [float(g // 10) for g in gained]
+    assert sum(g >= 10 for g in gained) > 0  # some models gained enough likes to trend
+
+
+def test_no_model_is_modified_after_its_snapshot_was_taken(tmp_path):
+    for path in generate(SynthConfig(models=2_000, months=2, end=END, seed=3), tmp_path):
+        taken = dt.datetime.fromisoformat(pq.read_schema(path).metadata[b"snapshot_at"].decode()).replace(tzinfo=None)
+        assert taken == dt.datetime.strptime(path.stem[-7:], "%Y-%m") + dt.timedelta(days=31 if path.stem.endswith("05") else 30) - dt.timedelta(seconds=1)
+        assert pl.read_parquet(path, columns=["lastModified"])["lastModified"].max() <= taken
+
+
+def _all_time_over_30_day(df: pl.DataFrame) -> float:
+    """Median all-time / 30-day downloads of the models 12 to 24 months old at the end of May 2026."""
+    age = (pl.lit(dt.datetime(2026, 6, 1)) - pl.col("createdAt")).dt.total_days() / 30.44
+    x = df.filter((pl.col("downloads") > 0) & age.is_between(12, 24))
+    return (x["downloadsAllTime"] / x["downloads"]).median()
+
+
+def test_only_young_models_ramp_so_old_models_30_day_downloads_keep_the_samples_history_ratio(big_month):
+    # A model older than 30 days downloads at its rate, not more with age: the all-time / 30-day ratio of
+    # 1-2-year-old models stays near the real sample's (measured here on the sample itself).
+    sample = _all_time_over_30_day(pl.read_parquet(SAMPLE, columns=["createdAt", "downloads", "downloadsAllTime"]))
+    assert sample / 2 < _all_time_over_30_day(big_month) < sample * 2
