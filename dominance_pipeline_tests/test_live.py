@@ -138,14 +138,19 @@ def test_items_of_the_wrong_type_reach_the_quarantine_with_the_item():
     assert '\\"downloads\\": \\"5\\"' in out.quarantine.filter(pl.col("model_id") == "a/bad")["row_json"].item()
 
 
-def test_the_pacer_waits_for_the_next_window():
+def paced_waits(budget: int, window: float, calls: tuple[float, ...]) -> list[float]:
+    """The waits a Pacer imposes on calls made at the given times (a fake clock that its sleeps advance)."""
     now = [0.0]
     waits: list[float] = []
-    pacer = live.Pacer(budget=3, window=300, clock=lambda: now[0], sleep=lambda s: (waits.append(s), now.__setitem__(0, now[0] + s)))
-    for t in (0, 10, 20, 30, 40):
+    pacer = live.Pacer(budget=budget, window=window, clock=lambda: now[0], sleep=lambda s: (waits.append(s), now.__setitem__(0, now[0] + s)))
+    for t in calls:
         now[0] = max(now[0], t)
         pacer.wait()
-    assert waits == [270.0]
+    return waits
+
+
+def test_the_pacer_waits_for_the_next_window():
+    assert paced_waits(3, 300, (0, 10, 20, 30, 40)) == [270.0]
 
 
 def test_progress_gives_rate_and_eta():
@@ -284,13 +289,7 @@ def test_a_budget_or_page_size_below_one_is_refused_before_any_request(tmp_path)
 def test_the_pacers_next_window_starts_when_the_pause_ends():
     # Budget 2 per 300 s: the third call at t=0 waits until t=300, which opens the next window [300, 600);
     # calls at 310 and 320 are its second and third, so the one at 320 waits until 600 (280 s).
-    now = [0.0]
-    waits: list[float] = []
-    pacer = live.Pacer(budget=2, window=300, clock=lambda: now[0], sleep=lambda s: (waits.append(s), now.__setitem__(0, now[0] + s)))
-    for t in (0, 0, 0, 310, 320):
-        now[0] = max(now[0], t)
-        pacer.wait()
-    assert waits == [300.0, 280.0]
+    assert paced_waits(2, 300, (0, 0, 0, 310, 320)) == [300.0, 280.0]
 
 
 def test_a_cursor_renewed_on_the_same_page_is_stopped_though_it_serves_only_repeats(tmp_path):

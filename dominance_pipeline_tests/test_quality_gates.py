@@ -535,23 +535,22 @@ def test_a_listing_published_by_another_run_of_the_month_in_progress_is_named_as
     shutil.copyfile(raw, copy)
     copy.replace(raw)
     defs = build_definitions(data, snapshots)
-    result = dg.materialize(
-        [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
-        selection=dg.AssetSelection.assets("origin_tagged_models"), partition_key=MAY, instance=instance,
-        resources=defs.resources, raise_on_error=False,
-    )
-    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    message = failure.event_specific_data.error.message
+
+    def tagging_refusal() -> str:
+        """Why this run's tagged step of May fails (its only failure)."""
+        result = dg.materialize(
+            [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
+            selection=dg.AssetSelection.assets("origin_tagged_models"), partition_key=MAY, instance=instance,
+            resources=defs.resources, raise_on_error=False,
+        )
+        (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        return failure.event_specific_data.error.message
+
+    message = tagging_refusal()
     assert "another run of 2026-05 is in progress (run 0ther-run) and published it after this run's check" in message, message
     # A listing its check failed is named as failed even while another run of the month is in progress.
     verdicts.record(warehouse, "raw_hub_listings", MAY, verdicts.identity(raw), passed=False, summary="ERROR stand-in")
-    failed = dg.materialize(
-        [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
-        selection=dg.AssetSelection.assets("origin_tagged_models"), partition_key=MAY, instance=instance,
-        resources=defs.resources, raise_on_error=False,
-    )
-    (failure,) = [e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"]
-    message = failure.event_specific_data.error.message
+    message = tagging_refusal()
     assert "raw_hub_listings for 2026-05 failed its check (ERROR stand-in)" in message and "another run" not in message, message
     copy = raw.with_name("copy.tmp")  # published again: unchecked, as the other run left it
     shutil.copyfile(raw, copy)
@@ -560,13 +559,7 @@ def test_a_listing_published_by_another_run_of_the_month_in_progress_is_named_as
     # A run of another month in progress is no run of this one.
     april = dg.DagsterRun(job_name="monthly_job", run_id="apr1l-run", status=dg.DagsterRunStatus.STARTED, tags={"dagster/partition": APRIL})
     instance.add_run(april)
-    again = dg.materialize(
-        [*defs.assets, *defs.asset_checks],  # type: ignore[list-item]
-        selection=dg.AssetSelection.assets("origin_tagged_models"), partition_key=MAY, instance=instance,
-        resources=defs.resources, raise_on_error=False,
-    )
-    (failure,) = [e for e in again.all_events if e.event_type_value == "STEP_FAILURE"]
-    assert "fix the cause and materialize the month again" in failure.event_specific_data.error.message
+    assert "fix the cause and materialize the month again" in tagging_refusal()
 
 
 def test_the_series_metadata_counts_gaps_rejected_months_and_crossovers(tmp_path):

@@ -161,6 +161,22 @@ def test_a_second_live_run_of_the_same_month_is_refused_while_one_holds_it(tmp_p
         assert materialize_raw(tmp_path, KEY, {"source": "live"}, server.url, page_size=PAGE).success  # released
 
 
+def through_and_resumed(tmp_path: Path, *, overlap_after: int, checkpoint_rows: int, halt_after: int) -> tuple[live.LiveListing, live.LiveListing]:
+    """600 models in pages of 50 whose page `overlap_after` + 1 links 60 rows back: the listing run through,
+    and the same listing stopped by a 5xx burst after page `halt_after` (its run fails, naming the page to
+    resume at) and run again."""
+    kwargs = {"page_size": 50, "checkpoint_rows": checkpoint_rows}
+    with HubServer(ModelCorpus(synthetic_models(600)), as_of=JUNE_5, page_size=50) as server:
+        server.faults[:] = [parse_fault(f"overlap:after={overlap_after},times=1,rows=60")]
+        whole = live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path / "whole", **kwargs)
+        server.faults[:] = [parse_fault(f"overlap:after={overlap_after},times=1,rows=60"), parse_fault(f"5xx:after={halt_after},burst=6,times=1")]
+        with pytest.raises(live.ListingError, match=f"resume at page {halt_after + 1}"):
+            live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path / "halted", **kwargs)
+        server.faults.clear()
+        resumed = live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path / "halted", **kwargs)
+    return whole, resumed
+
+
 def test_a_resumed_listing_drops_the_same_repeats_as_an_uninterrupted_one(tmp_path, monkeypatch):
     # 600 models in pages of 50, a checkpoint every 100 rows. Page 6 (rows 250-299) links to a page starting 60
     # rows early: page 7 (240-289) holds 10 rows of page 5 (not the page before: kept, left to normalisation)
@@ -168,15 +184,7 @@ def test_a_resumed_listing_drops_the_same_repeats_as_an_uninterrupted_one(tmp_pa
     # page 6, which page 7 does not (kept). 14 pages, 660 rows served, 40 repeats, 620 models: the same whether
     # the listing ran through or was stopped after page 6 and resumed at page 7.
     monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", lambda s: None)
-    kwargs = {"page_size": 50, "checkpoint_rows": 100}
-    with HubServer(ModelCorpus(synthetic_models(600)), as_of=JUNE_5, page_size=50) as server:
-        server.faults[:] = [parse_fault("overlap:after=5,times=1,rows=60")]
-        whole = live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path / "whole", **kwargs)
-        server.faults[:] = [parse_fault("overlap:after=5,times=1,rows=60"), parse_fault("5xx:after=6,burst=6,times=1")]
-        with pytest.raises(live.ListingError, match="resume at page 7"):
-            live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path / "halted", **kwargs)
-        server.faults.clear()
-        resumed = live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path / "halted", **kwargs)
+    whole, resumed = through_and_resumed(tmp_path, overlap_after=5, checkpoint_rows=100, halt_after=6)
     assert (whole.pages, whole.models, whole.repeats) == (14, 620, 40)
     assert (resumed.resumed_from_page, resumed.pages, resumed.models, resumed.repeats) == (7, 14, 620, 40)
 
@@ -274,15 +282,7 @@ def test_a_resume_after_a_page_of_repeats_keeps_the_repeats_further_away(tmp_pat
     # Page 9 (340-389) repeats 340-349 of page 7, two pages back: kept, left to normalisation, whether the
     # listing ran through or resumed at page 9. 14 pages, 660 served, 40 dropped, 620 staged.
     monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", lambda s: None)
-    kwargs = {"page_size": 50, "checkpoint_rows": 60}
-    with HubServer(ModelCorpus(synthetic_models(600)), as_of=JUNE_5, page_size=50) as server:
-        server.faults[:] = [parse_fault("overlap:after=6,times=1,rows=60")]
-        whole = live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path / "whole", **kwargs)
-        server.faults[:] = [parse_fault("overlap:after=6,times=1,rows=60"), parse_fault("5xx:after=8,burst=6,times=1")]
-        with pytest.raises(live.ListingError, match="resume at page 9"):
-            live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path / "halted", **kwargs)
-        server.faults.clear()
-        resumed = live.stage_listing(endpoint=server.url, token=None, month=MAY, stage_dir=tmp_path / "halted", **kwargs)
+    whole, resumed = through_and_resumed(tmp_path, overlap_after=6, checkpoint_rows=60, halt_after=8)
     assert (whole.pages, whole.models, whole.repeats) == (14, 620, 40)
     assert (resumed.resumed_from_page, resumed.pages, resumed.models, resumed.repeats) == (9, 14, 620, 40)
 

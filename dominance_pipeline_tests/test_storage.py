@@ -475,31 +475,6 @@ def test_an_explicit_folder_wins_over_the_environment_and_the_environment_over_t
     assert default.dagster_home == PROJECT_ROOT / "data" / "dagster_home"
 
 
-def test_files_published_together_are_all_kept_as_they_were_when_the_last_one_fails_to_sync(tmp_path, monkeypatch):
-    # Every file is synced before the first is renamed: a disk error on the second file of a pair must not
-    # leave the first one published beside the old second one.
-    import os
-
-    first, second = parquet.partition_file(tmp_path, "a", "2026-05-01"), parquet.partition_file(tmp_path, "b", "2026-05-01")
-    for path in (first, second):
-        path.parent.mkdir(parents=True)
-        path.write_bytes(b"old")
-    fsync = os.fsync
-
-    def full_disk(fd: int) -> None:
-        if "/b/" in os.readlink(f"/proc/self/fd/{fd}"):
-            raise OSError(28, "No space left on device")
-        fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", full_disk)
-    with pytest.raises(OSError, match="No space left"):
-        with parquet.publishing_all([first, second]) as (tmp_first, tmp_second):
-            tmp_first.write_bytes(b"new")
-            tmp_second.write_bytes(b"new")
-    assert (first.read_bytes(), second.read_bytes()) == (b"old", b"old")
-    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["data.parquet", "data.parquet"]
-
-
 def test_streamed_partitions_write_statistics_only_for_the_columns_their_options_name(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

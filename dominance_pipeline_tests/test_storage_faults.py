@@ -17,6 +17,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from dominance_pipeline.settings import PROJECT_ROOT
@@ -85,6 +86,18 @@ def test_a_run_killed_while_writing_leaves_the_previous_partition_readable(tmp_p
         assert con.execute(f"SELECT count(*) FROM {RAW}").fetchone() == (4167,)
 
 
+def disk_full_under(monkeypatch, fragment: str) -> None:
+    """Syncing any file whose path holds `fragment` fails as a full disk does (ENOSPC); other files sync."""
+    fsync = os.fsync
+
+    def full_disk(fd: int) -> None:
+        if fragment in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(28, "No space left on device")
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+
+
 def test_a_disk_error_on_the_quarantine_keeps_both_files_of_the_month_as_they_were(tmp_path, monkeypatch):
     # The new listing is 30 copies of the sample; the disk fails when the quarantine is synced. Publishing the
     # raw partition first would leave 125k new rows beside the old quarantine (and its check would pass).
@@ -94,14 +107,7 @@ def test_a_disk_error_on_the_quarantine_keeps_both_files_of_the_month_as_they_we
     publish_listing(parquet_batches(SAMPLE), **publish)
     files = [parquet.partition_file(warehouse, RAW, SAMPLE_KEY), parquet.partition_file(warehouse / "quarantine", RAW, SAMPLE_KEY)]
     before = {p: sha(p) for p in files}
-    fsync = os.fsync
-
-    def full_disk(fd: int) -> None:
-        if "/quarantine/" in os.readlink(f"/proc/self/fd/{fd}"):
-            raise OSError(28, "No space left on device")
-        fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", full_disk)
+    disk_full_under(monkeypatch, "/quarantine/")
     try:
         publish_listing(parquet_batches(big_snapshot(tmp_path / "big.parquet")), **publish)
     except OSError as exc:
@@ -172,3 +178,19 @@ def test_a_temporary_file_written_to_within_the_hour_is_left_to_its_writer(tmp_p
         os.utime(p, (time.time() - age, time.time() - age))
     parquet.write_partition(pl.DataFrame({"month": [MAY]}), tmp_path, "t", SAMPLE_KEY)
     assert sorted(p.name for p in path.parent.iterdir()) == [slow.name, "data.parquet"]
+
+
+def test_files_published_together_are_all_kept_as_they_were_when_the_last_one_fails_to_sync(tmp_path, monkeypatch):
+    # Every file is synced before the first is renamed: a disk error on the second file of a pair must not
+    # leave the first one published beside the old second one.
+    first, second = parquet.partition_file(tmp_path, "a", "2026-05-01"), parquet.partition_file(tmp_path, "b", "2026-05-01")
+    for path in (first, second):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"old")
+    disk_full_under(monkeypatch, "/b/")
+    with pytest.raises(OSError, match="No space left"):
+        with parquet.publishing_all([first, second]) as (tmp_first, tmp_second):
+            tmp_first.write_bytes(b"new")
+            tmp_second.write_bytes(b"new")
+    assert (first.read_bytes(), second.read_bytes()) == (b"old", b"old")
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["data.parquet", "data.parquet"]
