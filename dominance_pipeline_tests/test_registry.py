@@ -26,9 +26,10 @@ def row(ns: str, cc: str = "US", aliases: str = "", renamed: str = "", start: st
     return f"{ns},Org,{cc},company,headquarters,https://example.org,{aliases},{renamed},{start},{end},{inter},"
 
 
-def attributed(reg, day: dt.date, *namespaces: str) -> list[tuple[str, str]]:
+def attributed(reg, day: dt.date, *namespaces: str, columns: tuple[str, ...] = ("namespace", "country")) -> list[tuple]:
+    """`columns` of each namespace's attribution on `day` (by default its canonical name and country)."""
     got = attribute(pl.Series(list(namespaces)), reg.lookup_at(day))
-    return list(zip(got.get_column("namespace"), got.get_column("country"), strict=True))
+    return list(got.select(*columns).iter_rows())
 
 
 def test_shipped_registry_is_large_sourced_and_valid():
@@ -210,10 +211,7 @@ def test_a_row_is_not_valid_on_its_valid_to_day(tmp_path):
     assert attributed(reg, MAY, "lab", "ended") == [("lab", "US"), ("ended", "UNATTRIBUTED")]
 
 
-def attribution(reg, day: dt.date, *namespaces: str) -> list[tuple]:
-    """(namespace, country, is_intermediary) of each namespace on `day`."""
-    got = attribute(pl.Series(list(namespaces)), reg.lookup_at(day))
-    return list(got.select("namespace", "country", "is_intermediary").iter_rows())
+WITH_FLAG = ("namespace", "country", "is_intermediary")
 
 
 def test_a_namespace_of_96_characters_is_accepted(tmp_path):
@@ -231,7 +229,7 @@ def test_aliases_match_case_insensitively_and_inherit_canonical_name_and_interme
             row("old-lab", "FR", renamed="new-lab", aliases="older-lab"),
         )
     )
-    assert attribution(reg, MAY, "qwen-legacy", "QUANTS-OLD", "Older-Lab") == [
+    assert attributed(reg, MAY, "qwen-legacy", "QUANTS-OLD", "Older-Lab", columns=WITH_FLAG) == [
         ("Qwen", "CN", False),
         ("quants", "UNATTRIBUTED", True),
         ("new-lab", "FR", False),
@@ -246,7 +244,7 @@ def test_an_alias_is_unknown_outside_its_namespaces_period(tmp_path):
 
 def test_the_intermediary_flag_comes_from_the_namespaces_own_row_not_its_rename_target(tmp_path):
     reg = load_registry(write(tmp_path, row("b", "US"), row("a", "US", renamed="b", inter="true")))
-    assert attribution(reg, MAY, "a", "b") == [("b", "US", True), ("b", "US", False)]
+    assert attributed(reg, MAY, "a", "b", columns=WITH_FLAG) == [("b", "US", True), ("b", "US", False)]
 
 
 def test_the_canonical_name_is_spelt_as_the_targets_row_and_followed_through_a_target_out_of_its_period(tmp_path):
