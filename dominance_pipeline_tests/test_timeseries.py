@@ -178,3 +178,100 @@ def test_crossover_row_spans_the_first_and_last_observed_month():
     row = timeseries.crossover(df).row(0, named=True)
     assert (row["first_month"], row["last_month"], row["months_observed"]) == (m("2025-01"), m("2025-04"), 3)
     assert row["latest_ratio"] == pytest.approx(2.5)
+
+
+CHART_SCHEMA = {"index": pl.String, "month": pl.Date, "view": pl.String, "denominator": pl.String, "country": pl.String, "value": pl.Float64}
+
+
+def flat_line(view: str, months: int = 6, index: str = "download_share") -> pl.DataFrame:
+    """CN at 50 % from 2025-01, for `months` months, one view, the `all` denominator: one horizontal red line."""
+    return pl.DataFrame(
+        [(index, dt.date(2025, k, 1), view, "all", "CN", 0.5) for k in range(1, months + 1)], schema=CHART_SCHEMA, orient="row"
+    )
+
+
+def panels(png: bytes) -> list:
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(io.BytesIO(png), format="png")[:, :, :3]
+    third = img.shape[1] // 3
+    return [img[:, i * third : (i + 1) * third] for i in range(3)]
+
+
+def near(part, colour: str, tolerance: float):
+    import numpy as np
+
+    rgb = np.array([int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    return np.abs(part - rgb).sum(axis=2) < tolerance
+
+
+def red_run(panel):
+    """The row of the horizontal red line, and the share of the columns between its ends that are red."""
+    import numpy as np
+
+    red = near(panel, chart.COLOURS["CN"], 0.3)
+    row = int(red.sum(axis=1).argmax())
+    band = red[row - 1 : row + 2].any(axis=0)
+    cols = np.flatnonzero(band)
+    return cols[0], cols[-1], float(band[cols[0] : cols[-1] + 1].mean())
+
+
+def test_chart_draws_the_direct_view_solid_and_the_lineage_view_dashed():
+    # The title says "solid = direct, dashed = lineage": a solid line covers every column between its ends.
+    *_, direct = red_run(panels(chart.share_chart(flat_line("direct")))[0])
+    *_, lineage = red_run(panels(chart.share_chart(flat_line("lineage")))[0])
+    assert direct > 0.97
+    assert lineage < 0.85
+
+
+def test_chart_draws_a_crossover_as_a_grey_vertical_line_at_its_month_in_its_own_panel():
+    import numpy as np
+
+    png = chart.share_chart(flat_line("direct"), {("download_share", "direct"): dt.date(2025, 3, 1)})
+    download, derivative, new_model = panels(png)
+    first, last, _ = red_run(download)  # the line's ends: the January and June markers
+    grey = near(download, "#808080", 0.15).sum(axis=0)
+    [column] = [c for c in np.flatnonzero(grey > 150)]
+    # 2025-03-01 is 59 of the 151 days from 2025-01-01 to 2025-06-01
+    assert abs((column - first) / (last - first) - 59 / 151) < 0.04
+    for other in (derivative, new_model):
+        assert not (near(other, "#808080", 0.15).sum(axis=0) > 150).any()
+    without = panels(chart.share_chart(flat_line("direct")))[0]
+    assert not (near(without, "#808080", 0.15).sum(axis=0) > 150).any()
+
+
+def test_chart_shows_every_month_with_the_same_margin_on_both_sides():
+    # x runs from 20 days before the first month to 20 days after the last: the line sits centred in its axes.
+    import numpy as np
+
+    download = panels(chart.share_chart(flat_line("direct", months=12)))[0]
+    spines = np.flatnonzero(near(download, "#000000", 0.3).sum(axis=0) > 150)
+    left, right = spines[0], spines[-1]
+    first, last, _ = red_run(download)
+    # 20 of the 374 days from 2024-12-12 to 2025-12-21 on each side, less a marker's radius: about 4 % of the width
+    assert abs((first - left) - (right - last)) <= 3
+    assert 0.02 < (first - left) / (right - left) < 0.06
+
+
+def test_chart_closes_its_figure():
+    # A code server renders the chart on every refresh: an open figure per call is a leak (and a matplotlib warning at 20).
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    chart.share_chart(flat_line("direct"))
+    chart.share_chart(pl.DataFrame(schema=CHART_SCHEMA))
+    assert set(plt.get_fignums()) == before
+
+
+def test_chart_marks_a_single_month_and_says_so_in_a_panel_without_rows():
+    # One month of download shares only: its markers show (there is no line to draw), and the two panels
+    # without rows carry the grey "no rows in these months" in their middle, which the drawn panel does not.
+    download, derivative, new_model = panels(chart.share_chart(flat_line("direct", months=1)))
+    assert near(download, chart.COLOURS["CN"], 0.3).sum() > 20
+
+    def grey_text(panel) -> int:
+        h, w = panel.shape[:2]
+        return int(near(panel[h // 3 : 2 * h // 3, w // 4 : 3 * w // 4], "#808080", 0.15).sum())
+
+    assert grey_text(derivative) > 30 and grey_text(new_model) > 30
+    assert grey_text(download) == 0
