@@ -261,3 +261,111 @@ def test_the_series_waits_for_a_backfill_of_months_in_progress(tmp_path):
     instance.update_backfill(backfill.with_status(BulkActionStatus.COMPLETED_SUCCESS))
     after = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=during.cursor)
     assert after.total_requested == 2  # once it has ended: dominance_timeseries and dominance_crossover, once
+
+
+def freshness_on(months: list[str], as_of: str, tmp_path) -> dg.AssetCheckEvaluation:
+    """The freshness check on an instance that records `months` of dominance_indices as materialized."""
+    instance = dg.DagsterInstance.ephemeral()
+    for key in months:
+        instance.report_runless_asset_event(dg.AssetMaterialization("dominance_indices", partition=key))
+    return freshness_at(build_definitions(tmp_path, SAMPLE_DIR), instance, as_of)
+
+
+def test_freshness_as_of_keeps_its_utc_offset_and_reads_a_time_without_one_as_utc(tmp_path):
+    # 2027-01-03 01:30 at +02:00 is 23:30 UTC on the 2nd: 2026-12's deadline (the 3rd, 00:00 UTC) has not passed,
+    # so 2026-11 is due, and it is there. Read as 01:30 UTC it would be past the deadline, with 2026-12 missing.
+    east = freshness_on(["2026-11-01"], "2027-01-03T01:30:00+02:00", tmp_path)
+    assert east.passed, east.description
+    assert east.metadata["due_month"].value == "2026-11"
+    assert east.metadata["as_of"].value == "2027-01-03T01:30:00+02:00"
+    # Without an offset the time is UTC: 2026-06-03 00:00 is May's deadline, May is due and missing.
+    naive = freshness_on(["2026-04-01"], "2026-06-03T00:00:00", tmp_path)
+    assert not naive.passed
+    assert naive.metadata["due_month"].value == "2026-05"
+    assert naive.metadata["as_of"].value == "2026-06-03T00:00:00+00:00"
+
+
+def test_the_freshness_metadata_gives_the_due_months_deadline_and_says_none_without_any_month(tmp_path):
+    empty = freshness_on([], "2026-08-10T12:00:00Z", tmp_path)
+    assert not empty.passed
+    assert empty.metadata["latest_month"].value == "none"
+    assert empty.metadata["missing_months"].value == ["2026-07"]
+    # 2026-07 is due by 2026-08-03 00:00 UTC; the latest month, 2026-05, had 2026-06-03 as its deadline
+    late = freshness_on(["2026-05-01"], "2026-08-10T12:00:00Z", tmp_path)
+    assert late.metadata["deadline"].value == dt.datetime(2026, 8, 3, tzinfo=UTC).timestamp()
+    assert empty.metadata["deadline"].value == dt.datetime(2026, 8, 3, tzinfo=UTC).timestamp()
+
+
+def test_an_empty_as_of_judges_freshness_now(tmp_path):
+    # The launchpad's as_of left as "" (a cleared field) means now, like no as_of at all, rather than a crash.
+    for as_of in ("", None):
+        instance = dg.DagsterInstance.ephemeral()
+        config = {"as_of": as_of} if as_of is not None else {}
+        result = build_definitions(tmp_path, SAMPLE_DIR).resolve_job_def("freshness_job").execute_in_process(
+            instance=instance, run_config={"ops": {FRESH_OP: {"config": config}}}
+        )
+        [ev] = result.get_asset_check_evaluations()
+        judged = dt.datetime.fromisoformat(ev.metadata["as_of"].value)
+        assert abs(judged - dt.datetime.now(UTC)) < dt.timedelta(minutes=1)
+        assert not ev.passed  # no month at all
+
+
+def test_the_series_is_not_requested_again_while_its_refresh_is_running(tmp_path):
+    # A month of indices changed while a refresh of the series was already running (launched from the UI, or by
+    # the previous tick): no second refresh is queued behind it; once it has ended, none is owed either.
+    from dagster._core.storage.dagster_run import DagsterRunStatus
+
+    definitions = build_definitions(tmp_path, SAMPLE_DIR)
+    instance = dg.DagsterInstance.ephemeral()
+    first = dg.evaluate_automation_conditions(defs=definitions, instance=instance)
+    instance.report_runless_asset_event(dg.AssetMaterialization("dominance_indices", partition=SAMPLE_KEY))
+    refresh = instance.create_run_for_job(
+        job_def=definitions.resolve_job_def("timeseries_job"), status=DagsterRunStatus.STARTED, asset_selection=frozenset(TIMESERIES)
+    )
+    during = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=first.cursor)
+    assert during.total_requested == 0
+    instance.report_run_canceled(refresh)  # it ended without materializing: the new month is still owed a refresh
+    after = dg.evaluate_automation_conditions(defs=definitions, instance=instance, cursor=during.cursor)
+    assert {key for key in TIMESERIES if after.get_num_requested(key)} == TIMESERIES
+
+
+def test_months_run_from_2024_07_to_the_last_complete_month():
+    from dominance_pipeline.defs.partitions import require_partition
+
+    today = dt.datetime.now(UTC).date()
+    this_month = today.replace(day=1)
+    last_complete = (this_month - dt.timedelta(days=1)).replace(day=1)
+    assert require_partition("2024-07-01") == "2024-07-01"
+    assert require_partition(last_complete.isoformat()) == last_complete.isoformat()
+    expected = f"months run from 2024-07 to {last_complete:%Y-%m} (the last complete month)"
+    for refused in ("2024-06-01", this_month.isoformat()):
+        with pytest.raises(ValueError) as err:
+            require_partition(refused)
+        assert str(err.value) == f"{refused[:7]} is not a partition: {expected}"
+
+
+@pytest.mark.parametrize(("text", "key"), [("2026-05", "2026-05-01"), ("2026-05-01", "2026-05-01"), (" 2026-05\n", "2026-05-01"), ("2024-12", "2024-12-01")])
+def test_a_month_is_yyyy_mm_or_its_first_day(text, key):
+    from dominance_pipeline.defs.partitions import partition_key
+
+    assert partition_key(text) == key
+
+
+@pytest.mark.parametrize("text", ["2026-05-15", "2026-05-02", "2026-5", "202605", "2026-05-1", "20260501", "2026-W18-5", "2026-5-01"])
+def test_a_day_other_than_the_first_is_not_a_month(text):
+    # Taken as a key, 2026-05-15 would be refused as "2026-05 is not a partition", naming a valid month.
+    from dominance_pipeline.defs.partitions import partition_key
+
+    with pytest.raises(ValueError) as err:
+        partition_key(text)
+    assert str(err.value) == f"month must look like YYYY-MM (for example 2026-05), got {text!r}"
+
+
+def test_the_refresh_sensor_targets_both_all_months_assets_every_minute_and_the_pool_sensor_every_30_seconds():
+    # evaluate_automation_conditions (above) evaluates every condition in the definitions; under the daemon only
+    # the assets the sensor targets are evaluated: both, or the crossover table would never follow a new month.
+    refresh = defs.resolve_sensor_def("timeseries_refresh_sensor")
+    assert refresh.asset_selection.resolve(defs.resolve_asset_graph()) == TIMESERIES
+    assert (refresh.minimum_interval_seconds, refresh.default_status) == (60, dg.DefaultSensorStatus.RUNNING)
+    wakeup = defs.resolve_sensor_def("pool_wakeup_sensor")
+    assert (wakeup.minimum_interval_seconds, wakeup.default_status) == (30, dg.DefaultSensorStatus.RUNNING)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import dagster as dg
 
@@ -20,7 +21,10 @@ def partition_key(month: str) -> str:
     """'2026-05' or '2026-05-01' -> '2026-05-01'; a clear ValueError for anything else."""
     text = month.strip()
     try:
-        parsed = dt.datetime.strptime(text, "%Y-%m").date() if len(text) == 7 else dt.date.fromisoformat(text)
+        # The shape first: date.fromisoformat also reads 20260501 and week dates (2026-W18-5), and strptime 2026-5-1.
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}(-[0-9]{2})?", text):
+            raise ValueError(text)
+        parsed = dt.date.fromisoformat(text if len(text) == 10 else f"{text}-01")
     except ValueError:
         raise ValueError(f"month must look like YYYY-MM (for example 2026-05), got {month!r}") from None
     if parsed.day != 1:
