@@ -190,6 +190,28 @@ def test_registry_gaps_reads_the_registry_the_runs_read(demo):
     assert (filled["namespace"], filled["registry"]) == (gap["namespace"], "now FR in the registry: re-materialize the month")
 
 
+def test_registry_gaps_notes_a_row_valid_by_the_months_last_day_but_not_one_valid_only_after_it(demo):
+    # The registry is read as it would attribute the month: on its last day (2026-05-31), not its first.
+    from dominance_pipeline.origin.registry import REGISTRY_PATH
+
+    tmp, _ = demo
+    args = ["registry-gaps", "--month", "2026-05", "--top", "2", "--view", "direct", "--format", "csv"]
+    first, second = csv_rows(run_cli(tmp, *args).stdout)
+    registry = tmp / "registry_dated.csv"
+    rows = [
+        [first["namespace"], "Late May", "FR", "company", "headquarters", "https://example.org", "", "", "2026-05-31", "", "false", "test"],
+        [second["namespace"], "June", "DE", "company", "headquarters", "https://example.org", "", "", "2026-06-01", "", "false", "test"],
+    ]
+    registry.write_text(REGISTRY_PATH.read_text() + "".join(",".join(r) + "\n" for r in rows))
+    env = {**os.environ, "DOMINANCE_DATA_DIR": str(tmp / "data"), "DAGSTER_HOME": str(tmp / "home"), "DOMINANCE_REGISTRY": str(registry)}
+    after = subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+    assert after.returncode == 0, after.stderr
+    assert [(r["namespace"], r["registry"]) for r in csv_rows(after.stdout)] == [
+        (first["namespace"], "now FR in the registry: re-materialize the month"),
+        (second["namespace"], ""),
+    ]
+
+
 def csv_rows(text: str) -> list[dict[str, str]]:
     import csv
     import io
@@ -203,6 +225,31 @@ def test_registry_gaps_on_a_month_not_materialized_says_what_to_run(demo):
     assert proc.returncode == 2
     assert "not materialized" in proc.stderr and "materialize --month 2026-04" in proc.stderr and "2026-05" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_registry_gaps_one_view_lists_only_that_view(demo):
+    tmp, _ = demo
+    both = csv_rows(run_cli(tmp, "registry-gaps", "--month", "2026-05", "--top", "2", "--format", "csv").stdout)
+    lineage = run_cli(tmp, "registry-gaps", "--month", "2026-05", "--top", "2", "--view", "lineage", "--format", "csv")
+    assert lineage.returncode == 0, lineage.stderr
+    assert csv_rows(lineage.stdout) == [r for r in both if r["view"] == "lineage"] and len(csv_rows(lineage.stdout)) == 2
+    table = run_cli(tmp, "registry-gaps", "--month", "2026-05", "--top", "2", "--view", "lineage")
+    assert "lineage view:" in table.stdout and "direct view:" not in table.stdout
+
+
+def test_registry_gaps_with_a_registry_that_cannot_be_read_is_one_line_exit_two(demo):
+    tmp, _ = demo
+    missing = tmp / "no_such_registry.csv"
+    env = {**os.environ, "DOMINANCE_DATA_DIR": str(tmp / "data"), "DAGSTER_HOME": str(tmp / "home"), "DOMINANCE_REGISTRY": str(missing)}
+    proc = subprocess.run([*CLI, "registry-gaps", "--month", "2026-05"], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [f"dominance-pipeline registry-gaps: error: org registry not found: {missing}"]
+
+
+@pytest.mark.parametrize(("top", "message"), [("0", "must be at least 1, got 0"), ("-3", "must be at least 1, got -3"), ("many", "must be a whole number, got 'many'")])
+def test_registry_gaps_top_must_be_a_whole_number_of_at_least_one(tmp_path, top, message):
+    proc = run_cli(tmp_path, "registry-gaps", "--month", "2026-05", "--top", top)
+    assert proc.returncode == 2 and f"argument --top: {message}" in proc.stderr
 
 
 def test_registry_gaps_bad_month_is_one_line_exit_two(tmp_path):

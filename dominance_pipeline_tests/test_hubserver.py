@@ -345,3 +345,160 @@ def test_a_fault_on_the_tree_route_hits_tree_listings_only(repos_server):
         assert [httpx2.get(f"{base}/tree/main/models").status_code for _ in range(2)] == [500, 200]
     finally:
         server.faults.clear()
+
+
+def test_search_is_a_case_insensitive_literal_substring_of_the_id():
+    frame = pl.DataFrame({"id": ["Org/Qwen-7B", "org/qwen2", "x/other", "a/v1.5-model", "a/v1x5-model", "a/qwen+plus"]})
+    with HubServer(ModelCorpus(frame)) as server:
+        api = HfApi(endpoint=server.url, token=False)
+        found = {q: {m.id for m in api.list_models(search=q)} for q in ("QWEN", "v1.5", "qwen+")}
+    assert found == {"QWEN": {"Org/Qwen-7B", "org/qwen2", "a/qwen+plus"}, "v1.5": {"a/v1.5-model"}, "qwen+": {"a/qwen+plus"}}
+
+
+def test_filter_keeps_models_with_every_tag_and_pipeline_tag_narrows_further():
+    frame = pl.DataFrame(
+        {
+            "id": ["a/1", "a/2", "a/3", "a/4"],
+            "tags": [["gguf", "text"], ["gguf"], ["text"], ["gguf", "text"]],
+            "pipeline_tag": ["text-generation", "text-generation", "image-to-text", "image-to-text"],
+        }
+    )
+    with HubServer(ModelCorpus(frame)) as server:
+        api = HfApi(endpoint=server.url, token=False)
+        assert {m.id for m in api.list_models(filter=["gguf", "text"])} == {"a/1", "a/4"}
+        assert {m.id for m in api.list_models(filter="text")} == {"a/1", "a/3", "a/4"}
+        assert {m.id for m in api.list_models(pipeline_tag="text-generation")} == {"a/1", "a/2"}
+        assert {m.id for m in api.list_models(filter=["gguf", "text"], pipeline_tag="image-to-text")} == {"a/4"}
+    # A corpus without a tags column has no model with any tag.
+    with HubServer(ModelCorpus(frame.drop("tags"))) as server:
+        assert list(HfApi(endpoint=server.url, token=False).list_models(filter="gguf")) == []
+
+
+def test_a_cursor_with_a_negative_offset_is_refused_not_read_from_the_end(sample_server):
+    import base64
+
+    r = httpx2.get(f"{sample_server.url}/api/models", params={"limit": "5", "sort": "likes"})
+    cursor = dict(parse_qsl(urlsplit(r.links["next"]["url"]).query))["cursor"]
+    offset, rest = base64.urlsafe_b64decode(cursor).decode().split(":", 1)
+    assert offset == "5"
+    forged = base64.urlsafe_b64encode(f"-2:{rest}".encode()).decode()
+    bad = httpx2.get(f"{sample_server.url}/api/models", params={"limit": "5", "sort": "likes", "cursor": forged})
+    assert bad.status_code == 400 and "Invalid cursor" in bad.json()["error"]
+
+
+def test_models_without_a_value_for_the_sort_key_come_last_in_either_direction():
+    frame = pl.DataFrame({"id": ["o/none1", "o/five", "o/none2", "o/nine", "o/one"], "downloads": [None, 5, None, 9, 1]})
+    with HubServer(ModelCorpus(frame)) as server:
+        url = f"{server.url}/api/models"
+        down = httpx2.get(url, params={"sort": "downloads", "expand": "downloads"})
+        up = httpx2.get(url, params={"sort": "downloads", "direction": "1", "expand": "downloads"})
+    assert _ids(down) == ["o/nine", "o/five", "o/one", "o/none1", "o/none2"]
+    assert _ids(up) == ["o/one", "o/five", "o/nine", "o/none1", "o/none2"]
+    assert "downloads" not in down.json()[-1]  # unknown: the key is left out, not sent as null
+
+
+def test_a_cursor_is_refused_by_a_query_that_differs_only_in_its_filters(sample_server):
+    url = f"{sample_server.url}/api/models"
+    base = {"limit": "2", "sort": "downloads", "search": "qwen"}
+    cursor = dict(parse_qsl(urlsplit(httpx2.get(url, params=base).links["next"]["url"]).query))["cursor"]
+    assert httpx2.get(url, params={**base, "cursor": cursor}).status_code == 200
+    for change in ({"search": "llama"}, {"author": "Qwen"}, {"direction": "1"}, {"filter": "gguf"}, {"pipeline_tag": "text-generation"}):
+        assert httpx2.get(url, params={**base, **change, "cursor": cursor}).status_code == 400, change
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [({"sort": "stars"}, 'Invalid sort "stars"'), ({"limit": "0"}, "limit must be a positive integer"), ({"limit": "-5"}, "limit must be a positive integer"), ({"limit": "ten"}, 'Invalid limit "ten"')],
+)
+def test_a_bad_sort_or_limit_is_a_400_naming_it(sample_server, params, message):
+    r = httpx2.get(f"{sample_server.url}/api/models", params=params)
+    assert r.status_code == 400 and message in r.json()["error"]
+
+
+def test_private_is_false_by_default_when_the_snapshot_has_no_private_column():
+    # Hub-stats files carry no `private`; the Hub's default listing always says "private": false.
+    with HubServer(ModelCorpus(pl.DataFrame({"id": ["a/x", "b/y"], "downloads": [1, 2]}))) as server:
+        url = f"{server.url}/api/models"
+        assert [m["private"] for m in httpx2.get(url).json()] == [False, False]
+        assert [m["private"] for m in httpx2.get(url, params={"expand": "private"}).json()] == [False, False]
+        assert all("private" not in m for m in httpx2.get(url, params={"expand": "downloads"}).json())
+
+
+def test_timestamps_keep_their_milliseconds_and_are_sent_in_utc():
+    naive = dt.datetime(2025, 3, 4, 5, 6, 7, 891_000)
+    paris = dt.datetime(2025, 3, 4, 6, 6, 7, 891_000, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    frame = pl.DataFrame(
+        {"id": ["a/naive"], "createdAt": [naive], "lastModified": [paris]},
+        schema_overrides={"createdAt": pl.Datetime("us"), "lastModified": pl.Datetime("us", "Europe/Paris")},
+    )
+    with HubServer(ModelCorpus(frame)) as server:
+        (item,) = httpx2.get(f"{server.url}/api/models", params=[("expand", "createdAt"), ("expand", "lastModified")]).json()
+    # 06:06 in Paris in March (UTC+1) is 05:06 UTC; a naive time is taken as UTC.
+    assert (item["createdAt"], item["lastModified"]) == ("2025-03-04T05:06:07.891Z", "2025-03-04T05:06:07.891Z")
+
+
+def test_json_text_columns_are_sent_as_json_and_an_empty_text_is_left_out():
+    frame = pl.DataFrame({"id": ["a/card", "a/empty", "a/null"], "cardData": ['{"license": "mit"}', "", None]})
+    with HubServer(ModelCorpus(frame)) as server:
+        r = httpx2.get(f"{server.url}/api/models", params={"expand": "cardData"})
+    assert r.status_code == 200
+    without_ids = [{k: v for k, v in m.items() if k != "_id"} for m in r.json()]
+    assert without_ids == [{"id": "a/card", "cardData": {"license": "mit"}}, {"id": "a/empty"}, {"id": "a/null"}]
+
+
+def test_gated_text_is_sent_as_the_hubs_false_or_its_mode():
+    frame = pl.DataFrame({"id": ["a/open", "a/auto", "a/manual", "a/yes"], "gated": ["false", "auto", "manual", "true"]})
+    with HubServer(ModelCorpus(frame)) as server:
+        got = [m["gated"] for m in httpx2.get(f"{server.url}/api/models", params={"expand": "gated"}).json()]
+    assert got == [False, "auto", "manual", True]
+
+
+def test_safetensors_lists_only_the_dtypes_a_model_has():
+    # A Parquet struct has a field for every dtype in the file: null where a model has none of it.
+    frame = pl.DataFrame(
+        {"id": ["a/bf16", "a/both"], "safetensors": [{"parameters": {"BF16": 8, "F32": None}, "total": 8}, {"parameters": {"BF16": 2, "F32": 3}, "total": 5}]}
+    )
+    with HubServer(ModelCorpus(frame)) as server:
+        got = [m["safetensors"] for m in httpx2.get(f"{server.url}/api/models", params={"expand": "safetensors"}).json()]
+        infos = list(HfApi(endpoint=server.url, token=False).list_models(expand=["safetensors"]))
+    assert got == [{"parameters": {"BF16": 8}, "total": 8}, {"parameters": {"BF16": 2, "F32": 3}, "total": 5}]
+    assert [(i.safetensors.parameters, i.safetensors.total) for i in infos] == [({"BF16": 8}, 8), ({"BF16": 2, "F32": 3}, 5)]
+
+
+def test_a_corpus_from_several_files_with_different_columns_lists_them_all_in_file_order(tmp_path):
+    first = write(pl.DataFrame({"id": ["a/1", "a/2"], "likes": [3, 4], "extra": ["x", "y"]}), tmp_path / "one.parquet")
+    second = write(pl.DataFrame({"id": ["b/1"], "downloads": [7]}), tmp_path / "two.parquet")
+    corpus = ModelCorpus.from_parquet([first, second])
+    assert "extra" not in corpus.frame.columns  # only what the API can serve is read
+    with HubServer(corpus) as server:  # no trendingScore column: the default sort keeps the files' order
+        got = httpx2.get(f"{server.url}/api/models", params=[("expand", "likes"), ("expand", "downloads")]).json()
+    assert [{k: v for k, v in m.items() if k != "_id"} for m in got] == [
+        {"id": "a/1", "likes": 3}, {"id": "a/2", "likes": 4}, {"id": "b/1", "downloads": 7}
+    ]
+    assert len({m["_id"] for m in got}) == 3
+
+
+def test_the_next_link_is_built_on_the_host_the_client_used_and_carries_one_cursor(sample_server):
+    # Behind a proxy or a port mapping the client's Host is not the server's own address: links must follow it.
+    first = httpx2.get(f"{sample_server.url}/api/models", params={"limit": "3", "search": "qwen"}, headers={"Host": "hub.example:8443"})
+    nxt = first.links["next"]["url"]
+    assert nxt.startswith("http://hub.example:8443/api/models?")
+    second = httpx2.get(f"{sample_server.url}/api/models?{urlsplit(nxt).query}")
+    query = parse_qsl(urlsplit(second.links["next"]["url"]).query)
+    assert [k for k, _ in query] == ["limit", "search", "cursor"] and dict(query)["search"] == "qwen"
+    assert set(_ids(first)).isdisjoint(_ids(second))
+
+
+def test_timestamps_stored_as_text_are_parsed_and_an_unreadable_one_is_left_out():
+    frame = pl.DataFrame({"id": ["a/text", "a/garbage", "a/none"], "createdAt": ["2025-01-02T03:04:05.678Z", "last tuesday", None]})
+    with HubServer(ModelCorpus(frame)) as server:
+        got = httpx2.get(f"{server.url}/api/models", params={"expand": "createdAt"}).json()
+    assert [m.get("createdAt") for m in got] == ["2025-01-02T03:04:05.678Z", None, None]
+    assert ["createdAt" in m for m in got] == [True, False, False]
+
+
+def test_without_sort_the_listing_is_by_trending_score_highest_first():
+    frame = pl.DataFrame({"id": ["o/a", "o/b", "o/c"], "trendingScore": [1.0, 3.0, 2.0], "downloads": [9, 1, 5]})
+    with HubServer(ModelCorpus(frame)) as server:
+        assert _ids(httpx2.get(f"{server.url}/api/models")) == ["o/b", "o/c", "o/a"]
+        assert [m.id for m in HfApi(endpoint=server.url, token=False).list_models()] == ["o/b", "o/c", "o/a"]

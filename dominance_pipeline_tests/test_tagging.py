@@ -340,3 +340,46 @@ def test_shares_of_a_listing_without_downloads_are_undefined_not_zero():
     cov = coverage(tagged)
     assert math.isnan(cov["direct"]) and math.isnan(cov["lineage"])
     assert math.isnan(intermediary_share(tagged))
+
+
+def test_registry_gaps_top_model_counts_unknown_downloads_as_zero_and_breaks_ties_by_the_smaller_id():
+    # anon: zeta 7 and alpha 7 tie (alpha, the smaller id, carries the most); anon/unknown has no download
+    # count, which is 0 and so can never be the top model, in either view (each is its own root).
+    rows = [("anon/zeta", 7, [], None), ("anon/unknown", None, [], None), ("anon/alpha", 7, [], None)]
+    tagged = tag(listing(rows), load_registry(), corrections=NO_CORRECTIONS)[0]
+    gaps = registry_gaps(tagged, load_registry().lookup_at(month_end(dt.date(2026, 5, 1))), top=10)
+    for view in (gaps.direct, gaps.lineage):
+        assert view.select("namespace", "downloads_30d", "models", "top_model").rows() == [("anon", 14.0, 3, "anon/alpha")]
+
+
+def test_registry_gaps_with_equal_downloads_are_listed_by_namespace_and_top_cuts_after_the_order():
+    # zed, abc and mid each hold 5 unattributed downloads, big 9: big first, then the tie in name order.
+    rows = [("zed/a", 5, [], None), ("big/a", 9, [], None), ("mid/a", 5, [], None), ("abc/a", 5, [], None)]
+    tagged = tag(listing(rows), load_registry(), corrections=NO_CORRECTIONS)[0]
+    lookup = load_registry().lookup_at(month_end(dt.date(2026, 5, 1)))
+    for view in ("direct", "lineage"):
+        full = getattr(registry_gaps(tagged, lookup, top=10), view)
+        assert full.select("rank", "namespace").rows() == [(1, "big"), (2, "abc"), (3, "mid"), (4, "zed")], view
+        assert full["registry"].to_list() == [""] * 4, view  # not in the registry: an empty note, not null
+        cut = getattr(registry_gaps(tagged, lookup, top=2), view)
+        assert cut.select("rank", "namespace").rows() == [(1, "big"), (2, "abc")], view
+
+
+def test_registry_gaps_of_a_month_without_downloads_have_no_share_rather_than_nan():
+    rows = [("anon/a", 0, [], None), ("anon/b", None, [], None)]
+    tagged = tag(listing(rows), load_registry(), corrections=NO_CORRECTIONS)[0]
+    gaps = registry_gaps(tagged, load_registry().lookup_at(month_end(dt.date(2026, 5, 1))), top=10)
+    assert gaps.total_downloads == 0
+    for view in (gaps.direct, gaps.lineage):
+        assert view.select("namespace", "downloads_30d", "share", "models").rows() == [("anon", 0.0, None, 2)]
+
+
+def test_registry_gaps_table_of_a_fully_attributed_view_says_so_instead_of_an_empty_table(capsys, tmp_path):
+    from dominance_pipeline.cli.registry_gaps import _print_tables
+
+    tagged = tag(listing([("Qwen/Q", 500, [], None), ("anon/x", 5, [], None)]), load_registry(), corrections=NO_CORRECTIONS)[0]
+    gaps = registry_gaps(tagged.filter(pl.col("model_id") == "Qwen/Q"), load_registry().lookup_at(dt.date(2026, 5, 31)))
+    _print_tables(gaps, ("direct", "lineage"), "2026-05-01", tmp_path / "x.parquet")
+    lines = capsys.readouterr().out.splitlines()
+    titles = [i for i, line in enumerate(lines) if line.startswith("Top 0 unattributed namespaces")]
+    assert len(titles) == 2 and [lines[i + 1] for i in titles] == ["(none: every download is attributed)"] * 2

@@ -397,8 +397,9 @@ class _HubHandler(BaseHTTPRequestHandler):
                 data = f.read(min(CHUNK, left))
                 if not data:
                     break
-                self.wfile.write(data)
+                # Counted before it is sent, as on the buffered path: a client that has the bytes sees them counted.
                 self.server_hub.stats.add_bytes(key, len(data))
+                self.wfile.write(data)
                 left -= len(data)
 
 
