@@ -16,7 +16,26 @@ from dominance_pipeline.origin.registry import load_registry
 from dominance_pipeline.settings import PROJECT_ROOT
 from dominance_pipeline.sources.local import declared_source
 from dominance_pipeline.synth import SynthConfig, generate
-from dominance_pipeline.synth.hub import RELATION_MIX
+from dominance_pipeline.synth.hub import (
+    FEATURE_TAGS,
+    HISTORY_START,
+    INDIVIDUAL,
+    INTERMEDIARY,
+    LIBRARIES,
+    LINEAGE_START,
+    MAX_PARENTS,
+    REGISTRY,
+    RELATIONS,
+    RELATION_MIX,
+    TAIL_CAP,
+    TAIL_MIN,
+    UNREGISTERED,
+    build_universe,
+    month_end,
+    to_us,
+    _parents,
+    _popularity_draws,
+)
 from dominance_pipeline.synth.orgs import SAMPLE_MONTH_END, derive_org_table, org_table
 from dominance_pipeline_tests.conftest import SAMPLE, run_month
 
@@ -346,3 +365,264 @@ def test_only_young_models_ramp_so_old_models_30_day_downloads_keep_the_samples_
     # 1-2-year-old models stays near the real sample's (measured here on the sample itself).
     sample = _all_time_over_30_day(pl.read_parquet(SAMPLE, columns=["createdAt", "downloads", "downloadsAllTime"]))
     assert sample / 2 < _all_time_over_30_day(big_month) < sample * 2
+
+
+# --- the universe itself (hub.py), checked on its arrays against the module's documented rules -----------------
+
+UNIVERSE_CYCLES = 500  # per million: 100 two-cycles in the 200k-model universe below
+
+
+@pytest.fixture(scope="module")
+def universe():
+    return build_universe(SynthConfig(models=200_000, end=END, seed=2, cycles_per_million=UNIVERSE_CYCLES))
+
+
+def _first_parent_roots(u) -> list[int | None]:
+    """Root along first parents, walked in plain Python; None for a model whose chain reaches a cycle."""
+    roots: list[int | None] = []
+    offsets, parents = u.edge_offsets.tolist(), u.edge_parent.tolist()
+    for i in range(u.n):
+        if offsets[i] == offsets[i + 1]:
+            roots.append(i)
+            continue
+        p = parents[offsets[i]]
+        if p >= u.n or p == i:  # a parent outside the universe, or the model naming itself: it is its own root
+            roots.append(i)
+        elif p < i:
+            roots.append(roots[p])
+        else:  # names a later model: a cycle
+            roots.append(None)
+    return roots
+
+
+def _two_cycles(u) -> list[tuple[int, int]]:
+    per = np.diff(u.edge_offsets)
+    first = np.where(per > 0, u.edge_parent[np.minimum(u.edge_offsets[:-1], len(u.edge_parent) - 1)], -1)
+    return [(a, int(first[a])) for a in range(u.n) if a < first[a] < u.n and first[first[a]] == a and per[a] == per[first[a]] == 1]
+
+
+def test_the_config_accepts_its_boundaries_and_refuses_just_past_them():
+    assert len(SynthConfig(models=100, months=240, end=END, monthly_growth=0.999, cycles_per_million=0).month_starts) == 240
+    for kwargs, message in [
+        ({"months": 0}, "--months must be between 1 and 240, got 0"),
+        ({"months": 241}, "--months must be between 1 and 240, got 241"),
+        ({"monthly_growth": 1.0}, "--growth must be in (0, 1), got 1.0"),
+        ({"monthly_growth": 0.0}, "--growth must be in (0, 1), got 0.0"),
+        ({"cycles_per_million": -0.5}, "cycles per million must be >= 0, got -0.5"),
+        ({"models": 99}, "--models must be at least 100, got 99"),
+    ]:
+        with pytest.raises(ValueError) as err:
+            SynthConfig(**{"models": 100, **kwargs})
+        assert str(err.value) == message
+
+
+def test_the_end_names_its_month_whatever_the_day_and_months_run_back_across_a_year():
+    cfg = SynthConfig(models=100, months=3, end=dt.date(2026, 1, 17))
+    assert cfg.month_starts == [dt.date(2025, 11, 1), dt.date(2025, 12, 1), dt.date(2026, 1, 1)]
+    assert month_end(dt.date(2025, 12, 1)) == dt.datetime(2025, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+    assert month_end(dt.date(2024, 2, 1)) == dt.datetime(2024, 2, 29, 23, 59, 59, tzinfo=dt.UTC)
+
+
+def test_without_an_end_the_newest_month_is_the_last_complete_one():
+    today = dt.datetime.now(dt.UTC).date()
+    last = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+    assert SynthConfig(models=100).end_month == dt.date(*last, 1)
+
+
+def test_models_are_created_in_order_between_the_history_start_and_the_snapshot(universe):
+    u = universe
+    assert (np.diff(u.created) >= 0).all()
+    assert u.created.min() >= to_us(HISTORY_START)
+    assert u.created.max() < to_us(month_end(END))
+    # count_at: a model created at the instant exists then; one microsecond earlier it does not yet
+    k = u.n // 2
+    assert u.count_at(int(u.created[k])) >= k + 1
+    assert u.count_at(int(u.created[k]) - 1) <= k
+    assert u.count_at(to_us(month_end(END))) == u.n
+
+
+def test_no_model_created_before_lineage_metadata_existed_declares_a_parent(universe):
+    u = universe
+    early = u.created < to_us(LINEAGE_START)
+    assert early.sum() > 1000  # the check has models to look at
+    assert (u.relation[early] == 0).all()
+    assert (np.diff(u.edge_offsets)[early] == 0).all()
+
+
+def test_derived_models_have_parents_originals_none_merges_two_to_twelve_and_no_parent_twice(universe):
+    u = universe
+    per = np.diff(u.edge_offsets)
+    assert ((per > 0) == (u.relation > 0)).all()
+    merge = u.relation == RELATIONS.index("merge")
+    assert (per[(u.relation > 0) & ~merge] == 1).all()
+    # 1 + Geometric(0.5) draws, at most 12; a parent drawn twice is named once, which leaves a rare merge with one
+    assert per[merge].max() <= MAX_PARENTS and (per[merge] >= 2).mean() > 0.99
+    for i in np.flatnonzero(merge):
+        parents = u.edge_parent[u.edge_offsets[i]:u.edge_offsets[i + 1]].tolist()
+        assert len(set(parents)) == len(parents), f"model {i} names a parent twice: {parents}"
+
+
+def test_merges_cap_at_twelve_parents_even_when_the_geometric_draw_is_longer():
+    # 40,000 merges of 1 + Geometric(0.5) parents: about 40,000 / 2**11 = 20 of them draw more than 12
+    relation = np.array([0] * 100_000 + [RELATIONS.index("merge")] * 40_000, dtype=np.int8)
+    child, _ = _parents(np.random.default_rng(1), relation, np.ones(relation.shape[0]))
+    assert np.bincount(child).max() == MAX_PARENTS
+
+
+def test_every_derived_model_draws_its_parent_among_the_models_before_it():
+    # 999 finetunes after one original, all equally popular: child k draws among models 0..k-1, never itself
+    relation = np.array([0] + [RELATIONS.index("finetune")] * 999, dtype=np.int8)
+    child, parent = _parents(np.random.default_rng(3), relation, np.full(1000, 1e6))
+    assert child.tolist() == list(range(1, 1000))
+    assert (parent < child).all() and parent[0] == 0
+    assert len(set(parent.tolist())) > 300  # spread over the earlier models, not stuck on the first
+
+
+def test_parents_are_created_before_their_child_except_the_documented_quirks(universe):
+    u = universe
+    per = np.diff(u.edge_offsets)
+    child = np.repeat(np.arange(u.n), per)
+    parent = u.edge_parent
+    inside = parent < u.n
+    later = inside & (parent > child)
+    same = parent == child
+    cycle_members = {m for pair in _two_cycles(u) for m in pair}
+    assert set(child[later].tolist()) <= cycle_members
+    ordinary = inside & ~later & ~same
+    assert (u.created[parent[ordinary]] <= u.created[child[ordinary]]).all()
+    # external parents: each its own id, none of them a model of the universe
+    ext = parent[~inside] - u.n
+    assert len(ext) > 100 and sorted(ext.tolist()) == list(range(len(u.external_ids)))  # each named once, none unused
+    assert not set(u.external_ids.to_list()) & set(u.ids.to_list())
+    # the quirks (external, self, cycle) only ever replace the parent of a single-parent model
+    quirky = ~inside | same | later
+    assert same.sum() > 0 and (per[child[quirky]] == 1).all()
+
+
+def test_cycles_are_as_many_as_asked_and_pair_a_model_with_its_only_child(universe):
+    u = universe
+    pairs = _two_cycles(u)
+    asked = round(UNIVERSE_CYCLES * u.n / 1_000_000)
+    assert 0.95 * asked <= len(pairs) <= asked  # as asked, bar a pair dropped where two chosen pairs chain
+    children = np.bincount(u.edge_parent[u.edge_parent < u.n], minlength=u.n)
+    for a, b in pairs:  # a (earlier) was b's only parent and b its only child; a's card now names b
+        assert children[a] == 1, (a, b)
+    none = build_universe(SynthConfig(models=20_000, end=END, seed=2, cycles_per_million=0))
+    assert _two_cycles(none) == []
+
+
+def test_the_root_is_the_end_of_the_first_parent_chain_and_gives_task_architecture_and_size(universe):
+    u = universe
+    roots = _first_parent_roots(u)
+    ok = np.array([r is not None for r in roots])
+    expected = np.array([-1 if r is None else r for r in roots])
+    assert (u.root[ok] == expected[ok]).all()
+    deep = sum(1 for i, r in enumerate(roots) if r is not None and r != i and u.edge_parent[u.edge_offsets[i]] != r)
+    assert deep > 1000  # many chains longer than one link
+    r = u.root[ok]
+    for name in ("pipeline", "arch", "params"):
+        values = getattr(u, name)
+        assert (values[ok] == values[r]).all(), name
+
+
+def test_card_tag_and_file_features_only_where_they_can_be(universe):
+    u = universe
+    gguf = u.library == LIBRARIES.index("gguf")
+    assert gguf.sum() > 100 and not (u.has_safetensors & gguf).any()
+    assert not ((u.model_index > 0) & ~u.has_card).any()
+    first, second = u.languages[:, 0], u.languages[:, 1]
+    assert ((second == -1) | ((first != -1) & (first != second))).all()
+    merge, quant = u.relation == RELATIONS.index("merge"), u.relation == RELATIONS.index("quantized")
+    assert (u.library[merge] == LIBRARIES.index("transformers")).all()
+    assert set(np.unique(u.library[quant]).tolist()) == {LIBRARIES.index(x) for x in ("gguf", "transformers", "mlx")}
+    names = np.array(u.namespaces.to_list(), dtype=object)[u.namespace]
+    assert (names == "mlx-community").sum() > 20 and (u.library[names == "mlx-community"] == LIBRARIES.index("mlx")).all()
+    # an adapter is a diffusers LoRA only on a diffusion task (text-to-image, image-to-image), otherwise mostly peft
+    adapter = u.relation == RELATIONS.index("adapter")
+    diffusion = np.isin(np.array(u.pipelines, dtype=object)[np.where(u.pipeline >= 0, u.pipeline, 0)], ["text-to-image", "image-to-image"]) & (u.pipeline >= 0)
+    assert (adapter & diffusion).sum() > 100
+    assert not (adapter & ~diffusion & (u.library == LIBRARIES.index("diffusers"))).any()
+    assert (u.library[adapter & ~diffusion] == LIBRARIES.index("peft")).mean() > 0.8
+    trained = np.isin(u.relation, [RELATIONS.index("finetune"), RELATIONS.index("adapter")])
+    who = {
+        "merge": merge,
+        "quantized": quant,
+        "gguf": gguf,
+        "trained": trained,
+        "llm": np.array([p in ("text-generation", "image-text-to-text", "any-to-any", "video-text-to-text")
+                         for p in u.pipelines])[u.pipeline] & (u.pipeline >= 0),  # fmt: skip
+    }
+    for bit, (tag, _, group) in enumerate(FEATURE_TAGS):
+        has = (u.features >> bit) & 1 == 1
+        if group == "model-index":
+            assert (has == (u.model_index > 0)).all(), tag
+        elif group != "any":
+            assert has.any() and not (has & ~who[group]).any(), tag
+
+
+def test_each_uploader_class_draws_its_own_namespaces(universe):
+    u = universe
+    names = np.array(u.namespaces.to_list(), dtype=object)[u.namespace]
+    orgs = org_table()
+    registry = set(orgs.filter(~pl.col("intermediary"))["namespace"])
+    intermediaries = set(orgs.filter(pl.col("intermediary"))["namespace"])
+    assert set(names[u.uploader == REGISTRY]) <= registry
+    assert set(names[u.uploader == INTERMEDIARY]) <= intermediaries
+    assert all(x.startswith("lab-") for x in names[u.uploader == UNREGISTERED])
+    assert all(x.startswith("user-") for x in names[u.uploader == INDIVIDUAL])
+    assert (u.relation[u.uploader == INTERMEDIARY] == RELATIONS.index("quantized")).all()
+
+
+def test_registry_orgs_get_their_sample_share_of_models_and_popularity_by_sample_downloads_per_model(universe):
+    u = universe
+    names = np.array(u.namespaces.to_list(), dtype=object)[u.namespace]
+    reg = u.uploader == REGISTRY
+    # Qwen uploaded 106 of the registry orgs' 1,006 sample models (orgs.csv): 10.5 %
+    orgs = org_table().filter(~pl.col("intermediary"))
+    qwen = orgs.filter(pl.col("namespace") == "Qwen").item(0, "models") / orgs["models"].sum()
+    assert (names[reg] == "Qwen").mean() == pytest.approx(qwen, rel=0.3)
+    # Of the orgs with 30+ sample models, the one downloaded most per model (Qwen, 1.6M) and least (princeton-nlp,
+    # ~900): the first's synthetic models are drawn far more popular.
+    per_model = orgs.filter(pl.col("models") >= 30).sort(pl.col("downloads_30d") / pl.col("models"))["namespace"]
+    most, least = per_model[-1], per_model[0]
+    assert (names == most).sum() > 100 and (names == least).sum() > 100
+    assert np.median(u.rate[names == most]) > 10 * np.median(u.rate[names == least])
+    # Registry orgs take most of the downloads (the module's calibration: > 80 %); the top 1 % of models > 90 %.
+    assert u.rate[reg].sum() / u.rate.sum() > 0.8
+    top = np.sort(u.rate)[::-1]
+    assert top[: u.n // 100].sum() / top.sum() > 0.9
+
+
+def test_popularity_draws_are_capped_and_one_percent_reach_the_tail():
+    draws = _popularity_draws(np.random.default_rng(0), 10_000_000)
+    assert draws.shape == (10_000_000,)
+    assert draws.max() <= TAIL_CAP  # uncapped, ~11 of the 100k tail draws would exceed it
+    assert (draws >= TAIL_MIN).mean() == pytest.approx(0.01, rel=0.02)
+
+
+def test_individuals_are_a_long_tail_most_with_a_model_or_two_a_few_with_hundreds(universe):
+    u = universe
+    per_namespace = np.bincount(u.namespace[u.uploader == INDIVIDUAL])
+    used = per_namespace[per_namespace > 0]
+    assert len(used) > 0.1 * u.n  # tens of thousands of people
+    assert np.median(used) <= 2
+    assert used.max() > 0.001 * u.n  # the busiest person holds more than 0.1 % of the Hub
+
+
+def test_the_org_table_adds_only_intermediaries_missing_from_the_sample(tmp_path):
+    from dominance_pipeline_tests.test_registry import row, write
+
+    # Mistral (an org, not an intermediary) uploaded nothing in the sample: it is not in the table; bartowski is.
+    registry = load_registry(write(tmp_path, row("Qwen", "CN"), row("Mistral", "FR"), row("bartowski", inter="true")))
+    sample = tmp_path / "sample.parquet"
+    pl.DataFrame({"id": ["Qwen/a"], "downloads": [3]}).write_parquet(sample)
+    assert derive_org_table(sample, registry).rows() == [("Qwen", 1, 3, False), ("bartowski", 0, 0, True)]
+
+
+def test_chained_cycle_picks_leave_no_model_naming_a_later_one_outside_a_cycle():
+    # Seed 0 picks two pairs where one pair's B is the other's A: (A2, A1) and (A1, B1). Editing both cards makes
+    # A1 <-> B1 a cycle, and A2 (A1's parent) names A1, a later model, outside any cycle; A1 then has two children.
+    u = build_universe(SynthConfig(models=200_000, end=END, seed=0, cycles_per_million=UNIVERSE_CYCLES))
+    child = np.repeat(np.arange(u.n), np.diff(u.edge_offsets))
+    later = (u.edge_parent < u.n) & (u.edge_parent > child)
+    assert set(child[later].tolist()) <= {m for pair in _two_cycles(u) for m in pair}

@@ -37,7 +37,8 @@ LINEAGE_SHARE = 0.28
 RELATIONS = ("original", "finetune", "adapter", "quantized", "merge")
 # Relation mix of declared bases, same source: adapter 42.6 %, finetune 35.9 %, quantized 19.2 %, merge 2.3 %.
 RELATION_MIX = {"finetune": 0.359, "adapter": 0.426, "quantized": 0.192, "merge": 0.023}
-# A merge names 1 + Geometric(0.5) parents (at least 2), capped: in the sample half the multi-parent models have 2.
+# A merge draws 1 + Geometric(0.5) parents (at least 2; one drawn twice is named once, so ~0.2 % keep one), capped:
+# in the sample half the multi-parent models have 2.
 MERGE_EXTRA_P = 0.5
 MAX_PARENTS = 12
 # Parent choice: weight = (rate + 1) ** PARENT_BETA * PARENT_KIND[relation of the candidate]. Originals and
@@ -402,6 +403,9 @@ def build_universe(cfg: SynthConfig) -> Universe:
         ok = clean[(a < n) & (edge_of[np.minimum(a, n - 1)] >= 0)]
         ok = ok[np.isin(edge_of[parent[ok]], clean) & (children_of[parent[ok]] == 1)]
         chosen = rng.choice(ok, size=min(n_cycles, ok.shape[0]), replace=False) if ok.shape[0] else ok
+        # Two chosen pairs can chain (one's B is the other's A): editing both cards would leave that A's own parent
+        # naming it, a later model, outside any cycle, and A with two children. Drop the pair whose B is another's A.
+        chosen = chosen[~np.isin(child[chosen], parent[chosen])]
         a_nodes = parent[chosen]
         a_nodes, first = np.unique(a_nodes, return_index=True)
         parent[edge_of[a_nodes]] = child[chosen[first]]
