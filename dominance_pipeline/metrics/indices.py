@@ -207,9 +207,11 @@ def country_amounts(tagged: pl.DataFrame, amounts: dict[str, pl.Expr]) -> pl.Dat
     In `direct` a model's whole amount goes to its uploader's country; in `lineage` each of its roots
     takes the amount times the root's weight. Almost every model has a single root of weight 1, so the
     models are grouped once by (uploader's country, root's country) and both views are summed from those
-    few groups; only the others (merges and what derives from them) are taken root by root. Exploding
-    every model's roots instead carries each amount column through twice the rows: a third slower at 3M
-    models. robust_share leaves repackages out of the direct view only (see `is_repackage`).
+    few groups; only the others (merges and what derives from them) are taken root by root, from `tagged`
+    again rather than from a frame shared with the grouping (polars would keep that frame, roots included,
+    whole in memory). Exploding every model's roots instead carries each amount column through twice the
+    rows: a third slower at 3M models. robust_share leaves repackages out of the direct view only (see
+    `is_repackage`).
     """
     cols = list(amounts)
     roots = pl.col("lineage_roots")
@@ -217,20 +219,23 @@ def country_amounts(tagged: pl.DataFrame, amounts: dict[str, pl.Expr]) -> pl.Dat
     whole = (roots.list.len() == 1) & (first.field("weight") == 1.0)
     robust = "robust_share" in cols
     direct_robust = [pl.when(is_repackage()).then(0.0).otherwise(amounts["robust_share"]).alias(_DIRECT_ROBUST)] if robust else []
-    models = tagged.lazy().select(
-        pl.col("org_country").alias("direct"),
-        pl.when(whole).then(first.field("country")).alias("lineage"),
-        whole.alias("_whole"),
-        "lineage_roots",
-        *[e.alias(c) for c, e in amounts.items()],
-        *direct_robust,
+    groups = (
+        tagged.lazy()
+        .select(
+            pl.col("org_country").alias("direct"),
+            pl.when(whole).then(first.field("country")).alias("lineage"),
+            whole.alias("_whole"),
+            *[e.alias(c) for c, e in amounts.items()],
+            *direct_robust,
+        )
+        .group_by("direct", "lineage", "_whole")
+        .agg(pl.col(c).sum() for c in [*cols, *([_DIRECT_ROBUST] if robust else [])])
     )
-    summed = [*cols, *([_DIRECT_ROBUST] if robust else [])]
-    groups = models.group_by("direct", "lineage", "_whole").agg(pl.col(c).sum() for c in summed)
     root = pl.col("lineage_roots").struct
     split = (
-        models.filter(~pl.col("_whole"))
-        .select("lineage_roots", *cols)
+        tagged.lazy()
+        .filter(~whole)
+        .select("lineage_roots", *[e.alias(c) for c, e in amounts.items()])
         .explode("lineage_roots")
         .group_by(root.field("country").alias("lineage"))
         .agg((pl.col(c) * root.field("weight")).sum() for c in cols)
