@@ -20,8 +20,11 @@ from dominance_pipeline_tests.snapshots import corrupted_snapshot
 CLI = [sys.executable, "-m", "dominance_pipeline.cli"]
 
 
-def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(tmp_path: Path, *args: str, registry: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI on the instance and warehouse under `tmp_path`; `registry` stands in for the shipped org registry."""
     env = {**os.environ, "DOMINANCE_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path / "home")}
+    if registry is not None:
+        env["DOMINANCE_REGISTRY"] = str(registry)
     return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
 
 
@@ -173,38 +176,36 @@ def test_registry_gaps_lists_the_largest_unattributed_namespaces(demo):
     assert "Attributed 30-day downloads: direct" in table.stdout and expected["direct"][0][0] in table.stdout
 
 
-def test_registry_gaps_reads_the_registry_the_runs_read(demo):
-    # A row added to a copy of the registry ($DOMINANCE_REGISTRY) fills the month's largest direct gap.
+def registry_with(path: Path, *rows: list[str]) -> Path:
+    """A copy of the shipped org registry at `path`, with `rows` added."""
     from dominance_pipeline.origin.registry import REGISTRY_PATH
 
+    path.write_text(REGISTRY_PATH.read_text() + "".join(",".join(r) + "\n" for r in rows))
+    return path
+
+
+def test_registry_gaps_reads_the_registry_the_runs_read(demo):
+    # A row added to a copy of the registry ($DOMINANCE_REGISTRY) fills the month's largest direct gap.
     tmp, _ = demo
-    first = run_cli(tmp, "registry-gaps", "--month", "2026-05", "--top", "1", "--view", "direct", "--format", "csv")
-    (gap,) = list(csv_rows(first.stdout))
-    registry = tmp / "registry_with_gap.csv"
-    row = [gap["namespace"], "Filled", "FR", "company", "headquarters", "https://example.org", "", "", "", "", "false", "test"]
-    registry.write_text(REGISTRY_PATH.read_text() + ",".join(row) + "\n")
-    env = {**os.environ, "DOMINANCE_DATA_DIR": str(tmp / "data"), "DAGSTER_HOME": str(tmp / "home"), "DOMINANCE_REGISTRY": str(registry)}
     args = ["registry-gaps", "--month", "2026-05", "--top", "1", "--view", "direct", "--format", "csv"]
-    after = subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+    (gap,) = list(csv_rows(run_cli(tmp, *args).stdout))
+    row = [gap["namespace"], "Filled", "FR", "company", "headquarters", "https://example.org", "", "", "", "", "false", "test"]
+    after = run_cli(tmp, *args, registry=registry_with(tmp / "registry_with_gap.csv", row))
     (filled,) = list(csv_rows(after.stdout))
     assert (filled["namespace"], filled["registry"]) == (gap["namespace"], "now FR in the registry: re-materialize the month")
 
 
 def test_registry_gaps_notes_a_row_valid_by_the_months_last_day_but_not_one_valid_only_after_it(demo):
     # The registry is read as it would attribute the month: on its last day (2026-05-31), not its first.
-    from dominance_pipeline.origin.registry import REGISTRY_PATH
-
     tmp, _ = demo
     args = ["registry-gaps", "--month", "2026-05", "--top", "2", "--view", "direct", "--format", "csv"]
     first, second = csv_rows(run_cli(tmp, *args).stdout)
-    registry = tmp / "registry_dated.csv"
-    rows = [
+    registry = registry_with(
+        tmp / "registry_dated.csv",
         [first["namespace"], "Late May", "FR", "company", "headquarters", "https://example.org", "", "", "2026-05-31", "", "false", "test"],
         [second["namespace"], "June", "DE", "company", "headquarters", "https://example.org", "", "", "2026-06-01", "", "false", "test"],
-    ]
-    registry.write_text(REGISTRY_PATH.read_text() + "".join(",".join(r) + "\n" for r in rows))
-    env = {**os.environ, "DOMINANCE_DATA_DIR": str(tmp / "data"), "DAGSTER_HOME": str(tmp / "home"), "DOMINANCE_REGISTRY": str(registry)}
-    after = subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+    )
+    after = run_cli(tmp, *args, registry=registry)
     assert after.returncode == 0, after.stderr
     assert [(r["namespace"], r["registry"]) for r in csv_rows(after.stdout)] == [
         (first["namespace"], "now FR in the registry: re-materialize the month"),
@@ -240,8 +241,7 @@ def test_registry_gaps_one_view_lists_only_that_view(demo):
 def test_registry_gaps_with_a_registry_that_cannot_be_read_is_one_line_exit_two(demo):
     tmp, _ = demo
     missing = tmp / "no_such_registry.csv"
-    env = {**os.environ, "DOMINANCE_DATA_DIR": str(tmp / "data"), "DAGSTER_HOME": str(tmp / "home"), "DOMINANCE_REGISTRY": str(missing)}
-    proc = subprocess.run([*CLI, "registry-gaps", "--month", "2026-05"], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+    proc = run_cli(tmp, "registry-gaps", "--month", "2026-05", registry=missing)
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [f"dominance-pipeline registry-gaps: error: org registry not found: {missing}"]
 

@@ -395,6 +395,11 @@ def _first_parent_roots(u) -> list[int | None]:
     return roots
 
 
+def _uploaders(u) -> np.ndarray:
+    """Each model's namespace, by name."""
+    return np.array(u.namespaces.to_list(), dtype=object)[u.namespace]
+
+
 def _two_cycles(u) -> list[tuple[int, int]]:
     per = np.diff(u.edge_offsets)
     first = np.where(per > 0, u.edge_parent[np.minimum(u.edge_offsets[:-1], len(u.edge_parent) - 1)], -1)
@@ -535,7 +540,7 @@ def test_card_tag_and_file_features_only_where_they_can_be(universe):
     merge, quant = u.relation == RELATIONS.index("merge"), u.relation == RELATIONS.index("quantized")
     assert (u.library[merge] == LIBRARIES.index("transformers")).all()
     assert set(np.unique(u.library[quant]).tolist()) == {LIBRARIES.index(x) for x in ("gguf", "transformers", "mlx")}
-    names = np.array(u.namespaces.to_list(), dtype=object)[u.namespace]
+    names = _uploaders(u)
     assert (names == "mlx-community").sum() > 20 and (u.library[names == "mlx-community"] == LIBRARIES.index("mlx")).all()
     # an adapter is a diffusers LoRA only on a diffusion task (text-to-image, image-to-image), otherwise mostly peft
     adapter = u.relation == RELATIONS.index("adapter")
@@ -562,7 +567,7 @@ def test_card_tag_and_file_features_only_where_they_can_be(universe):
 
 def test_each_uploader_class_draws_its_own_namespaces(universe):
     u = universe
-    names = np.array(u.namespaces.to_list(), dtype=object)[u.namespace]
+    names = _uploaders(u)
     orgs = org_table()
     registry = set(orgs.filter(~pl.col("intermediary"))["namespace"])
     intermediaries = set(orgs.filter(pl.col("intermediary"))["namespace"])
@@ -575,7 +580,7 @@ def test_each_uploader_class_draws_its_own_namespaces(universe):
 
 def test_registry_orgs_get_their_sample_share_of_models_and_popularity_by_sample_downloads_per_model(universe):
     u = universe
-    names = np.array(u.namespaces.to_list(), dtype=object)[u.namespace]
+    names = _uploaders(u)
     reg = u.uploader == REGISTRY
     # Qwen uploaded 106 of the registry orgs' 1,006 sample models (orgs.csv): 10.5 %
     orgs = org_table().filter(~pl.col("intermediary"))

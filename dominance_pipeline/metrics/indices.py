@@ -214,6 +214,7 @@ def country_amounts(tagged: pl.DataFrame, amounts: dict[str, pl.Expr]) -> pl.Dat
     `is_repackage`).
     """
     cols = list(amounts)
+    per_model = [e.alias(c) for c, e in amounts.items()]
     roots = pl.col("lineage_roots")
     first = roots.list.first().struct
     whole = (roots.list.len() == 1) & (first.field("weight") == 1.0)
@@ -225,17 +226,17 @@ def country_amounts(tagged: pl.DataFrame, amounts: dict[str, pl.Expr]) -> pl.Dat
             pl.col("org_country").alias("direct"),
             pl.when(whole).then(first.field("country")).alias("lineage"),
             whole.alias("_whole"),
-            *[e.alias(c) for c, e in amounts.items()],
+            *per_model,
             *direct_robust,
         )
         .group_by("direct", "lineage", "_whole")
-        .agg(pl.col(c).sum() for c in [*cols, *([_DIRECT_ROBUST] if robust else [])])
+        .agg(pl.sum(*cols), *[pl.col(_DIRECT_ROBUST).sum()] if robust else [])
     )
-    root = pl.col("lineage_roots").struct
+    root = roots.struct
     split = (
         tagged.lazy()
         .filter(~whole)
-        .select("lineage_roots", *[e.alias(c) for c, e in amounts.items()])
+        .select("lineage_roots", *per_model)
         .explode("lineage_roots")
         .group_by(root.field("country").alias("lineage"))
         .agg((pl.col(c) * root.field("weight")).sum() for c in cols)
