@@ -23,6 +23,10 @@ from pathlib import Path
 
 import psutil
 
+# Importing the package, as every entry point of the pipeline does before anything imports polars, puts its
+# allocator settings (dominance_pipeline/allocator.py) into the environment the worker processes inherit.
+from dominance_pipeline.allocator import JEMALLOC_ENV  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 MONTH = "2026-05"  # the month every single-month benchmark partition stands for (the sample's month)
@@ -83,8 +87,10 @@ print(time.perf_counter() - t)
 
 
 def calibration_seconds() -> float:
-    """Wall seconds of CALIBRATION in a fresh process (about 1.5 s on 2 cores)."""
-    done = subprocess.run([PYTHON, "-c", CALIBRATION], capture_output=True, text=True, check=True, cwd=ROOT)
+    """Wall seconds of CALIBRATION in a fresh process (about 1.5 s on 2 cores), with polars' own allocator
+    settings whatever the pipeline's: the same work on the same settings from run to run."""
+    env = {k: v for k, v in os.environ.items() if k != JEMALLOC_ENV}
+    done = subprocess.run([PYTHON, "-c", CALIBRATION], capture_output=True, text=True, check=True, cwd=ROOT, env=env)
     return round(float(done.stdout.strip()), 3)
 
 
@@ -96,6 +102,8 @@ def machine(calibrate: bool = False) -> dict[str, object]:
         "mem_available_gb": round(psutil.virtual_memory().available / 2**30, 1),
         "load_avg": [round(x, 2) for x in os.getloadavg()],
         "steal_since_boot_s": steal_seconds(),
+        # What the workers add to polars' allocator settings (None: polars' own).
+        "polars_allocator": os.environ.get(JEMALLOC_ENV),
     }
     if calibrate:
         state["calibration_s"] = calibration_seconds()
@@ -108,6 +116,7 @@ def machine_line(before: dict[str, object], after: dict[str, object]) -> str:
     line = f"machine load before/after: {before['load_avg']} / {after['load_avg']} ({before['cpus']} CPUs)"
     if "calibration_s" in before and "calibration_s" in after:
         line += f"; calibration workload {before['calibration_s']:.2f} / {after['calibration_s']:.2f} s"
+    line += f"; polars allocator: {before.get('polars_allocator') or 'its own settings'}"
     stolen = [state.get("steal_since_boot_s") for state in (before, after)]
     if all(isinstance(v, int | float) for v in stolen):
         line += f"; CPU time stolen by the host meanwhile {float(stolen[1]) - float(stolen[0]):.1f} s"  # type: ignore[arg-type]
