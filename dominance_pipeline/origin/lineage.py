@@ -143,10 +143,16 @@ def link_parents(e: pl.DataFrame, ids: pl.Series, redirects: pl.DataFrame | None
         pl.when(pl.col("name").is_not_null() & pl.col("canon").is_not_null()).then(pl.format("{}/{}", "canon", "name")).alias("renamed")
     )
     wanted = pl.concat([cand.get_column("parent"), cand.get_column("renamed").drop_nulls()]).str.to_lowercase().unique()
+    # Lower-casing every id is the cost (3M ids: 0.17 s on one core); the streaming engine spreads it over the
+    # cores and keeps only the matches. Sorted again by node, so that the first listed of a case wins.
     by_lower = (
-        pl.DataFrame({"key": ids.str.to_lowercase()})
+        pl.DataFrame({"key": ids})
+        .lazy()
         .with_row_index("node")
-        .filter(pl.col("key").is_in(wanted.implode()))
+        .filter(pl.col("key").str.to_lowercase().is_in(wanted.implode()))
+        .collect(engine="streaming")
+        .with_columns(pl.col("key").str.to_lowercase())
+        .sort("node")
         .unique("key", keep="first", maintain_order=True)
     )
     mapped = (
