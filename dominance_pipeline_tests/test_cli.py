@@ -380,3 +380,35 @@ def test_countries_given_as_only_commas_are_a_usage_mistake():
     assert chosen_countries(" cn, unattributed ,", small_indices()) == ("CN", "UNATTRIBUTED")
     with pytest.raises(UserError, match=r"^--countries: none given is not a country code; give ISO codes such as CN,US, or all$"):
         chosen_countries(" , ", small_indices())
+
+
+# The CLI under a watch on Dagster's job loading, which alters sys.path in place (quality.suites.warmed_up).
+WATCH_LOADS = """
+import contextlib, runpy, sys
+import dagster._core.code_pointer as code_pointer
+from dominance_pipeline.quality import suites
+original = code_pointer.alter_sys_path
+@contextlib.contextmanager
+def watched(*args, **kwargs):
+    print("job loaded while GX imports:", suites._warming is not None and suites._warming.is_alive(), file=sys.stderr)
+    with original(*args, **kwargs):
+        yield
+code_pointer.alter_sys_path = watched
+sys.argv = ["dominance-pipeline", *sys.argv[1:]]
+try:
+    runpy.run_module("dominance_pipeline.cli", run_name="__main__")
+finally:
+    print("GX imported in the background:", suites._warming is not None, file=sys.stderr)
+"""
+
+
+def test_gx_is_imported_in_the_background_only_once_dagster_has_loaded_the_job(tmp_path):
+    # An import in another thread that walks sys.path while a load alters it can miss a package, leaving GX
+    # half-imported for the process: a CLI backfill's raw check once failed on it.
+    env = {**os.environ, "DOMINANCE_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path / "home")}
+    proc = subprocess.run([sys.executable, "-c", WATCH_LOADS, "materialize", "--month", "2026-05"],
+                          capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    loads = re.findall(r"job loaded while GX imports: (True|False)", proc.stderr)
+    assert len(loads) >= 4 and set(loads) == {"False"}, loads
+    assert "GX imported in the background: True" in proc.stderr

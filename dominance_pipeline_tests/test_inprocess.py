@@ -10,6 +10,8 @@ the frames when they are kept (so it can fail).
 from __future__ import annotations
 
 import gc
+import threading
+from contextlib import contextmanager
 
 import dagster as dg
 import polars as pl
@@ -75,3 +77,31 @@ def test_a_month_outside_the_partitions_is_refused_before_the_run(tmp_path):
         with pytest.raises(ValueError, match="not a partition of monthly_job"):
             run_job("monthly_job", instance, partition_key="1999-01-01", data_dir=tmp_path, snapshot_dir=SAMPLE_DIR)
         assert not instance.get_runs()
+
+
+
+def test_a_job_is_loaded_only_once_a_gx_import_in_the_background_is_over(tmp_path, monkeypatch):
+    # Loading a job alters sys.path, which an import in another thread must not meet (quality.suites.warmed_up):
+    # a backfill's next month waits for a warm-up its first month started.
+    from dagster._core import code_pointer
+
+    from dominance_pipeline.quality import suites
+
+    over = threading.Event()
+    importing = threading.Thread(target=over.wait, args=(10,))  # stands in for GX's import
+    loads: list[bool] = []
+    original = code_pointer.alter_sys_path
+
+    @contextmanager
+    def watched(*args, **kwargs):
+        loads.append(importing.is_alive())
+        with original(*args, **kwargs):
+            yield
+
+    monkeypatch.setattr(code_pointer, "alter_sys_path", watched)
+    monkeypatch.setattr(suites, "_warming", importing)
+    with dg.DagsterInstance.ephemeral() as instance:
+        importing.start()
+        threading.Timer(1.0, over.set).start()
+        run_job("freshness_job", instance, data_dir=tmp_path, snapshot_dir=SAMPLE_DIR)
+    assert loads and not any(loads), loads

@@ -147,9 +147,6 @@ def run(args: argparse.Namespace) -> int:
     tags = cli_run_tags({"dominance/backfill": backfill_id, "dominance/source": args.source})
     where = f" from {Path(args.snapshot_dir).resolve()}" if args.snapshot_dir else ""
 
-    from dominance_pipeline.quality.suites import warm_up
-
-    warm_up()  # GX imports in the background while the first month's listing is read
     results: list[MonthResult] = []
     t0 = time.perf_counter()
     with dg.DagsterInstance.get() as instance:
@@ -182,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"[{label}] {key[:7]} ...", flush=True)
                 release_slots(instance)
                 started = time.perf_counter()
-                result = run_job("monthly_job", instance, partition_key=key, run_config=run_config, tags=tags, **location)
+                # GX imports in the background while the first month's listing is read.
+                result = run_job("monthly_job", instance, partition_key=key, run_config=run_config, tags=tags, warm_up_checks=True, **location)
                 month = MonthResult(key, result.run_id, time.perf_counter() - started, print_outcome(result, key), key in done)
                 results.append(month)
                 if was_interrupted(result):  # Ctrl-C during the month: stop the backfill, not just the month

@@ -24,6 +24,7 @@ from pathlib import Path
 import dagster as dg
 
 from dominance_pipeline.instance import waking_stalled_steps
+from dominance_pipeline.quality import suites
 from dominance_pipeline.storage import handoff
 
 
@@ -45,10 +46,15 @@ def run_job(
     data_dir: str | Path | None = None,
     snapshot_dir: str | Path | None = None,
     hub_endpoint: str | None = None,
+    warm_up_checks: bool = False,
 ) -> dg.JobExecutionResult:
     """Run `job_name` of build_definitions(data_dir, snapshot_dir, hub_endpoint) in this process, recorded in
     `instance`, for `partition_key` if given; never raises on a step failure (read `success` and the events).
 
+    With `warm_up_checks`, GX is imported in the background from the run's first step on, for a run whose
+    checks execute here (quality.suites.warm_up_later): Dagster loads the job up to four times before its first
+    step, altering `sys.path` each time, which such an import must not meet; nor is a job loaded while one
+    runs (`warmed_up`).
     The result carries the run's events, not its outputs (read those from the warehouse).
     """
     location = {
@@ -57,7 +63,10 @@ def run_job(
         "snapshot_dir": None if snapshot_dir is None else str(snapshot_dir),
         "hub_endpoint": hub_endpoint,
     }
+    suites.warmed_up()
     job = dg.build_reconstructable_job(__name__, job_for.__name__, reconstructable_kwargs=location)
+    if warm_up_checks:
+        suites.warm_up_later()
     run_tags = dict(tags or {})
     if partition_key is not None:
         run_tags.update(partition_tags(job.get_definition(), partition_key))

@@ -85,14 +85,13 @@ def execute(key: str, raw: dict[str, object], log_level: str = "INFO", endpoint:
     import dagster as dg
 
     from dominance_pipeline.cli.inprocess import run_job
-    from dominance_pipeline.quality.suites import warm_up
 
-    warm_up()  # the checks run in this process: GX imports while the raw listing is read
     with dg.DagsterInstance.get() as instance:
         release_slots(instance)
+        # The checks run in this process: GX imports while the raw listing is read.
         return run_job(
             "monthly_job", instance, partition_key=key, run_config=monthly_run_config(raw, log_level), tags=cli_run_tags(),
-            hub_endpoint=endpoint,
+            hub_endpoint=endpoint, warm_up_checks=True,
         )
 
 

@@ -27,6 +27,7 @@ from dominance_pipeline.defs.resources import (
     refresh_view,
 )
 from dominance_pipeline.origin import tagging
+from dominance_pipeline.quality import suites
 from dominance_pipeline.quality.suites import RAW_CHECK_COLUMNS, RAW_TOTAL_COLUMNS, previous_month
 from dominance_pipeline.sources import archive, checkpoint, live, local
 from dominance_pipeline.sources.publish import TABLE, parquet_batches, publish_listing
@@ -80,6 +81,7 @@ def raw_hub_listings(
     duckdb: DuckDBResource,
     quality: QualityResource,
 ) -> dg.MaterializeResult:
+    suites.warm_up_if_asked()  # the checks' GX, imported beside this step in a CLI run (cli.inprocess)
     key = context.partition_key
     month = month_of(key)
     if config.source not in SOURCES:

@@ -233,6 +233,9 @@ def warm_up() -> None:
     For a process that will run the checks after other work, such as the whole chain in one process
     (`dominance-pipeline materialize`, execute_in_process): the ~4 s import overlaps reading the raw
     listing instead of delaying the first check. Pointless in a process that runs no check.
+
+    Nothing may alter `sys.path` while it imports (see `warmed_up`): a run asks for it with `warm_up_later`,
+    and its first step starts it (`warm_up_if_asked`), once Dagster has loaded the job.
     """
     global _warming
     if _warming is None:
@@ -242,6 +245,35 @@ def warm_up() -> None:
 
         _warming = threading.Thread(target=_warm, name="gx-warm-up", daemon=True)
         _warming.start()
+
+
+_asked = False
+
+
+def warm_up_later() -> None:
+    """Ask for `warm_up` at the next `warm_up_if_asked`."""
+    global _asked
+    _asked = True
+
+
+def warm_up_if_asked() -> None:
+    """`warm_up` if `warm_up_later` asked for it in this process (the raw listing's step calls this)."""
+    if _asked:
+        warm_up()
+
+
+def warmed_up() -> None:
+    """Wait for a warm-up still importing GX (returns at once if none was started or it has finished).
+
+    Loading a job alters `sys.path` in place (Dagster's code pointer takes the script's folder out and
+    puts it back), and an import in another thread that walks `sys.path` meanwhile can miss an entry:
+    the package is then "not found" halfway through GX's import. What that import had finished stays in
+    `sys.modules` without its parent package, and an optional dependency found missing stays missing for
+    the process, so the retry in the first check met a half-imported GX (`module jsonschema has no
+    attribute exceptions`; a month's raw check failed on it in a CLI backfill, 2026-11-30).
+    """
+    if _warming is not None:
+        _warming.join()
 
 
 def _warm() -> None:
