@@ -284,16 +284,14 @@ def run_monthly_job(location: dict[str, str], key: str):  # -> (dg.JobExecutionR
     import dagster as dg
 
     from dominance_pipeline.cli.inprocess import run_job
-    from dominance_pipeline.quality.suites import warm_up
 
-    warm_up()
     run_config = {
         "ops": {"raw_hub_listings": {"config": {"source": "local"}}},
         "loggers": {"concise_console": {"config": {"log_level": "WARNING"}}},
     }
     with dg.DagsterInstance.get() as instance:
         t0 = time.perf_counter()
-        result = run_job("monthly_job", instance, partition_key=key, run_config=run_config, **location)
+        result = run_job("monthly_job", instance, partition_key=key, run_config=run_config, warm_up_checks=True, **location)
         return result, time.perf_counter() - t0
 
 
