@@ -312,8 +312,7 @@ def run_suite(
     A GX error inside an expectation (a missing column, a wrong dtype) is a failed outcome carrying the
     error, never a pass: a gate that cannot evaluate must not open.
     """
-    if _warming is not None:
-        _warming.join()  # functools.cache does not stop a second thread from building the context again
+    warmed_up()  # functools.cache does not stop a second thread from building the context again
     gx, gxe, _ = _gx()
     start = time.perf_counter()
     whole_frame = _batch_definition()
