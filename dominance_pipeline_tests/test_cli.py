@@ -20,12 +20,13 @@ from dominance_pipeline_tests.snapshots import corrupted_snapshot
 CLI = [sys.executable, "-m", "dominance_pipeline.cli"]
 
 
-def run_cli(tmp_path: Path, *args: str, registry: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """The CLI on the instance and warehouse under `tmp_path`; `registry` stands in for the shipped org registry."""
+def run_cli(tmp_path: Path, *args: str, registry: Path | None = None, command: list[str] = CLI) -> subprocess.CompletedProcess[str]:
+    """The CLI (or `command`, which runs it) on the instance and warehouse under `tmp_path`; `registry` stands in
+    for the shipped org registry."""
     env = {**os.environ, "DOMINANCE_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path / "home")}
     if registry is not None:
         env["DOMINANCE_REGISTRY"] = str(registry)
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
+    return subprocess.run([*command, *args], capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -405,9 +406,7 @@ finally:
 def test_gx_is_imported_in_the_background_only_once_dagster_has_loaded_the_job(tmp_path):
     # An import in another thread that walks sys.path while a load alters it can miss a package, leaving GX
     # half-imported for the process: a CLI backfill's raw check once failed on it.
-    env = {**os.environ, "DOMINANCE_DATA_DIR": str(tmp_path / "data"), "DAGSTER_HOME": str(tmp_path / "home")}
-    proc = subprocess.run([sys.executable, "-c", WATCH_LOADS, "materialize", "--month", "2026-05"],
-                          capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=300)  # fmt: skip
+    proc = run_cli(tmp_path, "materialize", "--month", "2026-05", command=[sys.executable, "-c", WATCH_LOADS])
     assert proc.returncode == 0, proc.stderr
     loads = re.findall(r"job loaded while GX imports: (True|False)", proc.stderr)
     assert len(loads) >= 4 and set(loads) == {"False"}, loads

@@ -79,7 +79,6 @@ def test_a_month_outside_the_partitions_is_refused_before_the_run(tmp_path):
         assert not instance.get_runs()
 
 
-
 def test_a_job_is_loaded_only_once_a_gx_import_in_the_background_is_over(tmp_path, monkeypatch):
     # Loading a job alters sys.path, which an import in another thread must not meet (quality.suites.warmed_up):
     # a backfill's next month waits for a warm-up its first month started.

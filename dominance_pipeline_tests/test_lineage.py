@@ -141,7 +141,6 @@ def test_parent_in_another_case_is_the_model_the_hub_serves():
     assert res.stats["merges"] == 0 and res.stats["parents_matched_by_case"] == 2
 
 
-
 @pytest.mark.parametrize("listed", [["Org/Model", "ORG/model"], ["ORG/model", "Org/Model"]])
 def test_a_parent_matching_two_listed_ids_by_case_links_to_the_first_listed(listed):
     # A listing should not hold two ids equal but for case (the Hub refuses the second repo); if one does,
@@ -149,6 +148,7 @@ def test_a_parent_matching_two_listed_ids_by_case_links_to_the_first_listed(list
     res = lineage.resolve(graph(**{listed[0]: [], listed[1]: [], "x/ft": ["org/MODEL"]}))
     assert roots_of(res)["x/ft"] == {listed[0]: 1.0}
     assert res.stats["parents_matched_by_case"] == 1
+
 
 RENAMES = pl.DataFrame({"ns_key": ["thudm"], "namespace": ["zai-org"]})
 
