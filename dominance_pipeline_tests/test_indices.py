@@ -389,6 +389,27 @@ def test_vintage_share_includes_a_model_created_exactly_twelve_months_before_the
     assert got[("direct", "all", "US")] == pytest.approx(0.5)
 
 
+def test_vintage_share_measures_each_model_from_its_own_snapshot_time(small_registry):
+    # One listing taken at two times (not what a source produces, but the schema allows it). Qwen/late was
+    # listed 2026-06-30: twelve months before is 2025-06-30, so its 2025-06-15 creation is too old, though
+    # it is young against the other row's 2026-05-31 snapshot.
+    early = raw_frame([model("meta-llama/recent", D(2026, 5, 10), 100)])
+    late = raw_frame([model("Qwen/late", D(2025, 6, 15), 300)], snap=dt.datetime(2026, 6, 30, tzinfo=dt.UTC))
+    tagged = tag(pl.concat([early, late]), small_registry)[0]
+    assert indices.snapshot_time(tagged).meta.output_name() == "snapshot_at"  # the column, not one time
+    got = values(indices.compute(tagged, MONTH), "vintage_share")
+    assert got[("direct", "all", "US")] == pytest.approx(1.0)
+    assert got.get(("direct", "all", "CN"), 0.0) == 0.0
+
+
+def test_snapshot_time_is_one_literal_only_when_every_row_has_it(small_registry):
+    tagged = tag(raw_frame(CASE), small_registry)[0]
+    assert pl.select(indices.snapshot_time(tagged)).item() == SNAP
+    with_null = tagged.with_columns(pl.when(pl.col("model_id") == "Qwen/B").then(None).otherwise(pl.col("snapshot_at")).alias("snapshot_at"))
+    assert indices.snapshot_time(with_null).meta.output_name() == "snapshot_at"
+    assert indices.snapshot_time(tagged.clear()).meta.output_name() == "snapshot_at"
+
+
 def test_robust_share_direct_keeps_an_original_gguf_and_leaves_out_an_intermediarys_upload(small_registry):
     # Every model has 100 downloads: the 99.9th-percentile cap is 100 and clips nothing.
     raw = raw_frame(

@@ -138,17 +138,32 @@ def robust_cap(tagged: pl.DataFrame) -> float:
     return float(q or 0.0)
 
 
-def contributions(month: dt.date, cap: float, with_delta: bool) -> dict[str, pl.Expr]:
+def snapshot_time(tagged: pl.DataFrame) -> pl.Expr:
+    """`snapshot_at` as a literal when every row has the same one (a month's listing does), else the column.
+
+    vintage_share offsets the snapshot time by months: once for a literal, instead of once per model
+    (0.1 CPU-s at 3M models).
+    """
+    taken = tagged.get_column("snapshot_at")
+    first = taken.min()
+    if first is not None and taken.null_count() == 0 and taken.max() == first:
+        return pl.lit(first, taken.dtype)
+    return pl.col("snapshot_at")
+
+
+def contributions(month: dt.date, cap: float, with_delta: bool, snapshot: pl.Expr | None = None) -> dict[str, pl.Expr]:
     """What one model adds to each share index (its country's numerator and the group's denominator).
 
     `cap` is robust_share's per-model ceiling; `with_delta` says whether the `download_delta` column
-    (downloads since the previous snapshot) exists.
+    (downloads since the previous snapshot) exists; `snapshot` is the snapshot time (`snapshot_time`;
+    default the `snapshot_at` column).
     """
     dl = pl.col("downloads_30d").fill_null(0).cast(pl.Float64)
     new = is_new(month)
     new_original = new & is_original()
     new_derivative = new & ~is_original() & (dl > DERIVATIVE_MIN_DOWNLOADS)
-    young = (pl.col("created_at") >= pl.col("snapshot_at").dt.offset_by(f"-{VINTAGE_MONTHS}mo")).fill_null(False)
+    taken = pl.col("snapshot_at") if snapshot is None else snapshot
+    young = (pl.col("created_at") >= taken.dt.offset_by(f"-{VINTAGE_MONTHS}mo")).fill_null(False)
     text_generation = (pl.col("pipeline_tag") == ROBUST_TASK).fill_null(False)
 
     def count(flag: pl.Expr) -> pl.Expr:
@@ -354,7 +369,7 @@ def compute(
     cap = robust_cap(tagged)
     notes["robust_cap_downloads_30d"] = cap
 
-    amounts_of = contributions(month, cap, with_delta)
+    amounts_of = contributions(month, cap, with_delta, snapshot_time(tagged))
     amounts = country_amounts(tagged, amounts_of)
     share_rows = shares(amounts)
     absent |= absent_groups(amounts_of, share_rows, month)
