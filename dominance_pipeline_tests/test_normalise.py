@@ -387,6 +387,9 @@ def test_cards_are_parsed_only_where_they_can_add_a_parent_with_the_same_result(
         ("org/base", '{"m": {"base_model": "org/base"}}'),
         ("org/base", '{"base_model":"org/base"}'),
         ("org/base", '{"base_model": "org/base"'),
+        # Seven two-byte characters before the key: read at a character offset, the text seven characters on
+        # would be `"org/base"`, and the card's p/q would be lost.
+        ("org/base", '{"n": "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9", "base_model": ["p/q","org/base"]}'),
     ]):
         declared = {"relation": "merge", "models": [{"_id": "3", "id": parent}, {"_id": "4", "id": "org/second"}]}
         rows.append({"id": f"u/said{i}", "cardData": card, "baseModels": declared, "tags": []})
@@ -404,6 +407,30 @@ def test_cards_are_parsed_only_where_they_can_add_a_parent_with_the_same_result(
     assert out.get_column("model_id").to_list() == df.get_column("id").to_list()
     assert got == _parents_parsing_every_card(df)
     assert ["org/base", "org/other"] in [ids for ids, _ in got]  # a card that adds a parent was parsed
+
+
+def test_a_card_that_repeats_the_first_declared_parent_is_read_from_its_text():
+    """The common case of _redundant_cards, checked by hand: `"base_model": "X"` or `["X"]`, X the first
+    declared parent and made of id characters."""
+    from dominance_pipeline.sources.normalise import _names_first_known
+
+    cases = [
+        (["org/base"], '{"base_model": "org/base", "license": "mit"}', True),
+        (["org/base", "org/two"], '{"base_model": ["org/base"]}', True),
+        (["\u00e9/x", "org/base"], '{"d": "\u00e9\u00e9", "base_model": "\u00e9/x"}', False),  # not id characters
+        (["org/base"], '{"d": "\u00e9\u00e9", "base_model": "org/base"}', True),
+        (["org/base"], '{"base_model": "org/base-2"}', False),
+        (["org/base"], '{"base_model": ["org/base", "org/two"]}', False),
+        (["org/two", "org/base"], '{"base_model": "org/base"}', False),  # not the first: left to the regex
+        (["org/base"], '{"base_model":"org/base"}', False),  # not the Hub's spelling
+        ([], '{"base_model": "org/base"}', False),
+        (["org/base"], None, False),
+    ]
+    models = pl.DataFrame(
+        {"_known": [k for k, _, _ in cases], "cardData": [c for _, c, _ in cases]},
+        schema={"_known": pl.List(pl.String), "cardData": pl.String},
+    )
+    assert _names_first_known(models).to_list() == [want for _, _, want in cases]
 
 
 def test_duplicate_ids_on_a_tie_keep_the_first_copy_and_an_undated_copy_loses():

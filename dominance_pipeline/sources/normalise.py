@@ -181,6 +181,10 @@ _TAG_RELATION = r"^base_model:(finetune|adapter|quantized|merge):"
 
 # cardData's top-level `"base_model": <a string or an array of strings>`, as text (see _redundant_cards).
 _CARD_VALUE = r'"base_model"\s*:\s*("[^"]*"|\[\s*(?:"[^"]*"\s*(?:,\s*"[^"]*"\s*)*)?\])'
+# The key as the Hub writes it (JSON with ", " and ": " separators), and the ids `_names_first_known` may
+# compare as text: none of the characters that `_card_ids` strips or splits at, or that end a JSON string.
+_CARD_KEY = '"base_model": '
+_PLAIN_ID = r"^[0-9A-Za-z_.\-/]+$"
 
 
 def _parse_card(card: pl.Series, key: str, where: pl.Series) -> pl.Series:
@@ -225,7 +229,51 @@ def _card_ids(value: str) -> pl.Expr:
 
 def _redundant_cards(models: pl.DataFrame) -> pl.Series:
     """True where cardData.base_model provably adds no parent to `_known` (the ids from baseModels and
-    tags), read from the document's text without parsing it.
+    tags), read from the document's text without parsing it: first the common case (`_names_first_known`),
+    then, in the other plain documents, any string or array of strings (`_redundant_values`).
+    """
+    plain = ~models.get_column("_escaped") & (models.get_column("_tokens") == 1)
+    first = _names_first_known(models) & plain
+    rest = plain & ~first
+    if not rest.any():
+        return first
+    return first.scatter(rest.arg_true(), _redundant_values(models.filter(rest)))
+
+
+def _names_first_known(models: pl.DataFrame) -> pl.Series:
+    """True where the text after the first `"base_model": ` is `"X"` or `["X"]`, X the first of `_known`.
+
+    Most cards that declare a parent repeat baseModels' first id like this (715,000 of 860,000 declaring
+    models in the 3M synthetic Hub), and a search, a slice and a comparison cost half the regex of
+    `_redundant_values`. In a plain document (see there) the key is that single token; a string ends at its
+    next quote, so `"X"` is the whole value, `["X"]` the whole array, and X reads back as itself from
+    `json_path_match`'s answer when it is made of `_PLAIN_ID`'s characters. Callers AND it with plainness.
+    """
+    first = pl.col("_known").list.first()
+    at = models.select(
+        pl.col("cardData").str.find(_CARD_KEY, literal=True).alias("_at"),
+        first.alias("_first"),
+    )
+    width = pl.col("_first").str.len_bytes()
+    # Byte offsets (str.find's) into the bytes: str.slice counts characters.
+    value = pl.col("_card").cast(pl.Binary).bin.slice(pl.col("_at") + len(_CARD_KEY), width + 4)
+    quoted = (pl.lit('"') + pl.col("_first") + pl.lit('"')).cast(pl.Binary)
+    listed = (pl.lit('["') + pl.col("_first") + pl.lit('"]')).cast(pl.Binary)
+    return (
+        at.with_columns(models.get_column("cardData").alias("_card"))
+        .select(value.alias("_value"), "_first", quoted.alias("_quoted"), listed.alias("_listed"))
+        .select(
+            (
+                pl.col("_first").str.contains(_PLAIN_ID)
+                & ((pl.col("_value").bin.head(width + 2) == pl.col("_quoted")) | (pl.col("_value") == pl.col("_listed")))
+            ).fill_null(False)
+        )
+        .to_series()
+    )
+
+
+def _redundant_values(models: pl.DataFrame) -> pl.Series:
+    """`_redundant_cards` by the value's text, for plain documents.
 
     In a document with no backslash (`_escaped`: no escaped character anywhere) and a single
     `"base_model"` token (`_tokens`), that token followed by a colon is a key; if it is the top-level one,
@@ -243,11 +291,8 @@ def _redundant_cards(models: pl.DataFrame) -> pl.Series:
             # A string value has no quote inside it (_CARD_VALUE): stripping quotes removes exactly its own two,
             # as json_path_match answers it; an array starts with '[' and ends with ']', and is left alone.
             pl.col("cardData").str.extract(_CARD_VALUE, 1).str.strip_chars('"').alias("_value"),
-            (~pl.col("_escaped") & (pl.col("_tokens") == 1)).alias("_plain"),
         )
-        .select(
-            (pl.col("_plain") & value.is_not_null() & (_card_ids("_value").list.set_difference("_known").list.len() == 0)).fill_null(False)
-        )
+        .select((value.is_not_null() & (_card_ids("_value").list.set_difference("_known").list.len() == 0)).fill_null(False))
         .to_series()
     )
 
