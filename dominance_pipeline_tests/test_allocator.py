@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,9 +36,22 @@ def test_importing_the_package_first_gives_polars_one_arena_per_two_cpus_and_jem
     assert done.returncode == 0, done.stderr
     cpus = os.cpu_count() or 1
     arenas = max(1, cpus // 2)
-    assert done.stdout.strip() == f"{POLARS_OWN},narenas:{arenas},oversize_threshold:0"
+    assert done.stdout.strip() == f"{POLARS_OWN},narenas:{arenas},oversize_threshold:0,dirty_decay_ms:1000"
     # jemalloc names every setting it does not understand on stderr ("<jemalloc>: Invalid conf pair").
     assert "jemalloc" not in done.stderr
+
+
+def test_jemalloc_runs_with_the_settings_in_effect():
+    """What jemalloc itself reports at exit (its `stats_print`, as JSON): polars' decay time overridden by ours,
+    since jemalloc keeps the last value of a repeated setting."""
+    first = 'import dominance_pipeline; os.environ["_RJEM_MALLOC_CONF"] += ",stats_print:true,stats_print_opts:J"'
+    done = run(first)
+    assert done.returncode == 0, done.stderr
+    opt = json.loads(done.stderr[done.stderr.index("{"):])["jemalloc"]["opt"]
+    cpus = os.cpu_count() or 1
+    assert (opt["narenas"], opt["oversize_threshold"], opt["dirty_decay_ms"], opt["muzzy_decay_ms"]) == (
+        max(1, cpus // 2), 0, allocator.DIRTY_DECAY_MS, 1000,
+    )
 
 
 @pytest.mark.parametrize(
@@ -57,4 +71,4 @@ def test_the_settings_are_left_alone_when_not_ours_to_set(first, env, expected):
 
 @pytest.mark.parametrize(("cpus", "arenas"), [(None, 1), (1, 1), (2, 1), (3, 1), (8, 4), (64, 32)])
 def test_one_arena_per_two_cpus_and_at_least_one(cpus, arenas):
-    assert allocator.jemalloc_conf(cpus) == f"narenas:{arenas},oversize_threshold:0"
+    assert allocator.jemalloc_conf(cpus) == f"narenas:{arenas},oversize_threshold:0,dirty_decay_ms:1000"
