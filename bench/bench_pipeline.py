@@ -54,7 +54,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     BENCH_DIR,
     MONTH,
-    ROOT,
     Measure,
     dagster_env,
     ensure_synthetic,
@@ -203,6 +202,7 @@ def _core(job: dict[str, object], m: Measure) -> None:
         tagging.coverage(tagged)
         agg = aggregates.aggregate(tagged, MONTH_DATE)
         ix = indices.compute(tagged, MONTH_DATE).table
+    m.extra["aggregate_rows"] = agg.height
     m.extra["index_rows"] = ix.height
 
 
