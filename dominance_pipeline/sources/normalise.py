@@ -249,18 +249,17 @@ def _names_first_known(models: pl.DataFrame) -> pl.Series:
     next quote, so `"X"` is the whole value, `["X"]` the whole array, and X reads back as itself from
     `json_path_match`'s answer when it is made of `_PLAIN_ID`'s characters. Callers AND it with plainness.
     """
-    first = pl.col("_known").list.first()
-    at = models.select(
-        pl.col("cardData").str.find(_CARD_KEY, literal=True).alias("_at"),
-        first.alias("_first"),
-    )
     width = pl.col("_first").str.len_bytes()
     # Byte offsets (str.find's) into the bytes: str.slice counts characters.
-    value = pl.col("_card").cast(pl.Binary).bin.slice(pl.col("_at") + len(_CARD_KEY), width + 4)
+    value = pl.col("cardData").cast(pl.Binary).bin.slice(pl.col("_at") + len(_CARD_KEY), width + 4)
     quoted = (pl.lit('"') + pl.col("_first") + pl.lit('"')).cast(pl.Binary)
     listed = (pl.lit('["') + pl.col("_first") + pl.lit('"]')).cast(pl.Binary)
     return (
-        at.with_columns(models.get_column("cardData").alias("_card"))
+        models.select(
+            "cardData",
+            pl.col("cardData").str.find(_CARD_KEY, literal=True).alias("_at"),
+            pl.col("_known").list.first().alias("_first"),
+        )
         .select(value.alias("_value"), "_first", quoted.alias("_quoted"), listed.alias("_listed"))
         .select(
             (
