@@ -151,19 +151,17 @@ def snapshot_time(tagged: pl.DataFrame) -> pl.Expr:
     return pl.col("snapshot_at")
 
 
-def contributions(month: dt.date, cap: float, with_delta: bool, snapshot: pl.Expr | None = None) -> dict[str, pl.Expr]:
+def contributions(month: dt.date, cap: float, with_delta: bool, snapshot: pl.Expr = pl.col("snapshot_at")) -> dict[str, pl.Expr]:
     """What one model adds to each share index (its country's numerator and the group's denominator).
 
     `cap` is robust_share's per-model ceiling; `with_delta` says whether the `download_delta` column
-    (downloads since the previous snapshot) exists; `snapshot` is the snapshot time (`snapshot_time`;
-    default the `snapshot_at` column).
+    (downloads since the previous snapshot) exists; `snapshot` is the snapshot time (`snapshot_time`).
     """
     dl = pl.col("downloads_30d").fill_null(0).cast(pl.Float64)
     new = is_new(month)
     new_original = new & is_original()
     new_derivative = new & ~is_original() & (dl > DERIVATIVE_MIN_DOWNLOADS)
-    taken = pl.col("snapshot_at") if snapshot is None else snapshot
-    young = (pl.col("created_at") >= taken.dt.offset_by(f"-{VINTAGE_MONTHS}mo")).fill_null(False)
+    young = (pl.col("created_at") >= snapshot.dt.offset_by(f"-{VINTAGE_MONTHS}mo")).fill_null(False)
     text_generation = (pl.col("pipeline_tag") == ROBUST_TASK).fill_null(False)
 
     def count(flag: pl.Expr) -> pl.Expr:
