@@ -562,6 +562,28 @@ def test_an_empty_listing_file_is_read_as_one_empty_batch_of_its_hub_columns(tmp
     assert len(batches) == 1 and batches[0].height == 0 and batches[0].columns == ["id"]
 
 
+def test_listing_batches_decoded_two_at_a_time_come_in_file_order_and_stop_with_the_reader(tmp_path):
+    import threading
+
+    import pyarrow.parquet as pq
+
+    from dominance_pipeline.sources.publish import parquet_batches
+    from dominance_pipeline_tests.conftest import SAMPLE
+
+    path = tmp_path / "hub.parquet"
+    pq.write_table(pq.read_table(SAMPLE), path, row_group_size=500)
+    groups = [pq.ParquetFile(path).metadata.row_group(g).num_rows for g in range(pq.ParquetFile(path).num_row_groups)]
+    assert len(groups) == 9  # 4,167 rows
+    batches = list(parquet_batches(path, batch_rows=200)())
+    assert [b.height for b in batches] == [min(200, rows - start) for rows in groups for start in range(0, rows, 200)]
+    assert pl.concat(batches).get_column("id").to_list() == pl.read_parquet(SAMPLE).get_column("id").to_list()
+
+    reading = parquet_batches(path, batch_rows=200)()
+    assert next(reading).height == 200
+    reading.close()  # the caller stops early: the threads decoding the next batches end with it
+    assert [t.name for t in threading.enumerate() if t.name.startswith("parquet-batches")] == []
+
+
 def test_a_listing_file_that_cannot_be_read_fails_the_read_instead_of_ending_it_early(tmp_path):
     import pyarrow as pa
 

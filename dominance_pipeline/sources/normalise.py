@@ -66,7 +66,7 @@ RELATIONS = ("finetune", "adapter", "quantized", "merge")
 # A repo whose tags or library name one of these weight formats is a build of a model, not a model of its own
 # (raw column repack_format; robust_share leaves such derivatives out of the direct view).
 REPACK_FORMATS = ("gguf", "mlx")
-# Batches normalised at a time (threads); see _in_order.
+# Batches normalised at a time (threads); see in_order.
 WORKERS = 2
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -529,23 +529,28 @@ def _with_offsets(batches: Iterable[pl.DataFrame]) -> Iterator[tuple[pl.DataFram
         offset += batch.height
 
 
-def _in_order(work: Callable[[_T], _R], items: Iterable[_T], workers: int = WORKERS) -> Iterator[_R]:
+def in_order(work: Callable[[_T], _R], items: Iterable[_T], workers: int = WORKERS, name: str = "normalise") -> Iterator[_R]:
     """`work` of each item, in the items' order, computed by `workers` threads (at most `workers` ahead).
 
     Polars releases the GIL, and most of its work on one batch runs on one core: two batches at a time
-    use both cores of a laptop-sized machine, while the caller writes the previous result.
+    use both cores of a laptop-sized machine, while the caller writes the previous result. If the caller
+    stops early, work not yet started is cancelled (what is running finishes first).
     """
     if workers <= 1:
         yield from map(work, items)
         return
-    with ThreadPoolExecutor(workers, thread_name_prefix="normalise") as pool:
+    with ThreadPoolExecutor(workers, thread_name_prefix=name) as pool:
         pending: deque[Future[_R]] = deque()
-        for item in items:
-            pending.append(pool.submit(work, item))
-            if len(pending) > workers:
+        try:
+            for item in items:
+                pending.append(pool.submit(work, item))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
                 yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 Sink = Callable[[pl.DataFrame], None]
@@ -630,7 +635,7 @@ def _pass(
     missing: dict[str, None] = {}
     recast: dict[str, None] = {}
     hashes: list[pl.Series] = []
-    for rows, quarantined, batch_missing, batch_recast, counts, batch_hashes in _in_order(one, _with_offsets(batches())):
+    for rows, quarantined, batch_missing, batch_recast, counts, batch_hashes in in_order(one, _with_offsets(batches())):
         missing |= dict.fromkeys(batch_missing)
         recast |= dict.fromkeys(batch_recast)
         write_rows(rows)

@@ -11,23 +11,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from queue import Empty, Full, Queue
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dominance_pipeline.schemas import QUARANTINE, RAW_HUB_LISTINGS, Schema
-from dominance_pipeline.sources.normalise import HUB_COLUMNS, MAX_COUNT, SOURCE_COLUMNS, Batches, Sink, normalise_batches
+from dominance_pipeline.sources.normalise import HUB_COLUMNS, MAX_COUNT, SOURCE_COLUMNS, Batches, Sink, in_order, normalise_batches
 from dominance_pipeline.storage import parquet
 
 # A batch is a row group (the synthetic Hub and DuckDB-written files: 122,880 rows; live staging 50,000,
 # archive staging 65,536); a larger row group is read in slices of this many rows (slicing costs a little per slice).
 BATCH_ROWS = 131_072
+# Batches decoded at a time, ahead of the caller (threads; see ParquetBatches).
+READERS = 2
 TABLE = "raw_hub_listings"
 
 
@@ -37,8 +38,9 @@ class ParquetBatches:
 
     Read one row group at a time (a single pyarrow `iter_batches` over the whole file
     keeps memory that grows with the file: +137 MB after 3 million rows with pyarrow 26), by polars'
-    own reader (twice as fast as pyarrow plus a conversion, on string columns), and decoded one batch ahead
-    in a background thread while the caller works on the previous one. A struct `safetensors` column is
+    own reader (twice as fast as pyarrow plus a conversion, on string columns). Polars decodes a row group
+    on one core, as long as normalising it takes on the other: READERS threads decode the next batches
+    while the caller works, and hand them over in order. A struct `safetensors` column is
     read down to its `total` leaf (hub-stats also nests a per-dtype parameter count there: reading the
     whole struct costs more than the column is worth).
 
@@ -54,43 +56,58 @@ class ParquetBatches:
         self.batch_rows = batch_rows
 
     def __call__(self) -> Iterator[pl.DataFrame]:
-        return _ahead(self._read())
+        return in_order(_read_slice, self._slices(), READERS, name="parquet-batches")
 
-    def _read(self) -> Iterator[pl.DataFrame]:
-        first_empty: pl.DataFrame | None = None
+    def _slices(self) -> Iterator[_Slice]:
+        first_empty: _Slice | None = None
         yielded = False
         for path in self.files:
             pf = pq.ParquetFile(path)
             schema = pf.schema_arrow
-            wanted = [c for c in (*HUB_COLUMNS, *SOURCE_COLUMNS) if c in schema.names]
+            wanted = tuple(c for c in (*HUB_COLUMNS, *SOURCE_COLUMNS) if c in schema.names)
+            binary = any(_text_type(schema.field(c).type, "string") != schema.field(c).type for c in wanted if c not in SOURCE_COLUMNS)
+            leaf = "safetensors" in wanted and _struct_with(schema.field("safetensors").type, "total")
             if pf.metadata.num_rows == 0:
-                if first_empty is None:
-                    first_empty = pl.from_arrow(schema.empty_table().select(wanted))  # type: ignore[assignment]
+                first_empty = first_empty or _Slice(path, pf.metadata, wanted, binary, leaf, group=0, offset=0, start=0, rows=0)
                 continue
             yielded = True
-            yield from self._file(path, pf, wanted)
+            offset = 0
+            for group in range(pf.num_row_groups):
+                rows = pf.metadata.row_group(group).num_rows
+                for start in range(0, rows, self.batch_rows):
+                    yield _Slice(path, pf.metadata, wanted, binary, leaf, group, offset, start, min(self.batch_rows, rows - start))
+                offset += rows
         if not yielded and first_empty is not None:
             yield first_empty
 
-    def _file(self, path: Path, pf: pq.ParquetFile, wanted: list[str]) -> Iterator[pl.DataFrame]:
-        schema = pf.schema_arrow
-        binary = any(_text_type(schema.field(c).type, "string") != schema.field(c).type for c in wanted if c not in SOURCE_COLUMNS)
-        leaf = "safetensors" in wanted and _struct_with(schema.field("safetensors").type, "total")
-        by_polars = [c for c in wanted if not (leaf and c == "safetensors")]
-        offset = 0
-        for group in range(pf.num_row_groups):
-            rows = pf.metadata.row_group(group).num_rows
-            nested = pf.read_row_group(group, columns=["safetensors.total"]) if leaf else None
-            for start in range(0, rows, self.batch_rows):
-                n = min(self.batch_rows, rows - start)
-                batch = None if binary else _polars_slice(path, by_polars, offset + start, n)
-                if batch is None:
-                    table = pf.read_row_group(group, columns=by_polars).slice(start, n)
-                    batch = pl.from_arrow(valid_text(table.combine_chunks().to_batches()[0]))  # type: ignore[assignment]
-                if nested is not None:
-                    batch = batch.with_columns(pl.from_arrow(nested.slice(start, n)).to_series().alias("safetensors"))  # type: ignore[union-attr]
-                yield batch.select([*wanted, *(c for c in SOURCE_COLUMNS if c in batch.columns and c not in wanted)])  # type: ignore[union-attr]
-            offset += rows
+
+@dataclass(frozen=True)
+class _Slice:
+    """Rows `start`..`start+rows` of row group `group` (whose first row is row `offset` of the file)."""
+
+    path: Path
+    metadata: pq.FileMetaData  # the file's footer, read once (each slice opens the file again: threads do not share one)
+    columns: tuple[str, ...]  # the hub and source columns the file has
+    binary: bool  # some text column is stored as binary: read by pyarrow and decoded
+    leaf: bool  # safetensors is a struct with a total: read down to that leaf
+    group: int
+    offset: int
+    start: int
+    rows: int
+
+
+def _read_slice(s: _Slice) -> pl.DataFrame:
+    if s.rows == 0:
+        return pl.from_arrow(pq.ParquetFile(s.path, metadata=s.metadata).schema_arrow.empty_table().select(list(s.columns)))  # type: ignore[return-value]
+    by_polars = [c for c in s.columns if not (s.leaf and c == "safetensors")]
+    batch = None if s.binary else _polars_slice(s.path, by_polars, s.offset + s.start, s.rows)
+    if batch is None:
+        table = pq.ParquetFile(s.path, metadata=s.metadata).read_row_group(s.group, columns=by_polars).slice(s.start, s.rows)
+        batch = pl.from_arrow(valid_text(table.combine_chunks().to_batches()[0]))  # type: ignore[assignment]
+    if s.leaf:
+        nested = pq.ParquetFile(s.path, metadata=s.metadata).read_row_group(s.group, columns=["safetensors.total"]).slice(s.start, s.rows)
+        batch = batch.with_columns(pl.from_arrow(nested).to_series().alias("safetensors"))  # type: ignore[union-attr]
+    return batch.select([*s.columns, *(c for c in SOURCE_COLUMNS if c in batch.columns and c not in s.columns)])  # type: ignore[union-attr]
 
 
 def _polars_slice(path: Path, columns: list[str], offset: int, n: int) -> pl.DataFrame | None:
@@ -105,49 +122,6 @@ def _polars_slice(path: Path, columns: list[str], offset: int, n: int) -> pl.Dat
 
 def _struct_with(dtype: pa.DataType, field: str) -> bool:
     return pa.types.is_struct(dtype) and dtype.get_field_index(field) >= 0
-
-
-def _ahead(batches: Iterator[pl.DataFrame]) -> Iterator[pl.DataFrame]:
-    """`batches`, each produced in a background thread while the consumer works on the one before.
-
-    Polars and pyarrow release the GIL while they decode, so reading overlaps with normalising on a
-    second core. At most two batches wait; if the consumer stops early the thread stops at its next put.
-    """
-    queue: Queue[tuple[str, object]] = Queue(maxsize=1)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                while not stop.is_set():
-                    try:
-                        queue.put(("batch", batch), timeout=0.1)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
-                    return
-            queue.put(("done", None))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
-            queue.put(("error", exc))
-
-    thread = threading.Thread(target=produce, name="parquet-batches", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, item = queue.get()
-            if kind == "done":
-                return
-            if kind == "error":
-                raise item  # type: ignore[misc]
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        while thread.is_alive():
-            try:
-                queue.get_nowait()
-            except Empty:
-                thread.join(timeout=0.1)
 
 
 def parquet_batches(paths: Path | Sequence[Path], batch_rows: int = BATCH_ROWS) -> ParquetBatches:
