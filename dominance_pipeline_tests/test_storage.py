@@ -611,3 +611,10 @@ def test_a_streamed_listing_stores_plain_strings_for_every_reader(tmp_path):
     )
     for path in (notes["path"], notes["quarantine_path"]):
         assert pq.read_schema(path).field("model_id").type == pa.string()
+    # Dictionaries only where values repeat: every row group of the raw file says which columns got one.
+    meta = pq.ParquetFile(notes["path"]).metadata
+    paths = [meta.row_group(0).column(i).path_in_schema.split(".")[0] for i in range(meta.num_columns)]
+    for group in range(meta.num_row_groups):
+        with_dictionary = {paths[i] for i in range(meta.num_columns) if meta.row_group(group).column(i).has_dictionary_page}
+        assert {"model_id", "author", "created_at", "last_modified", "params_total"}.isdisjoint(with_dictionary)
+        assert {"tags", "base_model_ids", "pipeline_tag", "library_name", "downloads_30d"} <= with_dictionary
