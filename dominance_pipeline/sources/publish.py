@@ -86,7 +86,7 @@ class _Slice:
     """Rows `start`..`start+rows` of row group `group` (whose first row is row `offset` of the file)."""
 
     path: Path
-    metadata: pq.FileMetaData  # the file's footer, read once (each slice opens the file again: threads do not share one)
+    metadata: pq.FileMetaData  # the file's footer, read once (each slice opens its own reader: threads do not share one)
     columns: tuple[str, ...]  # the hub and source columns the file has
     binary: bool  # some text column is stored as binary: read by pyarrow and decoded
     leaf: bool  # safetensors is a struct with a total: read down to that leaf
@@ -97,15 +97,17 @@ class _Slice:
 
 
 def _read_slice(s: _Slice) -> pl.DataFrame:
+    """The batch `s` names, by polars' reader, or by pyarrow's where its text must be checked or decoded."""
+    pf = pq.ParquetFile(s.path, metadata=s.metadata)
     if s.rows == 0:
-        return pl.from_arrow(pq.ParquetFile(s.path, metadata=s.metadata).schema_arrow.empty_table().select(list(s.columns)))  # type: ignore[return-value]
+        return pl.from_arrow(pf.schema_arrow.empty_table().select(list(s.columns)))  # type: ignore[return-value]
     by_polars = [c for c in s.columns if not (s.leaf and c == "safetensors")]
     batch = None if s.binary else _polars_slice(s.path, by_polars, s.offset + s.start, s.rows)
     if batch is None:
-        table = pq.ParquetFile(s.path, metadata=s.metadata).read_row_group(s.group, columns=by_polars).slice(s.start, s.rows)
+        table = pf.read_row_group(s.group, columns=by_polars).slice(s.start, s.rows)
         batch = pl.from_arrow(valid_text(table.combine_chunks().to_batches()[0]))  # type: ignore[assignment]
     if s.leaf:
-        nested = pq.ParquetFile(s.path, metadata=s.metadata).read_row_group(s.group, columns=["safetensors.total"]).slice(s.start, s.rows)
+        nested = pf.read_row_group(s.group, columns=["safetensors.total"]).slice(s.start, s.rows)
         batch = batch.with_columns(pl.from_arrow(nested).to_series().alias("safetensors"))  # type: ignore[union-attr]
     return batch.select([*s.columns, *(c for c in SOURCE_COLUMNS if c in batch.columns and c not in s.columns)])  # type: ignore[union-attr]
 
