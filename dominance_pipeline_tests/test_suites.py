@@ -856,3 +856,35 @@ def test_the_size_check_of_january_compares_with_december_of_the_year_before(cas
     result = suites.validate_raw(case[0], january, TH)
     (size,) = [o for o in result.outcomes if o.name.startswith("row count")]
     assert size.name == "row count within -3%/+25% of 2025-12 (5 rows): 5 to 6" and size.passed
+
+
+def test_a_pair_expectation_names_its_offender_behind_rows_it_ignores(case):
+    """The rows a pair expectation ignores are dropped before GX sees them (suites._pair_domain); the
+    offender is still named by its own row, and the ignored rows are neither counted nor named."""
+    raw, tagged = case[0], case[1]
+    first, last = raw.get_column("model_id")[0], raw.get_column("model_id")[-1]
+    late = dt.datetime(2026, 6, 2, tzinfo=dt.UTC)
+    # created_at <= snapshot_at ignores a row missing either value.
+    ignored = set_value(set_value(raw, first, "created_at", None), raw.get_column("model_id")[1], "snapshot_at", None)
+    got = failed(suites.validate_raw(set_value(ignored, last, "created_at", late), ctx(), TH))
+    assert unexpected(got) == {"created_at <= snapshot_at": 1, "snapshot_at is not null": 1}
+    assert got["created_at <= snapshot_at"].sample == (f"{last} (snapshot_at=2026-05-31 00:00:00+00:00, created_at=2026-06-02 00:00:00+00:00)",)
+    # created_at >= created_at_hub ignores a row missing both, and counts one missing only one.
+    name = "created_at >= created_at_hub (a release-date correction only moves a date later)"
+    both = set_value(set_value(tagged, first, "created_at", None), first, "created_at_hub", None)
+    one = set_value(both, tagged.get_column("model_id")[1], "created_at", None)
+    earlier = set_value(one, last, "created_at", dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    got = failed(suites.validate_tagged(earlier, TH))
+    assert got[name].unexpected_count == 2
+    assert [s.split(" (")[0] for s in got[name].sample] == [tagged.get_column("model_id")[1], last]
+
+
+@pytest.mark.parametrize("how", ["either_value_is_missing", "both_values_are_missing"])
+def test_a_pair_expectation_ignores_the_rows_pandas_dropna_would(how):
+    """Missing is pandas' missing: a NaN counts as one, as a null does (GX drops rows with pandas' dropna)."""
+    frame = pl.DataFrame({"a": [1.0, float("nan"), None, 2.0, float("nan"), 3.0], "b": [1, 1, 1, None, None, 2]})
+    e = suites.Expectation("a >= b", "t", "ExpectColumnPairValuesAToBeGreaterThanB", {"column_A": "a", "column_B": "b", "ignore_row_if": how})
+    pandas_how = "any" if how == "either_value_is_missing" else "all"
+    expected = frame.to_pandas().dropna(how=pandas_how, subset=["a", "b"]).index.to_list()
+    assert suites._pair_domain(e, frame).to_list() == expected
+    assert expected == ([0, 5] if pandas_how == "any" else [0, 1, 2, 3, 5])

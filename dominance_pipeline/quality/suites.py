@@ -350,11 +350,18 @@ def _validate(
         columns = [c for _, e in todo for c in e.columns()]
         by_equality = {c for c in columns if all(e.gx in _EQUALITY_ONLY for _, e in todo if c in e.columns())}
         nulls_only = {c for c in columns if all(e.gx == _NOT_NULL for _, e in todo if c in e.columns())}
-        frame = _gx_frame(table.frame, columns, by_equality, nulls_only)
+        kept = _pair_domain(todo[0][1], table.frame) if len(todo) == 1 else None
+        if kept is None:
+            frame = _gx_frame(table.frame, columns, by_equality, nulls_only)
+            kwargs = [e.kwargs for _, e in todo]
+        else:
+            frame = _gx_frame(table.frame.select(c for c in dict.fromkeys(columns) if c in table.frame.columns)[kept], columns, by_equality, nulls_only)
+            frame.index = kept.to_numpy()  # GX names offenders by index label: the rows' own positions
+            kwargs = [{**todo[0][1].kwargs, "ignore_row_if": "neither"}]
         batch = whole_frame.get_batch(batch_parameters={"dataframe": frame})
         suite = gx.ExpectationSuite(
             name=suite_name,
-            expectations=[getattr(gxe, e.gx)(**e.kwargs, meta={"index": i}) for i, e in todo],
+            expectations=[getattr(gxe, e.gx)(**kw, meta={"index": i}) for (i, e), kw in zip(todo, kwargs, strict=True)],
         )
         result_format = {"result_format": "SUMMARY", "partial_unexpected_count": sample_size}
         validation = batch.validate(suite, result_format=result_format)
@@ -363,6 +370,22 @@ def _validate(
             i = int(r.expectation_config.meta["index"])
             outcomes[i] = _outcome(by_index[i], r, table, sample_size)
     return outcomes
+
+
+def _pair_domain(e: Expectation, frame: pl.DataFrame) -> pl.Series | None:
+    """The positions of the rows a pair expectation's `ignore_row_if` keeps, or None to let GX drop them.
+
+    GX drops those rows (pandas' `dropna`, a copy of the domain) once per metric it computes, five times per
+    pair expectation: 0.2-0.5 s at 3 million rows. Dropped here once, and GX told to keep every row it is
+    given, it meets the same rows. Missing is pandas' missing: null, or NaN in a float column.
+    """
+    how = e.kwargs.get("ignore_row_if")
+    pair = [e.kwargs.get("column_A"), e.kwargs.get("column_B")]
+    if how not in ("both_values_are_missing", "either_value_is_missing") or not all(c in frame.columns for c in pair):
+        return None
+    missing = [pl.col(c).is_null() | (pl.col(c).is_nan() if frame.schema[c].is_float() else pl.lit(False)) for c in pair]
+    dropped = pl.all_horizontal(missing) if how == "both_values_are_missing" else pl.any_horizontal(missing)
+    return frame.select(pl.arg_where(~dropped.fill_null(False))).to_series()
 
 
 # Expectations that only compare values for equality (and nullness): they see the same rows fail on
