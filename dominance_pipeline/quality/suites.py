@@ -355,7 +355,8 @@ def _validate(
             frame = _gx_frame(table.frame, columns, by_equality, nulls_only)
             kwargs = [e.kwargs for _, e in todo]
         else:
-            frame = _gx_frame(table.frame.select(c for c in dict.fromkeys(columns) if c in table.frame.columns)[kept], columns, by_equality, nulls_only)
+            pair = table.frame.select(c for c in dict.fromkeys(columns) if c in table.frame.columns)
+            frame = _gx_frame(pair[kept], columns, by_equality, nulls_only)
             frame.index = kept.to_numpy()  # GX names offenders by index label: the rows' own positions
             kwargs = [{**todo[0][1].kwargs, "ignore_row_if": "neither"}]
         batch = whole_frame.get_batch(batch_parameters={"dataframe": frame})
