@@ -351,14 +351,8 @@ def _validate(
         by_equality = {c for c in columns if all(e.gx in _EQUALITY_ONLY for _, e in todo if c in e.columns())}
         nulls_only = {c for c in columns if all(e.gx == _NOT_NULL for _, e in todo if c in e.columns())}
         kept = _pair_domain(todo[0][1], table.frame) if len(todo) == 1 else None
-        if kept is None:
-            frame = _gx_frame(table.frame, columns, by_equality, nulls_only)
-            kwargs = [e.kwargs for _, e in todo]
-        else:
-            pair = table.frame.select(c for c in dict.fromkeys(columns) if c in table.frame.columns)
-            frame = _gx_frame(pair[kept], columns, by_equality, nulls_only)
-            frame.index = kept.to_numpy()  # GX names offenders by index label: the rows' own positions
-            kwargs = [{**todo[0][1].kwargs, "ignore_row_if": "neither"}]
+        kwargs = [e.kwargs for _, e in todo] if kept is None else [{**todo[0][1].kwargs, "ignore_row_if": "neither"}]
+        frame = _gx_frame(table.frame, columns, by_equality, nulls_only, rows=kept)
         batch = whole_frame.get_batch(batch_parameters={"dataframe": frame})
         suite = gx.ExpectationSuite(
             name=suite_name,
@@ -400,9 +394,11 @@ def _gx_frame(
     columns: Sequence[str],
     by_equality: set[str] | frozenset[str] = frozenset(),
     nulls_only: set[str] | frozenset[str] = frozenset(),
+    rows: pl.Series | None = None,
 ) -> Any:
     """The pandas frame GX validates: only the named columns (present ones: GX reports the missing), UTC
-    timestamps without their zone (GX's pandas pair comparisons trip a pandas deprecation on tz-aware ones).
+    timestamps without their zone (GX's pandas pair comparisons trip a pandas deprecation on tz-aware ones),
+    only the `rows` given (positions, kept as the pandas index: GX names offenders by index label).
 
     Offenders are named afterwards from their row positions, so the id column is converted only when an
     expectation is about it. A table-level expectation alone still needs the row count: a row-number column.
@@ -414,8 +410,8 @@ def _gx_frame(
     present = [c for c in dict.fromkeys(columns) if c in frame.columns]
     if not present:
         return pl.DataFrame({"_row": pl.int_range(frame.height, eager=True)}).to_pandas()
-    df = frame.select(present)
-    return df.with_columns(
+    df = frame.select(present) if rows is None else frame.select(present)[rows]
+    out = df.with_columns(
         *(
             pl.col(c).dt.convert_time_zone("UTC").dt.replace_time_zone(None)
             for c, t in df.schema.items()
@@ -427,6 +423,9 @@ def _gx_frame(
             if c in by_equality and df.schema[c] == pl.String
         ),
     ).to_pandas()
+    if rows is not None:
+        out.index = rows.to_numpy()
+    return out
 
 
 def _equality_codes(values: pl.Series) -> pl.Series:
